@@ -1,0 +1,190 @@
+"""Conditions over case facts, evaluated in three-valued (Kleene) logic.
+
+A condition is a :class:`Leaf` (``field op value``) or a combination (:class:`AllOf`,
+:class:`AnyOf`, :class:`Not`). Evaluating one gives ``True``, ``False`` or ``None`` for *unknown*:
+a leaf whose field is unknown is unknown; ``AllOf`` is false as soon as one part is false and
+``AnyOf`` true as soon as one part is true, otherwise unknown spreads. Filling in an unknown fact
+can therefore settle a condition but never flip a settled one.
+
+Conditions are built once by the loader; each is compiled into a small closure, so evaluating a
+rule is a few function calls, never an interpretation of rule text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .dates import Duration, period_end
+from .facts import Facts
+
+Tri = bool | None
+Test = Callable[[Facts, dt.date], Tri]
+
+#: Operators and what they do on known values; ``within`` and ``older_than`` also need ``as_of``.
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "in": lambda actual, allowed: actual in allowed,
+    "not_in": lambda actual, allowed: actual not in allowed,
+    "contains": lambda actual, wanted: wanted in actual,
+}
+OPERATORS: tuple[str, ...] = (*COMPARISONS, "within", "older_than")
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """``field op value``: ``value`` is the normalised operand, ``shown`` the value as written."""
+
+    field: str
+    op: str
+    value: Any
+    shown: bool | int | str | tuple[str, ...]
+    test: Test = field(repr=False, compare=False)
+
+    def leaves(self) -> Iterator[Leaf]:
+        """This leaf."""
+        yield self
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """True when every part is true; false when any part is false."""
+
+    parts: tuple[Condition, ...]
+    test: Test = field(repr=False, compare=False)
+
+    def leaves(self) -> Iterator[Leaf]:
+        """The leaves of every part, in order."""
+        for part in self.parts:
+            yield from part.leaves()
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """True when any part is true; false when every part is false."""
+
+    parts: tuple[Condition, ...]
+    test: Test = field(repr=False, compare=False)
+
+    def leaves(self) -> Iterator[Leaf]:
+        """The leaves of every part, in order."""
+        for part in self.parts:
+            yield from part.leaves()
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The negation of its part; unknown stays unknown."""
+
+    part: Condition
+    test: Test = field(repr=False, compare=False)
+
+    def leaves(self) -> Iterator[Leaf]:
+        """The leaves of the negated part."""
+        yield from self.part.leaves()
+
+
+Condition = Union[Leaf, AllOf, AnyOf, Not]
+
+
+def leaf(field_name: str, op: str, value: Any, shown: bool | int | str | tuple[str, ...]) -> Leaf:
+    """A leaf condition; ``value`` must already be normalised (see the loader)."""
+    if op in ("within", "older_than"):
+        duration: Duration = value
+        inside = op == "within"
+
+        def test_window(facts: Facts, as_of: dt.date) -> Tri:
+            start = facts[field_name]
+            if start is None:
+                return None
+            if inside:
+                return start <= as_of <= period_end(start, duration)
+            return as_of > period_end(start, duration)
+
+        return Leaf(field_name, op, value, shown, test_window)
+
+    compare = COMPARISONS[op]
+
+    def test_value(facts: Facts, as_of: dt.date) -> Tri:
+        actual = facts[field_name]
+        return None if actual is None else compare(actual, value)
+
+    return Leaf(field_name, op, value, shown, test_value)
+
+
+def all_of(parts: tuple[Condition, ...]) -> AllOf:
+    """The conjunction of ``parts`` (Kleene)."""
+    tests = tuple(part.test for part in parts)
+
+    def test(facts: Facts, as_of: dt.date) -> Tri:
+        result: Tri = True
+        for part_test in tests:
+            value = part_test(facts, as_of)
+            if value is False:
+                return False
+            if value is None:
+                result = None
+        return result
+
+    return AllOf(parts, test)
+
+
+def any_of(parts: tuple[Condition, ...]) -> AnyOf:
+    """The disjunction of ``parts`` (Kleene)."""
+    tests = tuple(part.test for part in parts)
+
+    def test(facts: Facts, as_of: dt.date) -> Tri:
+        result: Tri = False
+        for part_test in tests:
+            value = part_test(facts, as_of)
+            if value is True:
+                return True
+            if value is None:
+                result = None
+        return result
+
+    return AnyOf(parts, test)
+
+
+def negation(part: Condition) -> Not:
+    """The negation of ``part`` (Kleene)."""
+    part_test = part.test
+
+    def test(facts: Facts, as_of: dt.date) -> Tri:
+        value = part_test(facts, as_of)
+        return None if value is None else not value
+
+    return Not(part, test)
+
+
+def kleene_or(values: Iterator[Tri] | tuple[Tri, ...] | list[Tri]) -> Tri:
+    """True if any value is true, false if all are false, else unknown."""
+    result: Tri = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def kleene_and(left: Tri, right: Tri) -> Tri:
+    """Kleene conjunction of two values."""
+    if left is False or right is False:
+        return False
+    if left is None or right is None:
+        return None
+    return True
+
+
+def kleene_not(value: Tri) -> Tri:
+    """Kleene negation."""
+    return None if value is None else not value

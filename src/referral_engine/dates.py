@@ -1,0 +1,58 @@
+"""Calendar arithmetic for ages and time windows, following §§ 187, 188 BGB.
+
+* An age increases at the start of the birthday (§ 187 Abs. 2 BGB); someone born on 29 February
+  turns a year older on 1 March in common years (§ 188 Abs. 3 BGB).
+* A period that starts with an event (arrival, issue of a title, move) ends with the day whose
+  number matches the event's day (§ 187 Abs. 1, § 188 Abs. 2 BGB), or with the last day of the
+  month where that day does not exist (§ 188 Abs. 3 BGB). So a three-year window after arrival on
+  10 May 2023 still contains 10 May 2026.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A calendar duration of whole years, months and days (ISO 8601, e.g. ``P1Y6M``)."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        """Parse ``PnYnMnD`` (any part may be left out, at least one must be there)."""
+        match = _DURATION.match(text)
+        if not match or text == "P":
+            raise ValueError(f"expected an ISO 8601 duration such as P3Y, P6M, P1Y6M or P90D, found {text!r}")
+        years, months, days = (int(part) if part else 0 for part in match.groups())
+        return cls(years, months, days)
+
+    def __str__(self) -> str:
+        parts = [(self.years, "Y"), (self.months, "M"), (self.days, "D")]
+        return "P" + "".join(f"{n}{unit}" for n, unit in parts if n) if any(n for n, _ in parts) else "P0D"
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """``start`` moved by whole months, clamped to the month's last day (§ 188 Abs. 3 BGB)."""
+    month_index = start.year * 12 + (start.month - 1) + months
+    year, month = divmod(month_index, 12)
+    day = min(start.day, calendar.monthrange(year, month + 1)[1])
+    return dt.date(year, month + 1, day)
+
+
+def period_end(start: dt.date, duration: Duration) -> dt.date:
+    """The last day of a period of ``duration`` that starts with an event on ``start``."""
+    return add_months(start, duration.years * 12 + duration.months) + dt.timedelta(days=duration.days)
+
+
+def age_on(birth_date: dt.date, on: dt.date) -> int:
+    """Completed years of life on the date ``on`` (a 29 February birthday counts from 1 March)."""
+    return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))

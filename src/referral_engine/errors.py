@@ -1,0 +1,77 @@
+"""The errors referral-engine raises.
+
+Every error the library raises derives from :class:`ReferralEngineError`::
+
+    ReferralEngineError
+    ├── ProfileError      (also a ValueError) - bad case data; never echoes the values given
+    ├── RuleFileError     (also a ValueError) - bad rule files; lists every problem with file:line
+    └── UsageError        (also a ValueError) - a wrong argument, such as an unknown language
+
+Case data is personal data: messages name fields and what is allowed, never what was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReferralEngineError(Exception):
+    """Root of every error referral-engine raises."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad field of a case profile: where it is and what is allowed (never the value given)."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ProfileError(ReferralEngineError, ValueError):
+    """A case profile is invalid. ``problems`` names each bad field and what is allowed."""
+
+    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
+        self.problems: tuple[FieldProblem, ...] = tuple(problems)
+        count = len(self.problems)
+        header = f"invalid case profile ({count} problem{'s' if count != 1 else ''})"
+        super().__init__("; ".join([header, *map(str, self.problems)]))
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """One problem in a rule file, located as ``file:line:column``.
+
+    ``rule`` is the id of the rule (or, as ``subject`` says, the service, partner, offer or step)
+    the problem belongs to, where there is one.
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str
+    rule: str | None = None
+    subject: str = "rule"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        if self.rule:
+            return f"{where}: {self.subject} '{self.rule}': {self.message}"
+        return f"{where}: {self.message}"
+
+
+class RuleFileError(ReferralEngineError, ValueError):
+    """Rule files are invalid. ``problems`` lists every problem found, each with its file and line."""
+
+    def __init__(self, problems: list[RuleProblem] | tuple[RuleProblem, ...]) -> None:
+        self.problems: tuple[RuleProblem, ...] = tuple(problems)
+        count = len(self.problems)
+        lines = [f"{count} problem{'s' if count != 1 else ''} in rule files:"]
+        lines += [f"  {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class UsageError(ReferralEngineError, ValueError):
+    """An argument other than case data is wrong (an unknown ``lang``, an ``as_of`` that is no date)."""

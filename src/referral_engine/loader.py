@@ -1,0 +1,562 @@
+"""Loading rule folders: :func:`load_ruleset` and :func:`default_ruleset`.
+
+The loader reads every file of a folder laid out like the repository's ``rules/``, checks each
+value and every cross-reference (service, partner and municipality ids, profile fields,
+operators, value types, dates, text placeholders) and raises one :class:`RuleFileError` that
+lists *every* problem with its ``file:line:column`` and rule id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import string
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_args
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from . import conditions as cond
+from ._yaml import RULE_ID, Reader
+from .dates import Duration
+from .errors import RuleFileError, RuleProblem
+from .facts import FIELDS, FieldSpec
+from .graph import Municipality, Offer, Partner, PartnerGraph, Text
+from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect
+from .ruleset import FieldInfo, Located, Messages, Rule, Ruleset, Service, StepTemplate
+
+FILES = ("ruleset.yaml", "services.yaml", "fields.yaml", "messages.yaml", "partners.yaml", "steps.yaml")
+ELIGIBILITY_DIR = "eligibility"
+
+SERVICE_KINDS = ("counselling", "language", "work", "benefits", "recognition", "volunteer")
+PARTNER_KINDS = ("welfare", "authority", "municipality", "federal", "volunteer", "provider")
+STEP_KINDS = ("appointment", "application", "information")
+STEP_FOR = ("eligible", "undetermined")
+EFFECTS: tuple[str, ...] = get_args(Effect)
+CONFIDENCES: tuple[str, ...] = get_args(Confidence)
+CATEGORIES: tuple[str, ...] = get_args(DataCategory)
+
+_OPS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "int": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
+    "date": ("eq", "ne", "lt", "le", "gt", "ge", "within", "older_than"),
+    "enum": ("eq", "ne", "in", "not_in"),
+    "level": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
+    "bool": ("eq", "ne"),
+    "text": ("eq", "ne", "in", "not_in"),
+    "list": ("contains",),
+}
+_MESSAGE_PLACEHOLDERS = {
+    "clarify": {"question", "services"},
+    "consent": {"partner", "categories"},
+    "check": {"partner", "service", "note"},
+    "no_partner": {"service"},
+}
+
+
+class _Folder:
+    """The state of one load: the readers' problems and what has been defined so far."""
+
+    def __init__(self, root: Path, shown: str) -> None:
+        self.root = root
+        self.shown = shown
+        self.problems: list[RuleProblem] = []
+        self.digest = hashlib.sha256()
+
+    def read(self, relative: str) -> tuple[Reader, Node | None]:
+        """Read and compose one file; a missing file is a problem."""
+        reader = Reader(f"{self.shown}/{relative}", self.problems)
+        path = self.root / relative
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            reader.problem(None, "file is missing")
+            return reader, None
+        except OSError as error:
+            reader.problem(None, f"cannot read file: {error.strerror}")
+            return reader, None
+        self.digest.update(relative.encode() + b"\0" + data + b"\0")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            reader.problem(None, f"not UTF-8 text (byte {error.start})")
+            return reader, None
+        node = reader.compose(text)
+        if node is None and not any(p.file == reader.file for p in self.problems):
+            reader.problem(None, "file is empty")
+        return reader, node
+
+
+def _where(reader: Reader, node: Node) -> Located:
+    return Located(reader.file, node.start_mark.line + 1)
+
+
+def _text(reader: Reader, node: Node, rule: str | None = None, allowed: set[str] | None = None) -> Text | None:
+    entries = reader.mapping(node, ("de", "en"), rule=rule)
+    if entries is None:
+        return None
+    values = {lang: reader.string(value, rule) for lang, value in entries.items()}
+    de, en = values.get("de"), values.get("en")
+    if allowed is not None:
+        for lang in ("de", "en"):
+            if lang in entries and values[lang] is not None:
+                _check_placeholders(reader, entries[lang], values[lang] or "", allowed, rule)
+    if de is None or en is None:
+        return None
+    return Text(de, en)
+
+
+def _check_placeholders(reader: Reader, node: Node, text: str, allowed: set[str], rule: str | None) -> None:
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        reader.problem(node, f"bad placeholder syntax: {error}", rule)
+        return
+    for name in sorted(names - allowed):
+        expected = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "none"
+        reader.problem(node, f"unknown placeholder '{{{name}}}'; allowed: {expected}", rule)
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+
+def _condition(reader: Reader, node: Node, rule: str | None) -> cond.Condition | None:
+    """Read a condition: a leaf ``{field, op, value}`` or ``all`` / ``any`` / ``not``."""
+    keys = {k.value for k, _ in node.value if isinstance(k, ScalarNode)} if isinstance(node, MappingNode) else set()
+    if keys & {"all", "any", "not"}:
+        entries = reader.mapping(node, (), ("all", "any", "not"), rule)
+        if entries is None:
+            return None
+        if len(entries) != 1:
+            reader.problem(node, "a combination has exactly one of the keys all, any, not", rule)
+            return None
+        ((key, value),) = entries.items()
+        if key == "not":
+            part = _condition(reader, value, rule)
+            return None if part is None else cond.negation(part)
+        items = reader.sequence(value, rule)
+        if not items:
+            reader.problem(value, f"'{key}' needs at least one condition", rule)
+            return None
+        parts = [_condition(reader, item, rule) for item in items]
+        if any(part is None for part in parts):
+            return None
+        checked = tuple(part for part in parts if part is not None)
+        return cond.all_of(checked) if key == "all" else cond.any_of(checked)
+    entries = reader.mapping(node, ("field", "op", "value"), rule=rule)
+    if entries is None or len(entries) != 3:
+        return None
+    field = reader.choice(entries["field"], FIELDS, rule)
+    if field is None:
+        return None
+    spec = FIELDS[field]
+    op = reader.choice(entries["op"], _OPS_BY_KIND[spec.kind], rule)
+    if op is None:
+        return None
+    operand = _operand(reader, entries["value"], spec, op, rule)
+    if operand is None:
+        return None
+    value, shown = operand
+    return cond.leaf(field, op, value, shown)
+
+
+def _operand(
+    reader: Reader, node: Node, spec: FieldSpec, op: str, rule: str | None
+) -> tuple[Any, bool | int | str | tuple[str, ...]] | None:
+    """The normalised operand of a leaf and the value as it is shown in reasons."""
+    if op in ("in", "not_in"):
+        if not isinstance(node, SequenceNode) or not node.value:
+            reader.problem(node, f"'{op}' needs a non-empty list of values for {spec.name}", rule)
+            return None
+        singles = [_single(reader, item, spec, rule) for item in node.value]
+        if any(single is None for single in singles):
+            return None
+        values = [single for single in singles if single is not None]
+        return frozenset(v for v, _ in values), tuple(str(shown) for _, shown in values)
+    if op in ("within", "older_than"):
+        text = reader.typed(node, str, "an ISO 8601 duration such as P3Y or P6M", rule)
+        if text is None:
+            return None
+        try:
+            duration = Duration.parse(text)
+        except ValueError as error:
+            reader.problem(node, str(error), rule)
+            return None
+        return duration, str(duration)
+    if op == "contains":
+        code = reader.typed(node, str, "a two-letter language code", rule)
+        if code is None:
+            return None
+        if not (len(code) == 2 and code.isascii() and code.isalpha() and code.islower()):
+            reader.problem(node, "expected a lower-case two-letter ISO 639-1 code", rule)
+            return None
+        return code, code
+    return _single(reader, node, spec, rule)
+
+
+def _single(
+    reader: Reader, node: Node, spec: FieldSpec, rule: str | None
+) -> tuple[Any, bool | int | str] | None:
+    """One value of the field's type, normalised the way :mod:`referral_engine.facts` stores it."""
+    if spec.kind == "int":
+        number = reader.typed(node, int, f"a whole number for {spec.name}", rule)
+        return None if number is None else (number, number)
+    if spec.kind == "date":
+        day = reader.typed(node, dt.date, f"a date (YYYY-MM-DD) for {spec.name}", rule)
+        return None if day is None else (day, day.isoformat())
+    if spec.kind == "bool":
+        flag = reader.typed(node, bool, f"true or false for {spec.name}", rule)
+        return None if flag is None else (flag, flag)
+    if spec.kind in ("enum", "level"):
+        value = reader.typed(node, str, f"a value of {spec.name}", rule)
+        if value is None:
+            return None
+        if value not in spec.values:
+            expected = ", ".join(spec.values)
+            reader.problem(node, f"unknown value '{value}' for {spec.name}; expected one of: {expected}", rule)
+            return None
+        return (LANGUAGE_LEVELS.index(value) if spec.kind == "level" else value), value
+    text = reader.string(node, rule)
+    return None if text is None else (text.casefold(), text)
+
+
+# -- the files ---------------------------------------------------------------------------------
+
+
+def _services(folder: _Folder) -> list[Service]:
+    reader, root = folder.read("services.yaml")
+    reader.subject = "service"
+    entries = reader.mapping(root, ("services",)) if root else None
+    services: list[Service] = []
+    for item in reader.sequence(entries["services"]) if entries and "services" in entries else []:
+        fields = reader.mapping(item, ("id", "name", "kind", "priority"))
+        if fields is None or len(fields) != 4:
+            continue
+        service_id = reader.identifier(fields["id"])
+        name = _text(reader, fields["name"], service_id)
+        kind = reader.choice(fields["kind"], SERVICE_KINDS, service_id)
+        priority = reader.typed(fields["priority"], int, "a whole number", service_id)
+        if service_id and name and kind and priority is not None:
+            services.append(Service(service_id, name, kind, priority, _where(reader, item)))
+    return services
+
+
+def _fields(folder: _Folder) -> dict[str, FieldInfo]:
+    reader, root = folder.read("fields.yaml")
+    entries = reader.mapping(root, ("fields",)) if root else None
+    infos: dict[str, FieldInfo] = {}
+    fields_node = entries.get("fields") if entries else None
+    by_name = reader.mapping(fields_node, (), FIELDS) if fields_node is not None else None
+    for name, node in (by_name or {}).items():
+        spec = reader.mapping(node, ("category", "question"), rule=None)
+        if spec is None or len(spec) != 2:
+            continue
+        category = reader.choice(spec["category"], CATEGORIES)
+        question = _text(reader, spec["question"])
+        if category and question:
+            infos[name] = FieldInfo(name, category, question)  # type: ignore[arg-type]
+    if by_name is not None:
+        for name in FIELDS:
+            if name not in by_name:
+                reader.problem(fields_node, f"missing entry for profile field '{name}'")
+    return infos
+
+
+def _messages(folder: _Folder) -> Messages | None:
+    reader, root = folder.read("messages.yaml")
+    entries = reader.mapping(root, ("clarify", "consent", "check", "no_partner", "categories")) if root else None
+    if entries is None:
+        return None
+    texts = {
+        key: _text(reader, entries[key], allowed=allowed)
+        for key, allowed in _MESSAGE_PLACEHOLDERS.items()
+        if key in entries
+    }
+    labels: dict[str, Text] = {}
+    if "categories" in entries:
+        by_category = reader.mapping(entries["categories"], CATEGORIES)
+        for category, node in (by_category or {}).items():
+            label = _text(reader, node)
+            if label:
+                labels[category] = label
+    clarify, consent, check, no_partner = (texts.get(k) for k in _MESSAGE_PLACEHOLDERS)
+    if clarify and consent and check and no_partner and len(labels) == len(CATEGORIES):
+        return Messages(clarify, consent, check, no_partner, labels)
+    return None
+
+
+def _partners(folder: _Folder, services: set[str]) -> PartnerGraph | None:
+    reader, root = folder.read("partners.yaml")
+    entries = reader.mapping(root, ("municipalities", "partners", "offers")) if root else None
+    if entries is None:
+        return None
+    municipalities: dict[str, Municipality] = {}
+    reader.subject = "municipality"
+    for item in reader.sequence(entries["municipalities"]) if "municipalities" in entries else []:
+        fields = reader.mapping(item, ("id", "name"), ("aliases",))
+        if fields is None or not {"id", "name"} <= fields.keys():
+            continue
+        mid, name = reader.identifier(fields["id"]), reader.string(fields["name"])
+        aliases = reader.strings(fields["aliases"]) if "aliases" in fields else ()
+        if mid and name:
+            _unique(reader, fields["id"], mid, municipalities, "municipality")
+            municipalities[mid] = Municipality(mid, name, aliases)
+    partners: dict[str, Partner] = {}
+    reader.subject = "partner"
+    for item in reader.sequence(entries["partners"]) if "partners" in entries else []:
+        fields = reader.mapping(item, ("id", "name", "kind", "data_protection"), ("source",))
+        if fields is None or len(fields.keys() & {"id", "name", "kind", "data_protection"}) != 4:
+            continue
+        pid = reader.identifier(fields["id"])
+        name = reader.string(fields["name"], pid)
+        kind = reader.choice(fields["kind"], PARTNER_KINDS, pid)
+        regime = reader.string(fields["data_protection"], pid)
+        source = reader.strings(fields["source"], pid) if "source" in fields else ()
+        if pid and name and kind and regime:
+            _unique(reader, fields["id"], pid, partners, "partner")
+            partners[pid] = Partner(pid, name, kind, regime, source)
+    offers: dict[str, Offer] = {}
+    reader.subject = "offer"
+    required = ("id", "partner", "service", "municipalities")
+    optional = ("languages", "valid_from", "valid_to", "sample", "source")
+    for item in reader.sequence(entries["offers"]) if "offers" in entries else []:
+        fields = reader.mapping(item, required, optional)
+        if fields is None or not set(required) <= fields.keys():
+            continue
+        oid = reader.identifier(fields["id"], pattern=RULE_ID)
+        partner = reader.identifier(fields["partner"], oid)
+        service = reader.identifier(fields["service"], oid)
+        if partner and partner not in partners:
+            reader.problem(fields["partner"], f"unknown partner '{partner}'; define it under partners", oid)
+            partner = None
+        if service and service not in services:
+            reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", oid)
+            service = None
+        places = _places(reader, fields["municipalities"], municipalities, oid)
+        languages = _languages(reader, fields["languages"], oid) if "languages" in fields else ()
+        valid_from, valid_to = _window(reader, fields, oid)
+        sample = bool(reader.typed(fields["sample"], bool, "true or false", oid)) if "sample" in fields else False
+        source = reader.strings(fields["source"], oid) if "source" in fields else ()
+        if oid and partner and service and places is not False:
+            _unique(reader, fields["id"], oid, offers, "offer")
+            offers[oid] = Offer(oid, partner, service, places, languages, valid_from, valid_to, sample, source)
+    return PartnerGraph(municipalities.values(), partners.values(), offers.values())
+
+
+def _places(
+    reader: Reader, node: Node, municipalities: dict[str, Municipality], rule: str | None
+) -> tuple[str, ...] | None | bool:
+    """Municipality ids of an offer; None for ``all``; False when unreadable."""
+    if isinstance(node, ScalarNode) and node.value == "all":
+        return None
+    ids = reader.items(node, lambda item: reader.identifier(item, rule), rule)
+    unknown = [mid for mid in ids if mid not in municipalities]
+    for mid in unknown:
+        reader.problem(node, f"unknown municipality '{mid}'; expected 'all' or ids from municipalities", rule)
+    return False if unknown or not ids else ids
+
+
+def _languages(reader: Reader, node: Node, rule: str | None) -> tuple[str, ...]:
+    codes = reader.items(node, lambda item: reader.typed(item, str, "a language code", rule), rule)
+    for code in codes:
+        if not (len(code) == 2 and code.isascii() and code.isalpha() and code.islower()):
+            reader.problem(node, f"'{code}' is not a lower-case two-letter ISO 639-1 code", rule)
+    return codes
+
+
+def _window(reader: Reader, fields: dict[str, Node], rule: str | None) -> tuple[dt.date | None, dt.date | None]:
+    valid_from = reader.date(fields["valid_from"], rule) if "valid_from" in fields else None
+    valid_to = reader.date(fields["valid_to"], rule) if "valid_to" in fields else None
+    if valid_from and valid_to and valid_to < valid_from:
+        reader.problem(fields["valid_to"], "valid_to is before valid_from", rule)
+    return valid_from, valid_to
+
+
+def _unique(reader: Reader, node: Node, key: str, seen: dict[str, Any], what: str) -> None:
+    if key in seen:
+        first = seen[key].where if hasattr(seen[key], "where") else None
+        also = f" (also defined at {first})" if first else ""
+        reader.problem(node, f"duplicate {what} id '{key}'{also}", key)
+
+
+def _rules(folder: _Folder, services: set[str], partners: set[str]) -> list[Rule]:
+    rules: dict[str, Rule] = {}
+    directory = folder.root / ELIGIBILITY_DIR
+    files = sorted(p.name for p in directory.glob("*.yaml")) if directory.is_dir() else []
+    if not files:
+        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(None, "no eligibility rule files")
+    required = ("id", "effect", "when", "source")
+    optional = ("valid_from", "valid_to", "confidence", "note", "check_with")
+    for name in files:
+        reader, root = folder.read(f"{ELIGIBILITY_DIR}/{name}")
+        entries = reader.mapping(root, ("service", "rules")) if root else None
+        if entries is None or len(entries) != 2:
+            continue
+        service = reader.identifier(entries["service"])
+        if service and service not in services:
+            reader.problem(entries["service"], f"unknown service '{service}'; see services.yaml")
+            service = None
+        for item in reader.sequence(entries["rules"]):
+            rule_id = _peek_id(item)
+            fields = reader.mapping(item, required, optional, rule_id)
+            if fields is None or not set(required) <= fields.keys():
+                continue
+            rid = reader.identifier(fields["id"], rule_id, RULE_ID)
+            effect = reader.choice(fields["effect"], EFFECTS, rid)
+            when = _condition(reader, fields["when"], rid)
+            source = reader.strings(fields["source"], rid)
+            if not source:
+                reader.problem(fields["source"], "every rule needs a source (legal reference or page)", rid)
+            valid_from, valid_to = _window(reader, fields, rid)
+            confidence = reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
+            note = _text(reader, fields["note"], rid) if "note" in fields else None
+            check_with = reader.identifier(fields["check_with"], rid) if "check_with" in fields else None
+            if check_with and check_with not in partners:
+                reader.problem(fields["check_with"], f"unknown partner '{check_with}'", rid)
+            if check_with and effect != "check":
+                reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
+            if rid and rid in rules:
+                reader.problem(fields["id"], f"duplicate rule id (also defined at {rules[rid].where})", rid)
+                continue
+            if rid and service and effect and when and source:
+                rules[rid] = Rule(
+                    rid, service, effect, when, source, _where(reader, item),  # type: ignore[arg-type]
+                    valid_from, valid_to, confidence, note, check_with,  # type: ignore[arg-type]
+                )
+    return list(rules.values())
+
+
+def _peek_id(node: Node) -> str | None:
+    """The rule's id, if it has a readable one, so that other problems can name the rule."""
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == "id" and isinstance(value, ScalarNode):
+                return str(value.value)
+    return None
+
+
+def _steps(folder: _Folder, services: set[str], partners: set[str]) -> list[StepTemplate]:
+    reader, root = folder.read("steps.yaml")
+    reader.subject = "step"
+    entries = reader.mapping(root, ("steps",)) if root else None
+    steps: dict[str, StepTemplate] = {}
+    required = ("id", "service", "kind", "text")
+    optional = ("for", "partner", "handover", "when")
+    for item in reader.sequence(entries["steps"]) if entries and "steps" in entries else []:
+        sid = _peek_id(item)
+        fields = reader.mapping(item, required, optional, sid)
+        if fields is None or not set(required) <= fields.keys():
+            continue
+        sid = reader.identifier(fields["id"], sid, RULE_ID)
+        service = reader.identifier(fields["service"], sid)
+        if service and service not in services:
+            reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", sid)
+            service = None
+        kind = reader.choice(fields["kind"], STEP_KINDS, sid)
+        for_status = reader.choice(fields["for"], STEP_FOR, sid) if "for" in fields else "eligible"
+        partner: str | None = "responsible"
+        if "partner" in fields:
+            partner = reader.identifier(fields["partner"], sid)
+            if partner == "none":
+                partner = None
+            elif partner and partner != "responsible" and partner not in partners:
+                reader.problem(fields["partner"], f"unknown partner '{partner}'; use responsible, none or a partner id", sid)
+        allowed = {"service"} | ({"partner"} if partner else set())
+        text = _text(reader, fields["text"], sid, allowed)
+        handover: tuple[str, ...] = ()
+        if "handover" in fields:
+            handover = reader.items(fields["handover"], lambda node: reader.choice(node, CATEGORIES, sid), sid)
+            if handover and partner is None:
+                reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
+        when = _condition(reader, fields["when"], sid) if "when" in fields else None
+        if sid and sid in steps:
+            reader.problem(fields["id"], f"duplicate step id (also defined at {steps[sid].where})", sid)
+            continue
+        if sid and service and kind and for_status and text and ("when" not in fields or when):
+            steps[sid] = StepTemplate(
+                sid, service, kind, for_status, partner, handover, text, _where(reader, item), when  # type: ignore[arg-type]
+            )
+    return list(steps.values())
+
+
+def _header(folder: _Folder) -> tuple[str, str]:
+    reader, root = folder.read("ruleset.yaml")
+    entries = reader.mapping(root, ("name", "version"), ("description", "research_as_of")) if root else None
+    if entries is None:
+        return "rules", "0"
+    name = reader.string(entries["name"]) if "name" in entries else None
+    version = reader.string(entries["version"]) if "version" in entries else None
+    if "description" in entries:
+        _text(reader, entries["description"])
+    if "research_as_of" in entries:
+        reader.date(entries["research_as_of"])
+    return name or "rules", version or "0"
+
+
+def _check_services(folder: _Folder, services: list[Service], rules: list[Rule]) -> None:
+    seen: dict[str, Service] = {}
+    granting = {rule.service for rule in rules if rule.effect != "not_eligible"}
+    for service in services:
+        if service.id in seen:
+            folder.problems.append(
+                RuleProblem(service.where.file, service.where.line, 1,
+                            f"duplicate service id (also defined at {seen[service.id].where})",
+                            service.id, "service")
+            )
+            continue
+        seen[service.id] = service
+        if service.id not in granting:
+            folder.problems.append(
+                RuleProblem(service.where.file, service.where.line, 1,
+                            "no rule can make this service eligible", service.id, "service")
+            )
+
+
+def load_ruleset(path: str | Path) -> Ruleset:
+    """Load and check the rule folder at ``path``; raise :class:`RuleFileError` listing every problem."""
+    root = Path(path)
+    folder = _Folder(root, str(path).rstrip("/") or ".")
+    if not root.is_dir():
+        raise RuleFileError([RuleProblem(folder.shown, 1, 1, "not a folder of rule files")])
+    name, version = _header(folder)
+    services = _services(folder)
+    service_ids = {service.id for service in services}
+    fields = _fields(folder)
+    messages = _messages(folder)
+    graph = _partners(folder, service_ids)
+    partner_ids = set(graph.partners) if graph else set()
+    steps = _steps(folder, service_ids, partner_ids)
+    rules = _rules(folder, service_ids, partner_ids)
+    _check_services(folder, services, rules)
+    if folder.problems or graph is None or messages is None:
+        problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
+        raise RuleFileError(problems or [RuleProblem(folder.shown, 1, 1, "incomplete rule set")])
+    return Ruleset(
+        name=name,
+        version=version,
+        digest=folder.digest.hexdigest(),
+        services=tuple(sorted(services, key=lambda s: (s.priority, s.id))),
+        rules=tuple(rules),
+        fields=fields,
+        steps=tuple(steps),
+        messages=messages,
+        partners=graph,
+        path=folder.shown,
+    )
+
+
+_default: Ruleset | None = None
+_default_lock = threading.Lock()
+
+
+def default_ruleset() -> Ruleset:
+    """The rules bundled with the package (the repository's ``rules/``), loaded once per process."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                bundled = resources.files("referral_engine") / "rules"
+                with resources.as_file(bundled) as folder:
+                    _default = load_ruleset(folder)
+    return _default

@@ -1,0 +1,308 @@
+"""The case profile that goes in and the recommendation that comes out.
+
+All models are frozen pydantic v2 models that reject unknown fields. ``None`` in a
+:class:`CaseProfile` means *unknown*, never "no". Invalid case data raises
+:class:`~referral_engine.errors.ProfileError`, which names the field and what is allowed but
+never repeats the value that was given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing_extensions import Self
+
+from .errors import FieldProblem, ProfileError
+
+ResidenceStatus = Literal[
+    "arrival_certificate",
+    "gestattung",
+    "gestattung_safe_country",
+    "duldung",
+    "duldung_ermessen",
+    "duldung_light",
+    "ausbildungsduldung",
+    "beschaeftigungsduldung",
+    "ausreisepflichtig",
+    "ae_25_1",
+    "ae_25_2_refugee",
+    "ae_25_2_subsidiary",
+    "ae_25_3",
+    "ae_25_4",
+    "ae_25_5",
+    "ae_25a_25b",
+    "ae_104c",
+    "ae_24",
+    "ae_22_23",
+    "ae_16g",
+    "ae_employment",
+    "ae_family",
+    "ae_other",
+    "settlement",
+    "eu_citizen",
+    "spaetaussiedler",
+    "german_migration_background",
+    "undocumented",
+]
+LanguageLevel = Literal["none", "A1", "A2", "B1", "B2", "C1", "C2"]
+Accommodation = Literal["erstaufnahme", "vorlaeufige_unterbringung", "anschlussunterbringung", "private"]
+Benefits = Literal["sgb2", "sgb3", "sgb12", "asylblg", "none"]
+Employment = Literal["unemployed", "employed", "training", "school", "not_seeking"]
+IntegrationCourse = Literal["none", "attending", "completed"]
+DataCategory = Literal[
+    "identity",
+    "residence",
+    "language",
+    "benefits",
+    "employment",
+    "education",
+    "qualification",
+    "accommodation",
+    "family",
+    "health",
+]
+Lang = Literal["de", "en"]
+
+#: CEFR levels in ascending order; ``"none"`` (no German) is the lowest.
+LANGUAGE_LEVELS: tuple[str, ...] = get_args(LanguageLevel)
+
+_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+def _problems_from(error: ValidationError, model: type[BaseModel]) -> list[FieldProblem]:
+    """Turn pydantic's errors into field problems that never include the input value."""
+    problems: list[FieldProblem] = []
+    for item in error.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in item["loc"])
+        kind = item["type"]
+        nested = item.get("ctx", {}).get("error")
+        if isinstance(nested, ProfileError):
+            # A nested model (or a custom __init__ pydantic called) already explained itself.
+            prefix = f"{path}." if path else ""
+            problems += [
+                FieldProblem(path if p.field == "(profile)" else prefix + p.field, p.message)
+                for p in nested.problems
+            ]
+            continue
+        path = path or "(profile)"
+        if kind == "extra_forbidden":
+            allowed = ", ".join(model.model_fields)
+            message = f"unknown field; allowed fields are: {allowed}"
+        elif kind == "missing":
+            message = "required"
+        elif kind in ("model_type", "dict_type", "model_attributes_type"):
+            message = "expected a mapping of field names to values"
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(FieldProblem(path, message))
+    return problems
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _ValidatedInput(_Frozen):
+    """Base for input models: every way of building one raises ProfileError, not ValidationError."""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise ProfileError(_problems_from(error, type(self))) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Validate a mapping (or model) into this model; raises ProfileError on bad data."""
+        try:
+            return super().model_validate(obj, *args, **kwargs)
+        except ValidationError as error:
+            raise ProfileError(_problems_from(error, cls)) from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Self:
+        """Validate JSON text into this model; raises ProfileError on bad data."""
+        try:
+            return super().model_validate_json(json_data, *args, **kwargs)
+        except ValidationError as error:
+            raise ProfileError(_problems_from(error, cls)) from None
+
+
+class Consent(_ValidatedInput):
+    """A release from confidentiality (Schweigepflichtentbindung) the person gave to one partner."""
+
+    partner: str = Field(pattern=_ID_PATTERN, description="partner id, e.g. 'jobcenter'")
+    categories: tuple[DataCategory, ...] = Field(min_length=1, description="data categories released")
+    given_on: dt.date
+    withdrawn_on: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _withdrawn_after_given(self) -> Self:
+        if self.withdrawn_on is not None and self.withdrawn_on < self.given_on:
+            raise ValueError("withdrawn_on must not be before given_on")
+        return self
+
+    def covers(self, partner: str, categories: frozenset[str], on: dt.date) -> bool:
+        """Whether this consent releases ``categories`` to ``partner`` on the date ``on``."""
+        return (
+            self.partner == partner
+            and self.given_on <= on
+            and (self.withdrawn_on is None or on < self.withdrawn_on)
+            and categories <= set(self.categories)
+        )
+
+
+class CaseProfile(_ValidatedInput):
+    """What is known about a person. Every field is optional: ``None`` means unknown, never "no".
+
+    The ``repr`` shows only which fields are known, never their values: profiles are personal data.
+    """
+
+    age: int | None = Field(default=None, ge=0, le=120, description="age on as_of")
+    birth_date: dt.date | None = None
+    residence_status: ResidenceStatus | None = None
+    entry_date: dt.date | None = Field(default=None, description="arrival in Germany")
+    status_since: dt.date | None = Field(default=None, description="first issue of the current title")
+    language_level: LanguageLevel | None = Field(default=None, description="German, CEFR")
+    literate_latin: bool | None = None
+    accommodation: Accommodation | None = None
+    accommodation_since: dt.date | None = None
+    municipality: str | None = Field(default=None, min_length=1, max_length=100)
+    benefits: Benefits | None = None
+    employment: Employment | None = None
+    registered_jobseeker: bool | None = None
+    foreign_qualification: bool | None = None
+    integration_course: IntegrationCourse | None = None
+    languages: tuple[str, ...] | None = Field(default=None, description="ISO 639-1 codes")
+    consents: tuple[Consent, ...] = ()
+
+    @field_validator("languages")
+    @classmethod
+    def _iso_639_1(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        codes = tuple(code.strip().lower() for code in value)
+        if not all(len(code) == 2 and code.isascii() and code.isalpha() for code in codes):
+            raise ValueError("each language must be a two-letter ISO 639-1 code such as 'ar' or 'uk'")
+        return codes
+
+    @field_validator("municipality")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return None if value is None else " ".join(value.split())
+
+    def known_fields(self) -> tuple[str, ...]:
+        """Names of the fields whose value is known (not ``None``), in field order."""
+        return tuple(name for name in type(self).model_fields if getattr(self, name) not in (None, ()))
+
+    def __repr__(self) -> str:
+        return f"CaseProfile(<personal data; known: {', '.join(self.known_fields()) or 'nothing'}>)"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Status(str, Enum):
+    """The outcome of one service decision. Compares equal to its string value."""
+
+    ELIGIBLE = "eligible"
+    NOT_ELIGIBLE = "not_eligible"
+    UNDETERMINED = "undetermined"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+Outcome = Literal["met", "failed", "unknown"]
+RuleOutcome = Literal["holds", "fails", "unknown"]
+Effect = Literal["eligible", "not_eligible", "check"]
+Confidence = Literal["verified", "secondary", "unverified"]
+ConditionValue = bool | int | str | tuple[str, ...]
+
+
+class ConditionOutcome(_Frozen):
+    """One leaf condition of a rule and how it came out for the case (its value is not shown)."""
+
+    field: str
+    op: str
+    value: ConditionValue = Field(description="required value; dates as ISO text, durations as ISO 8601")
+    outcome: Outcome
+
+
+class Reason(_Frozen):
+    """A rule that took part in a decision, with its source and the conditions it checked."""
+
+    rule: str
+    effect: Effect
+    outcome: RuleOutcome
+    in_force: bool = Field(description="whether the rule's validity window contains as_of")
+    source: tuple[str, ...]
+    confidence: Confidence | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    note: str | None = None
+    conditions: tuple[ConditionOutcome, ...] = ()
+
+
+class ServiceDecision(_Frozen):
+    """Whether one service fits the case, who is responsible, and why."""
+
+    service: str
+    name: str = Field(description="service name in the requested language")
+    status: Status
+    partners: tuple[str, ...] = Field(default=(), description="responsible partner ids, best first")
+    reasons: tuple[Reason, ...] = ()
+    missing: tuple[str, ...] = Field(default=(), description="unknown fields that could settle it")
+
+
+StepKind = Literal["clarify", "consent", "check", "appointment", "application", "information", "no_partner"]
+
+
+class NextStep(_Frozen):
+    """One thing to do next, for one service and (where known) one partner."""
+
+    id: str
+    service: str
+    partner: str | None
+    kind: StepKind
+    text: str
+    data_categories: tuple[DataCategory, ...] = Field(
+        default=(), description="case data this step passes to the partner"
+    )
+
+
+class Recommendation(_Frozen):
+    """The result of :func:`referral_engine.recommend`: decisions, next steps and open questions."""
+
+    decisions: tuple[ServiceDecision, ...]
+    eligible: tuple[str, ...]
+    next_steps: tuple[NextStep, ...]
+    missing: tuple[str, ...]
+    as_of: dt.date
+    ruleset_version: str
+    lang: Lang = "de"
+
+    def decision(self, service_id: str) -> ServiceDecision:
+        """The decision for one service; raises ``KeyError`` for an id the ruleset does not know."""
+        for decision in self.decisions:
+            if decision.service == service_id:
+                return decision
+        raise KeyError(service_id)
+
+    @property
+    def undetermined(self) -> tuple[str, ...]:
+        """Ids of the services that need more facts (or a partner's check) to decide."""
+        return tuple(d.service for d in self.decisions if d.status is Status.UNDETERMINED)
+
+    def __repr__(self) -> str:
+        return (
+            f"Recommendation(as_of={self.as_of.isoformat()}, eligible={self.eligible!r}, "
+            f"undetermined={self.undetermined!r}, next_steps={len(self.next_steps)}, "
+            f"missing={self.missing!r}, ruleset_version={self.ruleset_version!r})"
+        )
+
+    def __str__(self) -> str:
+        return repr(self)

@@ -1,0 +1,87 @@
+"""The main entry point: :func:`recommend` turns a case profile into a :class:`Recommendation`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, get_args
+
+from .decide import decide, evaluate_rules
+from .errors import UsageError
+from .facts import facts_for
+from .loader import default_ruleset
+from .models import CaseProfile, Lang, Recommendation, ServiceDecision, Status
+from .ruleset import Ruleset
+from .steps import plan_steps
+
+_STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
+
+
+def recommend(
+    profile: CaseProfile | Mapping[str, Any],
+    *,
+    as_of: dt.date | None = None,
+    ruleset: Ruleset | None = None,
+    lang: Lang = "de",
+) -> Recommendation:
+    """Recommend services, responsible partners and next steps for one case.
+
+    ``profile`` is a :class:`CaseProfile` or a mapping validated into one (bad data raises
+    :class:`ProfileError`). ``as_of`` is the date the rules are applied for (default: today);
+    ``ruleset`` defaults to the bundled rules; ``lang`` is ``"de"`` or ``"en"``.
+    """
+    if not isinstance(profile, CaseProfile):
+        profile = CaseProfile.model_validate(profile)
+    if as_of is None:
+        as_of = dt.date.today()
+    elif isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    elif not isinstance(as_of, dt.date):
+        raise UsageError("as_of must be a datetime.date")
+    if lang not in get_args(Lang):
+        raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
+    if ruleset is None:
+        ruleset = default_ruleset()
+    elif not isinstance(ruleset, Ruleset):
+        raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+
+    facts = facts_for(profile, as_of)
+    decided = decide(ruleset, facts, as_of, evaluate_rules(ruleset, facts, as_of), lang)
+    decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
+    languages = profile.languages or ()
+    routes = {
+        d.service: ruleset.partners.route(d.service, profile.municipality, as_of, languages)
+        for d in decided
+        if d.status is not Status.NOT_ELIGIBLE
+    }
+    missing = _rank_missing(ruleset, decided)
+    decisions = tuple(
+        ServiceDecision(
+            service=d.service,
+            name=ruleset.service(d.service).name.get(lang),
+            status=d.status,
+            partners=routes[d.service] if d.status is Status.ELIGIBLE else (),
+            reasons=d.reasons,
+            missing=d.missing,
+        )
+        for d in decided
+    )
+    return Recommendation(
+        decisions=decisions,
+        eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
+        next_steps=plan_steps(ruleset, decided, routes, missing, profile, facts, as_of, lang),
+        missing=missing,
+        as_of=as_of,
+        ruleset_version=ruleset.ruleset_version,
+        lang=lang,
+    )
+
+
+def _rank_missing(ruleset: Ruleset, decided: list[Any]) -> tuple[str, ...]:
+    """Unknown fields, the ones that appear in the most undetermined decisions first."""
+    counts: dict[str, int] = {}
+    for decision in decided:
+        for field in decision.missing:
+            counts[field] = counts.get(field, 0) + 1
+    rank = {name: index for index, name in enumerate(ruleset.fields)}
+    return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name)))
