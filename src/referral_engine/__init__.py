@@ -1,8 +1,8 @@
 """referral-engine: declarative eligibility rules and a partner graph for migrants' referrals.
 
-    >>> from referral_engine import recommend
-    >>> rec = recommend({"age": 19, "residence_status": "gestattung", "municipality": "Staufen"})
-    >>> rec.eligible                                       # doctest: +SKIP
+>>> from referral_engine import recommend
+>>> rec = recommend({"age": 19, "residence_status": "gestattung", "municipality": "Staufen"})
+>>> rec.eligible                                       # doctest: +SKIP
 """
 
 from .errors import FieldProblem, ProfileError, ReferralEngineError, RuleFileError, RuleProblem, UsageError

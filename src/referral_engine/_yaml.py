@@ -39,7 +39,27 @@ def describe(node: Node) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
+    if node.tag == "tag:yaml.org,2002:timestamp" and len(str(node.value)) > 10:
+        return "a date with a time"
     return _PLAIN_TAGS.get(node.tag, f"a value tagged {node.tag}")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases.
+
+    Rule files have no use for them, and they allow loops and exponentially large documents.
+    """
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.events.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (&name, *name) are not allowed in rule files",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 class Reader:
@@ -58,7 +78,7 @@ class Reader:
     def compose(self, text: str) -> Node | None:
         """The root node of ``text``, or None (with a problem recorded) if it is not valid YAML."""
         try:
-            return yaml.compose(text, Loader=yaml.SafeLoader)
+            return yaml.compose(text, Loader=_StrictLoader)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -79,13 +99,18 @@ class Reader:
         if not isinstance(node, MappingNode):
             self.problem(node, f"expected a mapping, found {describe(node) if node else 'nothing'}", rule)
             return None
+        if node.tag != "tag:yaml.org,2002:map":
+            self.problem(node, f"YAML tags are not allowed (found {node.tag})", rule)
+            return None
         required = tuple(required)
         allowed = (*required, *optional)
         entries: dict[str, Node] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, ScalarNode) else None
             if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
-                self.problem(key_node, f"keys must be plain names; expected one of: {', '.join(allowed)}", rule)
+                self.problem(
+                    key_node, f"keys must be plain names; expected one of: {', '.join(allowed)}", rule
+                )
             elif key in entries:
                 first = entries[key].start_mark.line + 1
                 self.problem(key_node, f"duplicate key '{key}' (first given on line {first})", rule)
@@ -102,6 +127,9 @@ class Reader:
         """The items of a list node (an empty list, with a problem, for anything else)."""
         if not isinstance(node, SequenceNode):
             self.problem(node, f"expected a list, found {describe(node)}", rule)
+            return []
+        if node.tag != "tag:yaml.org,2002:seq":
+            self.problem(node, f"YAML tags are not allowed (found {node.tag})", rule)
             return []
         return list(node.value)
 
@@ -129,13 +157,10 @@ class Reader:
         ok, value = self.scalar(node, rule)
         if not ok:
             return None
-        if kind is int and isinstance(value, bool):
-            ok = False
-        elif kind is dt.date and isinstance(value, dt.datetime):
-            ok = False
-        elif not isinstance(value, kind):
-            ok = False
-        if not ok:
+        # bool is an int and datetime a date in Python, but not what a rule author means.
+        is_bool_for_int = kind is int and isinstance(value, bool)
+        is_datetime_for_date = kind is dt.date and isinstance(value, dt.datetime)
+        if is_bool_for_int or is_datetime_for_date or not isinstance(value, kind):
             self.problem(node, f"expected {what}, found {describe(node)}", rule)
             return None
         return value

@@ -12,11 +12,12 @@ rule is a few function calls, never an interpretation of rule text.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import operator
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Union
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from .dates import Duration, period_end
 from .facts import Facts
@@ -47,10 +48,10 @@ class Leaf:
     op: str
     value: Any
     shown: bool | int | str | tuple[str, ...]
-    test: Test = field(repr=False, compare=False)
+    test: Test = dataclasses.field(repr=False, compare=False)
 
     def leaves(self) -> Iterator[Leaf]:
-        """This leaf."""
+        """Yield this leaf itself."""
         yield self
 
 
@@ -59,7 +60,7 @@ class AllOf:
     """True when every part is true; false when any part is false."""
 
     parts: tuple[Condition, ...]
-    test: Test = field(repr=False, compare=False)
+    test: Test = dataclasses.field(repr=False, compare=False)
 
     def leaves(self) -> Iterator[Leaf]:
         """The leaves of every part, in order."""
@@ -72,7 +73,7 @@ class AnyOf:
     """True when any part is true; false when every part is false."""
 
     parts: tuple[Condition, ...]
-    test: Test = field(repr=False, compare=False)
+    test: Test = dataclasses.field(repr=False, compare=False)
 
     def leaves(self) -> Iterator[Leaf]:
         """The leaves of every part, in order."""
@@ -85,14 +86,14 @@ class Not:
     """The negation of its part; unknown stays unknown."""
 
     part: Condition
-    test: Test = field(repr=False, compare=False)
+    test: Test = dataclasses.field(repr=False, compare=False)
 
     def leaves(self) -> Iterator[Leaf]:
         """The leaves of the negated part."""
         yield from self.part.leaves()
 
 
-Condition = Union[Leaf, AllOf, AnyOf, Not]
+Condition: TypeAlias = Leaf | AllOf | AnyOf | Not
 
 
 def leaf(field_name: str, op: str, value: Any, shown: bool | int | str | tuple[str, ...]) -> Leaf:
@@ -102,7 +103,7 @@ def leaf(field_name: str, op: str, value: Any, shown: bool | int | str | tuple[s
         inside = op == "within"
 
         def test_window(facts: Facts, as_of: dt.date) -> Tri:
-            start = facts[field_name]
+            start: dt.date | None = facts[field_name]
             if start is None:
                 return None
             if inside:
@@ -115,7 +116,7 @@ def leaf(field_name: str, op: str, value: Any, shown: bool | int | str | tuple[s
 
     def test_value(facts: Facts, as_of: dt.date) -> Tri:
         actual = facts[field_name]
-        return None if actual is None else compare(actual, value)
+        return None if actual is None else bool(compare(actual, value))
 
     return Leaf(field_name, op, value, shown, test_value)
 

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
+_DURATION = re.compile(r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +29,7 @@ class Duration:
     @classmethod
     def parse(cls, text: str) -> Duration:
         """Parse ``PnYnMnD`` (any part may be left out, at least one must be there)."""
-        match = _DURATION.match(text)
+        match = _DURATION.fullmatch(text)
         if not match or text == "P":
             raise ValueError(f"expected an ISO 8601 duration such as P3Y, P6M, P1Y6M or P90D, found {text!r}")
         years, months, days = (int(part) if part else 0 for part in match.groups())

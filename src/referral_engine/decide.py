@@ -78,7 +78,9 @@ def decide(
     return decided
 
 
-def _deciding_rules(status: Status, active: list[Rule], values: Mapping[str, Tri], exclusion: Tri) -> list[Rule]:
+def _deciding_rules(
+    status: Status, active: list[Rule], values: Mapping[str, Tri], exclusion: Tri
+) -> list[Rule]:
     """The rules that explain ``status``: what granted, what excluded, or what is still open."""
     if status is Status.ELIGIBLE:
         return [r for r in active if r.effect == "eligible" and values[r.id] is True]
@@ -87,7 +89,9 @@ def _deciding_rules(status: Status, active: list[Rule], values: Mapping[str, Tri
             return [r for r in active if r.effect == "not_eligible" and values[r.id] is True]
         return [r for r in active if r.effect != "not_eligible"]
     # Undetermined: what is still open, plus what already holds on the granting side.
-    return [r for r in active if values[r.id] is None or (values[r.id] is True and r.effect != "not_eligible")]
+    return [
+        r for r in active if values[r.id] is None or (values[r.id] is True and r.effect != "not_eligible")
+    ]
 
 
 def _lapsed_reasons(

@@ -12,9 +12,11 @@ import datetime as dt
 import hashlib
 import string
 import threading
+from collections.abc import Collection, Iterable
+from functools import partial
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -24,7 +26,7 @@ from .dates import Duration
 from .errors import RuleFileError, RuleProblem
 from .facts import FIELDS, FieldSpec
 from .graph import Municipality, Offer, Partner, PartnerGraph, Text
-from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect
+from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Located, Messages, Rule, Ruleset, Service, StepTemplate
 
 FILES = ("ruleset.yaml", "services.yaml", "fields.yaml", "messages.yaml", "partners.yaml", "steps.yaml")
@@ -63,6 +65,7 @@ class _Folder:
         self.shown = shown
         self.problems: list[RuleProblem] = []
         self.digest = hashlib.sha256()
+        self.unreadable: set[str] = set()  # files missing or not YAML: their ids are unknown
 
     def read(self, relative: str) -> tuple[Reader, Node | None]:
         """Read and compose one file; a missing file is a problem."""
@@ -72,27 +75,48 @@ class _Folder:
             data = path.read_bytes()
         except FileNotFoundError:
             reader.problem(None, "file is missing")
+            self.unreadable.add(relative)
             return reader, None
         except OSError as error:
             reader.problem(None, f"cannot read file: {error.strerror}")
+            self.unreadable.add(relative)
             return reader, None
         self.digest.update(relative.encode() + b"\0" + data + b"\0")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             reader.problem(None, f"not UTF-8 text (byte {error.start})")
+            self.unreadable.add(relative)
             return reader, None
         node = reader.compose(text)
-        if node is None and not any(p.file == reader.file for p in self.problems):
-            reader.problem(None, "file is empty")
+        if node is None:
+            self.unreadable.add(relative)
+            if not any(p.file == reader.file for p in self.problems):
+                reader.problem(None, "file is empty")
         return reader, node
+
+    def ids(self, relative: str, ids: Iterable[str]) -> Collection[str]:
+        """The ids a file defines, or every id when the file could not be read at all.
+
+        References to an unreadable file's ids are not reported again: its own problem says it all.
+        """
+        return _Anything() if relative in self.unreadable else frozenset(ids)
+
+
+class _Anything(frozenset[str]):
+    """Contains every id."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
 
 
 def _where(reader: Reader, node: Node) -> Located:
     return Located(reader.file, node.start_mark.line + 1)
 
 
-def _text(reader: Reader, node: Node, rule: str | None = None, allowed: set[str] | None = None) -> Text | None:
+def _text(
+    reader: Reader, node: Node, rule: str | None = None, allowed: set[str] | None = None
+) -> Text | None:
     entries = reader.mapping(node, ("de", "en"), rule=rule)
     if entries is None:
         return None
@@ -123,7 +147,11 @@ def _check_placeholders(reader: Reader, node: Node, text: str, allowed: set[str]
 
 def _condition(reader: Reader, node: Node, rule: str | None) -> cond.Condition | None:
     """Read a condition: a leaf ``{field, op, value}`` or ``all`` / ``any`` / ``not``."""
-    keys = {k.value for k, _ in node.value if isinstance(k, ScalarNode)} if isinstance(node, MappingNode) else set()
+    keys = (
+        {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
+        if isinstance(node, MappingNode)
+        else set()
+    )
     if keys & {"all", "any", "not"}:
         entries = reader.mapping(node, (), ("all", "any", "not"), rule)
         if entries is None:
@@ -151,8 +179,14 @@ def _condition(reader: Reader, node: Node, rule: str | None) -> cond.Condition |
     if field is None:
         return None
     spec = FIELDS[field]
-    op = reader.choice(entries["op"], _OPS_BY_KIND[spec.kind], rule)
+    op = reader.choice(entries["op"], cond.OPERATORS, rule)
     if op is None:
+        return None
+    if op not in _OPS_BY_KIND[spec.kind]:
+        allowed = ", ".join(_OPS_BY_KIND[spec.kind])
+        reader.problem(
+            entries["op"], f"operator '{op}' does not apply to {spec.name}; allowed: {allowed}", rule
+        )
         return None
     operand = _operand(reader, entries["value"], spec, op, rule)
     if operand is None:
@@ -214,7 +248,9 @@ def _single(
             return None
         if value not in spec.values:
             expected = ", ".join(spec.values)
-            reader.problem(node, f"unknown value '{value}' for {spec.name}; expected one of: {expected}", rule)
+            reader.problem(
+                node, f"unknown value '{value}' for {spec.name}; expected one of: {expected}", rule
+            )
             return None
         return (LANGUAGE_LEVELS.index(value) if spec.kind == "level" else value), value
     text = reader.string(node, rule)
@@ -255,7 +291,7 @@ def _fields(folder: _Folder) -> dict[str, FieldInfo]:
         category = reader.choice(spec["category"], CATEGORIES)
         question = _text(reader, spec["question"])
         if category and question:
-            infos[name] = FieldInfo(name, category, question)  # type: ignore[arg-type]
+            infos[name] = FieldInfo(name, cast(DataCategory, category), question)
     if by_name is not None:
         for name in FIELDS:
             if name not in by_name:
@@ -265,7 +301,9 @@ def _fields(folder: _Folder) -> dict[str, FieldInfo]:
 
 def _messages(folder: _Folder) -> Messages | None:
     reader, root = folder.read("messages.yaml")
-    entries = reader.mapping(root, ("clarify", "consent", "check", "no_partner", "categories")) if root else None
+    entries = (
+        reader.mapping(root, ("clarify", "consent", "check", "no_partner", "categories")) if root else None
+    )
     if entries is None:
         return None
     texts = {
@@ -286,7 +324,7 @@ def _messages(folder: _Folder) -> Messages | None:
     return None
 
 
-def _partners(folder: _Folder, services: set[str]) -> PartnerGraph | None:
+def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None:
     reader, root = folder.read("partners.yaml")
     entries = reader.mapping(root, ("municipalities", "partners", "offers")) if root else None
     if entries is None:
@@ -333,28 +371,43 @@ def _partners(folder: _Folder, services: set[str]) -> PartnerGraph | None:
         if service and service not in services:
             reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", oid)
             service = None
-        places = _places(reader, fields["municipalities"], municipalities, oid)
+        readable, places = _places(reader, fields["municipalities"], municipalities, oid)
         languages = _languages(reader, fields["languages"], oid) if "languages" in fields else ()
         valid_from, valid_to = _window(reader, fields, oid)
-        sample = bool(reader.typed(fields["sample"], bool, "true or false", oid)) if "sample" in fields else False
+        sample = (
+            bool(reader.typed(fields["sample"], bool, "true or false", oid)) if "sample" in fields else False
+        )
         source = reader.strings(fields["source"], oid) if "source" in fields else ()
-        if oid and partner and service and places is not False:
+        if oid and partner and service and readable:
             _unique(reader, fields["id"], oid, offers, "offer")
-            offers[oid] = Offer(oid, partner, service, places, languages, valid_from, valid_to, sample, source)
+            offers[oid] = Offer(
+                oid, partner, service, places, languages, valid_from, valid_to, sample, source
+            )
     return PartnerGraph(municipalities.values(), partners.values(), offers.values())
 
 
 def _places(
     reader: Reader, node: Node, municipalities: dict[str, Municipality], rule: str | None
-) -> tuple[str, ...] | None | bool:
-    """Municipality ids of an offer; None for ``all``; False when unreadable."""
+) -> tuple[bool, tuple[str, ...] | None]:
+    """``(readable, ids)`` of an offer's municipalities; ids is None for ``all``."""
     if isinstance(node, ScalarNode) and node.value == "all":
-        return None
-    ids = reader.items(node, lambda item: reader.identifier(item, rule), rule)
-    unknown = [mid for mid in ids if mid not in municipalities]
-    for mid in unknown:
-        reader.problem(node, f"unknown municipality '{mid}'; expected 'all' or ids from municipalities", rule)
-    return False if unknown or not ids else ids
+        return True, None
+    ids: list[str] = []
+    readable = True
+    for item in reader.sequence(node, rule):
+        mid = reader.identifier(item, rule)
+        if mid is None:
+            readable = False
+        elif mid not in municipalities:
+            reader.problem(
+                item, f"unknown municipality '{mid}'; expected 'all' or ids from municipalities", rule
+            )
+            readable = False
+        else:
+            ids.append(mid)
+    if readable and not ids:
+        reader.problem(node, "expected 'all' or a non-empty list of municipality ids", rule)
+    return readable and bool(ids), tuple(ids)
 
 
 def _languages(reader: Reader, node: Node, rule: str | None) -> tuple[str, ...]:
@@ -365,7 +418,9 @@ def _languages(reader: Reader, node: Node, rule: str | None) -> tuple[str, ...]:
     return codes
 
 
-def _window(reader: Reader, fields: dict[str, Node], rule: str | None) -> tuple[dt.date | None, dt.date | None]:
+def _window(
+    reader: Reader, fields: dict[str, Node], rule: str | None
+) -> tuple[dt.date | None, dt.date | None]:
     valid_from = reader.date(fields["valid_from"], rule) if "valid_from" in fields else None
     valid_to = reader.date(fields["valid_to"], rule) if "valid_to" in fields else None
     if valid_from and valid_to and valid_to < valid_from:
@@ -380,12 +435,18 @@ def _unique(reader: Reader, node: Node, key: str, seen: dict[str, Any], what: st
         reader.problem(node, f"duplicate {what} id '{key}'{also}", key)
 
 
-def _rules(folder: _Folder, services: set[str], partners: set[str]) -> list[Rule]:
+def _rules(folder: _Folder, services: Collection[str], partners: Collection[str]) -> list[Rule]:
     rules: dict[str, Rule] = {}
     directory = folder.root / ELIGIBILITY_DIR
     files = sorted(p.name for p in directory.glob("*.yaml")) if directory.is_dir() else []
+    for stray in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}/{stray.name}", folder.problems).problem(
+            None, "rule files must end in .yaml; this one would be ignored"
+        )
     if not files:
-        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(None, "no eligibility rule files")
+        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+            None, "no eligibility rule files"
+        )
     required = ("id", "effect", "when", "source")
     optional = ("valid_from", "valid_to", "confidence", "note", "check_with")
     for name in files:
@@ -406,23 +467,34 @@ def _rules(folder: _Folder, services: set[str], partners: set[str]) -> list[Rule
             effect = reader.choice(fields["effect"], EFFECTS, rid)
             when = _condition(reader, fields["when"], rid)
             source = reader.strings(fields["source"], rid)
-            if not source:
+            if isinstance(fields["source"], SequenceNode) and not fields["source"].value:
                 reader.problem(fields["source"], "every rule needs a source (legal reference or page)", rid)
             valid_from, valid_to = _window(reader, fields, rid)
-            confidence = reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
+            confidence = (
+                reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
+            )
             note = _text(reader, fields["note"], rid) if "note" in fields else None
             check_with = reader.identifier(fields["check_with"], rid) if "check_with" in fields else None
             if check_with and check_with not in partners:
                 reader.problem(fields["check_with"], f"unknown partner '{check_with}'", rid)
-            if check_with and effect != "check":
+            if check_with and effect and effect != "check":
                 reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
             if rid and rid in rules:
                 reader.problem(fields["id"], f"duplicate rule id (also defined at {rules[rid].where})", rid)
                 continue
             if rid and service and effect and when and source:
                 rules[rid] = Rule(
-                    rid, service, effect, when, source, _where(reader, item),  # type: ignore[arg-type]
-                    valid_from, valid_to, confidence, note, check_with,  # type: ignore[arg-type]
+                    rid,
+                    service,
+                    cast(Effect, effect),
+                    when,
+                    source,
+                    _where(reader, item),
+                    valid_from,
+                    valid_to,
+                    cast(Confidence | None, confidence),
+                    note,
+                    check_with,
                 )
     return list(rules.values())
 
@@ -436,7 +508,7 @@ def _peek_id(node: Node) -> str | None:
     return None
 
 
-def _steps(folder: _Folder, services: set[str], partners: set[str]) -> list[StepTemplate]:
+def _steps(folder: _Folder, services: Collection[str], partners: Collection[str]) -> list[StepTemplate]:
     reader, root = folder.read("steps.yaml")
     reader.subject = "step"
     entries = reader.mapping(root, ("steps",)) if root else None
@@ -461,12 +533,18 @@ def _steps(folder: _Folder, services: set[str], partners: set[str]) -> list[Step
             if partner == "none":
                 partner = None
             elif partner and partner != "responsible" and partner not in partners:
-                reader.problem(fields["partner"], f"unknown partner '{partner}'; use responsible, none or a partner id", sid)
+                reader.problem(
+                    fields["partner"],
+                    f"unknown partner '{partner}'; use responsible, none or a partner id",
+                    sid,
+                )
         allowed = {"service"} | ({"partner"} if partner else set())
         text = _text(reader, fields["text"], sid, allowed)
         handover: tuple[str, ...] = ()
         if "handover" in fields:
-            handover = reader.items(fields["handover"], lambda node: reader.choice(node, CATEGORIES, sid), sid)
+            handover = reader.items(
+                fields["handover"], partial(reader.choice, allowed=CATEGORIES, rule=sid), sid
+            )
             if handover and partner is None:
                 reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
         when = _condition(reader, fields["when"], sid) if "when" in fields else None
@@ -475,7 +553,15 @@ def _steps(folder: _Folder, services: set[str], partners: set[str]) -> list[Step
             continue
         if sid and service and kind and for_status and text and ("when" not in fields or when):
             steps[sid] = StepTemplate(
-                sid, service, kind, for_status, partner, handover, text, _where(reader, item), when  # type: ignore[arg-type]
+                sid,
+                service,
+                cast(StepKind, kind),
+                for_status,
+                partner,
+                cast(tuple[DataCategory, ...], handover),
+                text,
+                _where(reader, item),
+                when,
             )
     return list(steps.values())
 
@@ -494,22 +580,35 @@ def _header(folder: _Folder) -> tuple[str, str]:
     return name or "rules", version or "0"
 
 
-def _check_services(folder: _Folder, services: list[Service], rules: list[Rule]) -> None:
+def _check_services(
+    folder: _Folder, services: list[Service], rules: list[Rule], *, check_grants: bool
+) -> None:
     seen: dict[str, Service] = {}
     granting = {rule.service for rule in rules if rule.effect != "not_eligible"}
     for service in services:
         if service.id in seen:
             folder.problems.append(
-                RuleProblem(service.where.file, service.where.line, 1,
-                            f"duplicate service id (also defined at {seen[service.id].where})",
-                            service.id, "service")
+                RuleProblem(
+                    service.where.file,
+                    service.where.line,
+                    1,
+                    f"duplicate service id (also defined at {seen[service.id].where})",
+                    service.id,
+                    "service",
+                )
             )
             continue
         seen[service.id] = service
-        if service.id not in granting:
+        if check_grants and service.id not in granting:
             folder.problems.append(
-                RuleProblem(service.where.file, service.where.line, 1,
-                            "no rule can make this service eligible", service.id, "service")
+                RuleProblem(
+                    service.where.file,
+                    service.where.line,
+                    1,
+                    "no rule can make this service eligible",
+                    service.id,
+                    "service",
+                )
             )
 
 
@@ -521,14 +620,16 @@ def load_ruleset(path: str | Path) -> Ruleset:
         raise RuleFileError([RuleProblem(folder.shown, 1, 1, "not a folder of rule files")])
     name, version = _header(folder)
     services = _services(folder)
-    service_ids = {service.id for service in services}
+    service_ids = folder.ids("services.yaml", (service.id for service in services))
     fields = _fields(folder)
     messages = _messages(folder)
     graph = _partners(folder, service_ids)
-    partner_ids = set(graph.partners) if graph else set()
+    partner_ids = folder.ids("partners.yaml", graph.partners if graph else ())
     steps = _steps(folder, service_ids, partner_ids)
+    before = len(folder.problems)
     rules = _rules(folder, service_ids, partner_ids)
-    _check_services(folder, services, rules)
+    # A service only looks ungrantable when its rule file is broken: say so only for clean files.
+    _check_services(folder, services, rules, check_grants=len(folder.problems) == before)
     if folder.problems or graph is None or messages is None:
         problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
         raise RuleFileError(problems or [RuleProblem(folder.shown, 1, 1, "incomplete rule set")])

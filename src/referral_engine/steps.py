@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from .decide import Decided
 from .facts import Facts
-from .models import CaseProfile, Lang, NextStep, Status, StepKind
+from .models import CaseProfile, DataCategory, Lang, NextStep, Status, StepKind
 from .ruleset import Rule, Ruleset
 
 _KIND_ORDER: dict[StepKind, int] = {
@@ -70,7 +71,9 @@ def _clarify_steps(plan: _Plan, decided: Sequence[Decided], missing: Sequence[st
             question=info.question.get(plan.lang),
             services=", ".join(plan.service_name(s) for s in services),
         )
-        steps.append(NextStep(id=f"clarify:{field}", service=services[0], partner=None, kind="clarify", text=text))
+        steps.append(
+            NextStep(id=f"clarify:{field}", service=services[0], partner=None, kind="clarify", text=text)
+        )
     return steps
 
 
@@ -135,7 +138,7 @@ def _check_step(plan: _Plan, rule: Rule, partner: str, service_name: str) -> Nex
         partner=partner,
         kind="check",
         text=text,
-        data_categories=tuple(sorted(categories, key=order.index)),  # type: ignore[arg-type]
+        data_categories=cast(tuple[DataCategory, ...], tuple(sorted(categories, key=order.index))),
     )
 
 
@@ -166,7 +169,7 @@ def _consent_steps(plan: _Plan, steps: Sequence[NextStep]) -> list[NextStep]:
                 partner=partner,
                 kind="consent",
                 text=text,
-                data_categories=tuple(ordered),  # type: ignore[arg-type]
+                data_categories=cast(tuple[DataCategory, ...], tuple(ordered)),
             )
         )
     return consents

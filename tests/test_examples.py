@@ -1,0 +1,55 @@
+"""The examples and the README run as written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import doctest
+import json
+import re
+import runpy
+from pathlib import Path
+
+import pytest
+
+from referral_engine import recommend
+
+from .conftest import REPO
+
+CASES = sorted((REPO / "examples" / "cases").glob("*.json"))
+
+
+def _case(name: str) -> tuple[dict[str, object], dt.date]:
+    data = json.loads((REPO / "examples" / "cases" / name).read_text(encoding="utf-8"))
+    return data["profile"], dt.date.fromisoformat(data["as_of"])
+
+
+def test_readme_session_runs_as_shown() -> None:
+    """Every `>>>` line of README.md gives exactly the output printed under it."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if ">>>" in block]
+    assert blocks, "README.md has no interactive example"
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for index, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, {}, f"README.md example {index + 1}", "README.md", 0))
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_quickstart_prints_a_recommendation(capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/quickstart.py runs and prints the eligible services, the JMD partners and next steps."""
+    runpy.run_path(str(REPO / "examples" / "quickstart.py"), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("(") and "'jmd'" in lines[0]
+    assert lines[1].startswith("(")
+    assert any(line.startswith("- ") for line in lines[2:])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
+def test_example_cases_are_valid_and_lead_somewhere(case: Path) -> None:
+    """Each example case is a valid profile whose recommendation has an eligible service and next steps."""
+    profile, as_of = _case(case.name)
+    rec = recommend(profile, as_of=as_of)
+    assert rec.eligible
+    assert rec.next_steps
