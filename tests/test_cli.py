@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -41,13 +42,11 @@ def test_demo_speaks_english(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_recommend_json_matches_the_library(capsys: pytest.CaptureFixture[str]) -> None:
-    """recommend --json prints exactly the Recommendation the library returns for the case file."""
+    """The recommend command with --json prints the Recommendation the library returns."""
     case = CASES[0]
     data = json.loads(case.read_text(encoding="utf-8"))
     assert main(["recommend", str(case), "--json", "--lang", "en"]) == 0
     printed = Recommendation.model_validate_json(capsys.readouterr().out)
-    import datetime as dt
-
     expected = recommend(data["profile"], as_of=dt.date.fromisoformat(data["as_of"]), lang="en")
     assert printed == expected
 
@@ -129,7 +128,7 @@ def test_broken_rules_report_file_and_line(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_module_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
-    """python -m referral_engine fails on bad input with exit code 2 and no traceback."""
+    """Running the package with python -m fails on bad input with exit code 2 and no traceback."""
     case = _write(tmp_path / "case.json", {"age": -4})
     result = subprocess.run(
         [sys.executable, "-m", "referral_engine", "recommend", str(case)],

@@ -41,7 +41,8 @@ def test_quickstart_prints_a_recommendation(capsys: pytest.CaptureFixture[str]) 
     """examples/quickstart.py runs and prints the eligible services, the JMD partners and next steps."""
     runpy.run_path(str(REPO / "examples" / "quickstart.py"), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("(") and "'jmd'" in lines[0]
+    assert lines[0].startswith("(")
+    assert "'jmd'" in lines[0]
     assert lines[1].startswith("(")
     assert any(line.startswith("- ") for line in lines[2:])
 

@@ -60,11 +60,16 @@ def decide(
             reasons += _lapsed_reasons(rules, values, facts, as_of, lang)
         missing: dict[str, None] = {}
         if status is Status.UNDETERMINED:
-            for rule in deciding:
-                if values[rule.id] is None:
-                    for leaf in rule.when.leaves():
-                        if facts[leaf.field] is None:
-                            missing.setdefault(leaf.field, None)
+            # Only the open side matters: with the grant already true, only exclusions can settle it.
+            open_rules = [
+                r
+                for r in active
+                if values[r.id] is None and (exclusion if r.effect == "not_eligible" else grant) is None
+            ]
+            for rule in open_rules:
+                for leaf in rule.when.leaves():
+                    if facts[leaf.field] is None:
+                        missing.setdefault(leaf.field, None)
         checks = tuple(r for r in deciding if r.effect == "check" and values[r.id] is True)
         decided.append(
             Decided(

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from typing_extensions import Self
 
-from .errors import FieldProblem, ProfileError
+from .errors import FieldProblem, ProfileError, UsageError
 
 ResidenceStatus = Literal[
     "arrival_certificate",
@@ -83,7 +83,7 @@ def _problems_from(error: ValidationError, model: type[BaseModel]) -> list[Field
             # A nested model (or a custom __init__ pydantic called) already explained itself.
             prefix = f"{path}." if path else ""
             problems += [
-                FieldProblem(path if p.field == "(profile)" else prefix + p.field, p.message)
+                FieldProblem(path if path and p.field == "(profile)" else prefix + p.field, p.message)
                 for p in nested.problems
             ]
             continue
@@ -113,6 +113,10 @@ class _ValidatedInput(_Frozen):
             super().__init__(**data)
         except ValidationError as error:
             raise ProfileError(_problems_from(error, type(self))) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic's own error for a frozen field would repeat the value: personal data.
+        raise UsageError(f"{type(self).__name__} is frozen; use model_copy(update=...) to change '{name}'")
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
