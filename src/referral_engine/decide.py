@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 from .conditions import Tri, kleene_and, kleene_not, kleene_or
 from .facts import Facts
-from .models import ConditionOutcome, Lang, Outcome, Reason, RuleOutcome, Status
+from .models import Lang, Reason, RuleOutcome, Status
 from .ruleset import Rule, Ruleset
 
-_OUTCOME: dict[Tri, Outcome] = {True: "met", False: "failed", None: "unknown"}
 _RULE_OUTCOME: dict[Tri, RuleOutcome] = {True: "holds", False: "fails", None: "unknown"}
 
 
@@ -55,9 +54,9 @@ def decide(
         value = kleene_and(grant, kleene_not(exclusion))
         status = {True: Status.ELIGIBLE, False: Status.NOT_ELIGIBLE, None: Status.UNDETERMINED}[value]
         deciding = _deciding_rules(status, active, values, exclusion)
-        reasons = [_reason(rule, values[rule.id], True, facts, as_of, lang) for rule in deciding]
+        reasons = [_reason(ruleset, rule, values[rule.id], True, facts, as_of, lang) for rule in deciding]
         if status is not Status.ELIGIBLE:
-            reasons += _lapsed_reasons(rules, values, facts, as_of, lang)
+            reasons += _lapsed_reasons(ruleset, rules, values, facts, as_of, lang)
         missing: dict[str, None] = {}
         if status is Status.UNDETERMINED:
             # Only the open side matters: with the grant already true, only exclusions can settle it.
@@ -67,7 +66,7 @@ def decide(
                 if values[r.id] is None and (exclusion if r.effect == "not_eligible" else grant) is None
             ]
             for rule in open_rules:
-                for leaf in rule.when.leaves():
+                for leaf in rule.leaves:
                     if facts[leaf.field] is None:
                         missing.setdefault(leaf.field, None)
         checks = tuple(r for r in deciding if r.effect == "check" and values[r.id] is True)
@@ -100,7 +99,12 @@ def _deciding_rules(
 
 
 def _lapsed_reasons(
-    rules: tuple[Rule, ...], values: Mapping[str, Tri], facts: Facts, as_of: dt.date, lang: Lang
+    ruleset: Ruleset,
+    rules: tuple[Rule, ...],
+    values: Mapping[str, Tri],
+    facts: Facts,
+    as_of: dt.date,
+    lang: Lang,
 ) -> list[Reason]:
     """Granting rules not in force on ``as_of`` whose conditions would still hold (or may hold)."""
     reasons = []
@@ -109,12 +113,32 @@ def _lapsed_reasons(
             continue
         value = rule.when.test(facts, as_of)
         if value is not False:
-            reasons.append(_reason(rule, value, False, facts, as_of, lang))
+            reasons.append(_reason(ruleset, rule, value, False, facts, as_of, lang))
     return reasons
 
 
-def _reason(rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: Lang) -> Reason:
-    return Reason(
+_MEMO_LIMIT = 50_000
+
+
+def _reason(
+    ruleset: Ruleset, rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: Lang
+) -> Reason:
+    leaf_values = tuple(leaf.test(facts, as_of) for leaf in rule.leaves)
+    key = (rule.id, value, in_force, lang, leaf_values)
+    memo = ruleset.reason_memo
+    reason = memo.get(key)
+    if not isinstance(reason, Reason):
+        reason = _build_reason(rule, value, in_force, leaf_values, lang)
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[key] = reason
+    return reason
+
+
+def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], lang: Lang) -> Reason:
+    # Every value below comes from the validated rule set, so the model is built without
+    # re-validation.
+    return Reason.model_construct(
         rule=rule.id,
         effect=rule.effect,
         outcome=_RULE_OUTCOME[value],
@@ -124,10 +148,5 @@ def _reason(rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date
         valid_from=rule.valid_from,
         valid_to=rule.valid_to,
         note=rule.note.get(lang) if rule.note else None,
-        conditions=tuple(
-            ConditionOutcome(
-                field=leaf.field, op=leaf.op, value=leaf.shown, outcome=_OUTCOME[leaf.test(facts, as_of)]
-            )
-            for leaf in rule.when.leaves()
-        ),
+        conditions=tuple(outcomes[v] for v, outcomes in zip(leaf_values, rule.outcomes, strict=True)),
     )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from .conditions import Condition
+from .conditions import Condition, Leaf
 from .graph import PartnerGraph, Text
-from .models import Confidence, DataCategory, Effect, StepKind
+from .models import ConditionOutcome, Confidence, DataCategory, Effect, StepKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,26 @@ class Rule:
     confidence: Confidence | None = None
     note: Text | None = None
     check_with: str | None = None
+    leaves: tuple[Leaf, ...] = field(init=False, repr=False, compare=False)
+    outcomes: tuple[Mapping[bool | None, ConditionOutcome], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        leaves = tuple(self.when.leaves())
+        # A reason shows each leaf as met, failed or unknown: three immutable values per leaf,
+        # made once here instead of once per case.
+        outcomes = tuple(
+            MappingProxyType(
+                {
+                    value: ConditionOutcome(field=leaf.field, op=leaf.op, value=leaf.shown, outcome=label)
+                    for value, label in ((True, "met"), (False, "failed"), (None, "unknown"))
+                }
+            )
+            for leaf in leaves
+        )
+        object.__setattr__(self, "leaves", leaves)
+        object.__setattr__(self, "outcomes", outcomes)
 
     def in_force(self, on: dt.date) -> bool:
         """Whether the rule's validity window contains ``on``."""
@@ -109,6 +130,23 @@ class Ruleset:
     messages: Messages
     partners: PartnerGraph
     path: str
+    _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
+    _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes). A pure
+    #: memo of immutable values: sharing it between threads is safe, and it is bounded.
+    reason_memo: dict[tuple[object, ...], object] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        by_service: dict[str, list[Rule]] = {service.id: [] for service in self.services}
+        for rule in self.rules:
+            by_service.setdefault(rule.service, []).append(rule)
+        # Frozen dataclass: the indexes are set once here and never change.
+        object.__setattr__(self, "_services_by_id", MappingProxyType({s.id: s for s in self.services}))
+        object.__setattr__(
+            self, "_rules_by_service", MappingProxyType({k: tuple(v) for k, v in by_service.items()})
+        )
 
     @property
     def ruleset_version(self) -> str:
@@ -117,14 +155,11 @@ class Ruleset:
 
     def service(self, service_id: str) -> Service:
         """The service with id ``service_id``; raises ``KeyError`` if there is none."""
-        for service in self.services:
-            if service.id == service_id:
-                return service
-        raise KeyError(service_id)
+        return self._services_by_id[service_id]
 
     def rules_of(self, service_id: str) -> tuple[Rule, ...]:
-        """The rules of one service, in file order."""
-        return tuple(rule for rule in self.rules if rule.service == service_id)
+        """The rules of one service, in file order; raises ``KeyError`` for an unknown service."""
+        return self._rules_by_service[service_id]
 
     def __repr__(self) -> str:
         return (
