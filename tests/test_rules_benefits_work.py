@@ -10,11 +10,12 @@ the last day itself still counts.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from referral_engine import NextStep, Recommendation, ServiceDecision, recommend
+from referral_engine.models import DataCategory
 
 AS_OF = dt.date(2026, 3, 1)
 ASYLUM_AND_TOLERATED = [
@@ -28,18 +29,7 @@ ASYLUM_AND_TOLERATED = [
     "beschaeftigungsduldung",
     "ausreisepflichtig",
 ]
-ALL_CATEGORIES = [
-    "identity",
-    "residence",
-    "language",
-    "benefits",
-    "employment",
-    "education",
-    "qualification",
-    "accommodation",
-    "family",
-    "health",
-]
+ALL_CATEGORIES = list(get_args(DataCategory))
 
 
 def decide(

@@ -164,9 +164,7 @@ def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -
         names = ", ".join(partners[p].name for p in decision.partners) or label["no_partner"]
         lines.append(f"  + {decision.name} — {names}")
         for reason in decision.reasons[:1]:
-            lines.append(
-                f"      {label['because']}: {reason.note or reason.rule} [{'; '.join(reason.source)}]"
-            )
+            lines.append(f"      {label['because']}: {reason.note or reason.rule} [{reason.source[0]}]")
     if not eligible:
         lines.append(f"  ({label['none']})")
     open_decisions = [d for d in rec.decisions if d.status is Status.UNDETERMINED]

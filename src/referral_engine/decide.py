@@ -125,7 +125,7 @@ def _reason(
 ) -> Reason:
     leaf_values = tuple(leaf.test(facts, as_of) for leaf in rule.leaves)
     key = (rule.id, value, in_force, lang, leaf_values)
-    memo = ruleset.reason_memo
+    memo = ruleset._reason_memo
     reason = memo.get(key)
     if not isinstance(reason, Reason):
         reason = _build_reason(rule, value, in_force, leaf_values, lang)

@@ -29,7 +29,6 @@ from .graph import Municipality, Offer, Partner, PartnerGraph, Text
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Located, Messages, Rule, Ruleset, Service, StepTemplate
 
-FILES = ("ruleset.yaml", "services.yaml", "fields.yaml", "messages.yaml", "partners.yaml", "steps.yaml")
 ELIGIBILITY_DIR = "eligibility"
 
 SERVICE_KINDS = ("counselling", "language", "work", "benefits", "recognition", "volunteer")

@@ -134,7 +134,7 @@ class Ruleset:
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes). A pure
     #: memo of immutable values: sharing it between threads is safe, and it is bounded.
-    reason_memo: dict[tuple[object, ...], object] = field(
+    _reason_memo: dict[tuple[object, ...], object] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
 
