@@ -13,6 +13,8 @@ import hashlib
 import string
 import threading
 from collections.abc import Collection, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -56,31 +58,40 @@ _MESSAGE_PLACEHOLDERS = {
 }
 
 
-class _Folder:
-    """The state of one load: the readers' problems and what has been defined so far."""
+@dataclass(frozen=True)
+class _Layer:
+    """One rule folder of a load: the base a rule set extends, or the folder itself."""
 
-    def __init__(self, root: Path, shown: str) -> None:
-        self.root = root
-        self.shown = shown
-        self.problems: list[RuleProblem] = []
+    root: Path
+    shown: str
+    overlay: bool  # True for a folder that extends another: its files are optional
+
+
+class _Folder:
+    """The state of one load: its layers, the problems found and what has been read."""
+
+    def __init__(self, layers: list[_Layer], problems: list[RuleProblem]) -> None:
+        self.layers = layers
+        self.problems = problems
         self.digest = hashlib.sha256()
         self.unreadable: set[str] = set()  # files missing or not YAML: their ids are unknown
 
-    def read(self, relative: str) -> tuple[Reader, Node | None]:
-        """Read and compose one file; a missing file is a problem."""
-        reader = Reader(f"{self.shown}/{relative}", self.problems)
-        path = self.root / relative
+    def read(self, relative: str, layer: _Layer) -> tuple[Reader, Node | None]:
+        """Read and compose one file of a layer; a missing file is a problem only in a base layer."""
+        reader = Reader(f"{layer.shown}/{relative}", self.problems)
+        path = layer.root / relative
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            reader.problem(None, "file is missing")
-            self.unreadable.add(relative)
+            if not layer.overlay:
+                reader.problem(None, "file is missing")
+                self.unreadable.add(relative)
             return reader, None
         except OSError as error:
             reader.problem(None, f"cannot read file: {error.strerror}")
             self.unreadable.add(relative)
             return reader, None
-        self.digest.update(relative.encode() + b"\0" + data + b"\0")
+        self.digest.update(f"{layer.overlay}:{relative}".encode() + b"\0" + data + b"\0")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -107,6 +118,38 @@ class _Anything(frozenset[str]):
 
     def __contains__(self, item: object) -> bool:
         return True
+
+
+def _remove(
+    reader: Reader, entries: dict[str, Node], layer: _Layer, *targets: dict[str, Any]
+) -> dict[str, tuple[Reader, Node]]:
+    """Apply a layer's ``remove: [ids]``, dropping entries the base defined; say where each went."""
+    removed: dict[str, tuple[Reader, Node]] = {}
+    if "remove" not in entries:
+        return removed
+    if not layer.overlay:
+        reader.problem(entries["remove"], "remove is for a rule set that extends another")
+        return removed
+    for node in reader.sequence(entries["remove"]):
+        key = reader.identifier(node, pattern=RULE_ID)
+        if key is None:
+            continue
+        target = next((t for t in targets if key in t), None)
+        if target is None:
+            reader.problem(node, f"nothing to remove: the base defines no '{key}'", key)
+        else:
+            del target[key]
+            removed[key] = (reader, node)
+    return removed
+
+
+def _unique(reader: Reader, node: Node, key: str, seen: dict[str, Located], what: str) -> bool:
+    """Record ``key`` as defined at ``node``; a second definition in one layer is a problem."""
+    if key in seen:
+        reader.problem(node, f"duplicate {what} id (also defined at {seen[key]})", key)
+        return False
+    seen[key] = _where(reader, node)
+    return True
 
 
 def _where(reader: Reader, node: Node) -> Located:
@@ -260,59 +303,73 @@ def _single(
 
 
 def _services(folder: _Folder) -> list[Service]:
-    reader, root = folder.read("services.yaml")
-    reader.subject = "service"
-    entries = reader.mapping(root, ("services",)) if root else None
-    services: list[Service] = []
-    for item in reader.sequence(entries["services"]) if entries and "services" in entries else []:
-        fields = reader.mapping(item, ("id", "name", "kind", "priority"))
-        if fields is None or len(fields) != 4:
+    services: dict[str, Service] = {}
+    for layer in folder.layers:
+        reader, root = folder.read("services.yaml", layer)
+        reader.subject = "service"
+        entries = (
+            reader.mapping(root, () if layer.overlay else ("services",), ("services", "remove"))
+            if root
+            else None
+        )
+        if entries is None:
             continue
-        service_id = reader.identifier(fields["id"])
-        name = _text(reader, fields["name"], service_id)
-        kind = reader.choice(fields["kind"], SERVICE_KINDS, service_id)
-        priority = reader.typed(fields["priority"], int, "a whole number", service_id)
-        if service_id and name and kind and priority is not None:
-            services.append(Service(service_id, name, kind, priority, _where(reader, item)))
-    return services
+        _remove(reader, entries, layer, services)
+        seen: dict[str, Located] = {}
+        for item in reader.sequence(entries["services"]) if "services" in entries else []:
+            fields = reader.mapping(item, ("id", "name", "kind", "priority"))
+            if fields is None or len(fields) != 4:
+                continue
+            service_id = reader.identifier(fields["id"])
+            name = _text(reader, fields["name"], service_id)
+            kind = reader.choice(fields["kind"], SERVICE_KINDS, service_id)
+            priority = reader.typed(fields["priority"], int, "a whole number", service_id)
+            defined = service_id and _unique(reader, fields["id"], service_id, seen, "service")
+            if defined and service_id and name and kind and priority is not None:
+                services[service_id] = Service(service_id, name, kind, priority, _where(reader, item))
+    return list(services.values())
 
 
 def _fields(folder: _Folder) -> dict[str, FieldInfo]:
-    reader, root = folder.read("fields.yaml")
-    entries = reader.mapping(root, ("fields",)) if root else None
     infos: dict[str, FieldInfo] = {}
-    fields_node = entries.get("fields") if entries else None
-    by_name = reader.mapping(fields_node, (), FIELDS) if fields_node is not None else None
-    for name, node in (by_name or {}).items():
-        spec = reader.mapping(node, ("category", "question"), rule=None)
-        if spec is None or len(spec) != 2:
+    last: tuple[Reader, Node] | None = None
+    for layer in folder.layers:
+        reader, root = folder.read("fields.yaml", layer)
+        entries = reader.mapping(root, ("fields",)) if root else None
+        if entries is None or "fields" not in entries:
             continue
-        category = reader.choice(spec["category"], CATEGORIES)
-        question = _text(reader, spec["question"])
-        if category and question:
-            infos[name] = FieldInfo(name, cast(DataCategory, category), question)
-    if by_name is not None:
+        by_name = reader.mapping(entries["fields"], (), FIELDS)
+        last = (reader, entries["fields"])
+        for name, node in (by_name or {}).items():
+            spec = reader.mapping(node, ("category", "question"))
+            if spec is None or len(spec) != 2:
+                continue
+            category = reader.choice(spec["category"], CATEGORIES)
+            question = _text(reader, spec["question"])
+            if category and question:
+                infos[name] = FieldInfo(name, cast(DataCategory, category), question)
+    if last is not None and "fields.yaml" not in folder.unreadable:
+        reader, node = last
         for name in FIELDS:
-            if name not in by_name:
-                reader.problem(fields_node, f"missing entry for profile field '{name}'")
+            if name not in infos:
+                reader.problem(node, f"missing entry for profile field '{name}'")
     return infos
 
 
 def _messages(folder: _Folder) -> Messages | None:
-    reader, root = folder.read("messages.yaml")
-    entries = (
-        reader.mapping(root, ("clarify", "consent", "check", "no_partner", "categories")) if root else None
-    )
-    if entries is None:
-        return None
-    texts = {
-        key: _text(reader, entries[key], allowed=allowed)
-        for key, allowed in _MESSAGE_PLACEHOLDERS.items()
-        if key in entries
-    }
+    texts: dict[str, Text] = {}
     labels: dict[str, Text] = {}
-    if "categories" in entries:
-        by_category = reader.mapping(entries["categories"], CATEGORIES)
+    for layer in folder.layers:
+        reader, root = folder.read("messages.yaml", layer)
+        keys = (*_MESSAGE_PLACEHOLDERS, "categories")
+        entries = reader.mapping(root, () if layer.overlay else keys, keys) if root else None
+        if entries is None:
+            continue
+        for key, allowed in _MESSAGE_PLACEHOLDERS.items():
+            text = _text(reader, entries[key], allowed=allowed) if key in entries else None
+            if text:
+                texts[key] = text
+        by_category = reader.mapping(entries["categories"], CATEGORIES) if "categories" in entries else None
         for category, node in (by_category or {}).items():
             label = _text(reader, node)
             if label:
@@ -324,37 +381,74 @@ def _messages(folder: _Folder) -> Messages | None:
 
 
 def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None:
-    reader, root = folder.read("partners.yaml")
-    entries = reader.mapping(root, ("municipalities", "partners", "offers")) if root else None
-    if entries is None:
-        return None
     municipalities: dict[str, Municipality] = {}
+    partners: dict[str, Partner] = {}
+    offers: dict[str, Offer] = {}
+    removed: dict[str, tuple[Reader, Node]] = {}
+    readable = False
+    for layer in folder.layers:
+        reader, root = folder.read("partners.yaml", layer)
+        keys = ("municipalities", "partners", "offers")
+        entries = reader.mapping(root, () if layer.overlay else keys, (*keys, "remove")) if root else None
+        if entries is None:
+            continue
+        readable = readable or not layer.overlay
+        removed.update(_remove(reader, entries, layer, offers, partners, municipalities))
+        _read_municipalities(reader, entries, municipalities)
+        _read_partners(reader, entries, partners)
+        _read_offers(reader, entries, offers, partners, municipalities, services)
+    if not readable:
+        return None
+    for offer in offers.values():
+        for gone in (offer.partner, *(offer.municipalities or ())):
+            if gone in removed and gone not in partners and gone not in municipalities:
+                reader, node = removed[gone]
+                reader.problem(node, f"'{gone}' is removed, but offer '{offer.id}' still names it")
+    return PartnerGraph(municipalities.values(), partners.values(), offers.values())
+
+
+def _read_municipalities(
+    reader: Reader, entries: dict[str, Node], municipalities: dict[str, Municipality]
+) -> None:
     reader.subject = "municipality"
+    seen: dict[str, Located] = {}
     for item in reader.sequence(entries["municipalities"]) if "municipalities" in entries else []:
         fields = reader.mapping(item, ("id", "name"), ("aliases",))
         if fields is None or not {"id", "name"} <= fields.keys():
             continue
         mid, name = reader.identifier(fields["id"]), reader.string(fields["name"])
         aliases = reader.strings(fields["aliases"]) if "aliases" in fields else ()
-        if mid and name:
-            _unique(reader, fields["id"], mid, municipalities, "municipality")
+        if mid and _unique(reader, fields["id"], mid, seen, "municipality") and name:
             municipalities[mid] = Municipality(mid, name, aliases)
-    partners: dict[str, Partner] = {}
+
+
+def _read_partners(reader: Reader, entries: dict[str, Node], partners: dict[str, Partner]) -> None:
     reader.subject = "partner"
+    seen: dict[str, Located] = {}
+    required = ("id", "name", "kind", "data_protection")
     for item in reader.sequence(entries["partners"]) if "partners" in entries else []:
-        fields = reader.mapping(item, ("id", "name", "kind", "data_protection"), ("source",))
-        if fields is None or len(fields.keys() & {"id", "name", "kind", "data_protection"}) != 4:
+        fields = reader.mapping(item, required, ("source",))
+        if fields is None or not set(required) <= fields.keys():
             continue
         pid = reader.identifier(fields["id"])
         name = reader.string(fields["name"], pid)
         kind = reader.choice(fields["kind"], PARTNER_KINDS, pid)
         regime = reader.string(fields["data_protection"], pid)
         source = reader.strings(fields["source"], pid) if "source" in fields else ()
-        if pid and name and kind and regime:
-            _unique(reader, fields["id"], pid, partners, "partner")
+        if pid and _unique(reader, fields["id"], pid, seen, "partner") and name and kind and regime:
             partners[pid] = Partner(pid, name, kind, regime, source)
-    offers: dict[str, Offer] = {}
+
+
+def _read_offers(
+    reader: Reader,
+    entries: dict[str, Node],
+    offers: dict[str, Offer],
+    partners: dict[str, Partner],
+    municipalities: dict[str, Municipality],
+    services: Collection[str],
+) -> None:
     reader.subject = "offer"
+    seen: dict[str, Located] = {}
     required = ("id", "partner", "service", "municipalities")
     optional = ("languages", "valid_from", "valid_to", "sample", "source")
     for item in reader.sequence(entries["offers"]) if "offers" in entries else []:
@@ -373,16 +467,12 @@ def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None
         readable, places = _places(reader, fields["municipalities"], municipalities, oid)
         languages = _languages(reader, fields["languages"], oid) if "languages" in fields else ()
         valid_from, valid_to = _window(reader, fields, oid)
-        sample = (
-            bool(reader.typed(fields["sample"], bool, "true or false", oid)) if "sample" in fields else False
-        )
+        sample = "sample" in fields and bool(reader.typed(fields["sample"], bool, "true or false", oid))
         source = reader.strings(fields["source"], oid) if "source" in fields else ()
-        if oid and partner and service and readable:
-            _unique(reader, fields["id"], oid, offers, "offer")
+        if oid and _unique(reader, fields["id"], oid, seen, "offer") and partner and service and readable:
             offers[oid] = Offer(
                 oid, partner, service, places, languages, valid_from, valid_to, sample, source
             )
-    return PartnerGraph(municipalities.values(), partners.values(), offers.values())
 
 
 def _places(
@@ -427,75 +517,79 @@ def _window(
     return valid_from, valid_to
 
 
-def _unique(reader: Reader, node: Node, key: str, seen: dict[str, Any], what: str) -> None:
-    if key in seen:
-        first = seen[key].where if hasattr(seen[key], "where") else None
-        also = f" (also defined at {first})" if first else ""
-        reader.problem(node, f"duplicate {what} id '{key}'{also}", key)
-
-
 def _rules(folder: _Folder, services: Collection[str], partners: Collection[str]) -> list[Rule]:
     rules: dict[str, Rule] = {}
-    directory = folder.root / ELIGIBILITY_DIR
-    files = sorted(p.name for p in directory.glob("*.yaml")) if directory.is_dir() else []
-    for stray in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
-        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}/{stray.name}", folder.problems).problem(
-            None, "rule files must end in .yaml; this one would be ignored"
-        )
-    if not files:
-        Reader(f"{folder.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
-            None, "no eligibility rule files"
-        )
-    required = ("id", "effect", "when", "source")
-    optional = ("valid_from", "valid_to", "confidence", "note", "check_with")
-    for name in files:
-        reader, root = folder.read(f"{ELIGIBILITY_DIR}/{name}")
-        entries = reader.mapping(root, ("service", "rules")) if root else None
-        if entries is None or len(entries) != 2:
-            continue
-        service = reader.identifier(entries["service"])
-        if service and service not in services:
-            reader.problem(entries["service"], f"unknown service '{service}'; see services.yaml")
-            service = None
-        for item in reader.sequence(entries["rules"]):
-            rule_id = _peek_id(item)
-            fields = reader.mapping(item, required, optional, rule_id)
-            if fields is None or not set(required) <= fields.keys():
-                continue
-            rid = reader.identifier(fields["id"], rule_id, RULE_ID)
-            effect = reader.choice(fields["effect"], EFFECTS, rid)
-            when = _condition(reader, fields["when"], rid)
-            source = reader.strings(fields["source"], rid)
-            if isinstance(fields["source"], SequenceNode) and not fields["source"].value:
-                reader.problem(fields["source"], "every rule needs a source (legal reference or page)", rid)
-            valid_from, valid_to = _window(reader, fields, rid)
-            confidence = (
-                reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
+    for layer in folder.layers:
+        directory = layer.root / ELIGIBILITY_DIR
+        files = sorted(p.name for p in directory.glob("*.yaml")) if directory.is_dir() else []
+        for stray in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+            Reader(f"{layer.shown}/{ELIGIBILITY_DIR}/{stray.name}", folder.problems).problem(
+                None, "rule files must end in .yaml; this one would be ignored"
             )
-            note = _text(reader, fields["note"], rid) if "note" in fields else None
-            check_with = reader.identifier(fields["check_with"], rid) if "check_with" in fields else None
-            if check_with and check_with not in partners:
-                reader.problem(fields["check_with"], f"unknown partner '{check_with}'", rid)
-            if check_with and effect and effect != "check":
-                reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
-            if rid and rid in rules:
-                reader.problem(fields["id"], f"duplicate rule id (also defined at {rules[rid].where})", rid)
+        if not files and not layer.overlay:
+            Reader(f"{layer.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+                None, "no eligibility rule files"
+            )
+        seen: dict[str, Located] = {}
+        for name in files:
+            reader, root = folder.read(f"{ELIGIBILITY_DIR}/{name}", layer)
+            required = ("service",) if layer.overlay else ("service", "rules")
+            entries = reader.mapping(root, required, ("rules", "remove")) if root else None
+            if entries is None or not set(required) <= entries.keys():
                 continue
-            if rid and service and effect and when and source:
-                rules[rid] = Rule(
-                    rid,
-                    service,
-                    cast(Effect, effect),
-                    when,
-                    source,
-                    _where(reader, item),
-                    valid_from,
-                    valid_to,
-                    cast(Confidence | None, confidence),
-                    note,
-                    check_with,
-                )
+            service = reader.identifier(entries["service"])
+            if service and service not in services:
+                reader.problem(entries["service"], f"unknown service '{service}'; see services.yaml")
+                service = None
+            _remove(reader, entries, layer, rules)
+            for item in reader.sequence(entries["rules"]) if "rules" in entries else []:
+                rule = _rule(reader, item, service, partners, seen)
+                if rule is not None:
+                    rules[rule.id] = rule
     return list(rules.values())
+
+
+def _rule(
+    reader: Reader, item: Node, service: str | None, partners: Collection[str], seen: dict[str, Located]
+) -> Rule | None:
+    """One eligibility rule; None (with problems recorded) when it cannot be read."""
+    required = ("id", "effect", "when", "source")
+    fields = reader.mapping(
+        item, required, ("valid_from", "valid_to", "confidence", "note", "check_with"), _peek_id(item)
+    )
+    if fields is None or not set(required) <= fields.keys():
+        return None
+    rid = reader.identifier(fields["id"], _peek_id(item), RULE_ID)
+    effect = reader.choice(fields["effect"], EFFECTS, rid)
+    when = _condition(reader, fields["when"], rid)
+    source = reader.strings(fields["source"], rid)
+    if isinstance(fields["source"], SequenceNode) and not fields["source"].value:
+        reader.problem(fields["source"], "every rule needs a source (legal reference or page)", rid)
+    valid_from, valid_to = _window(reader, fields, rid)
+    confidence = reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
+    note = _text(reader, fields["note"], rid) if "note" in fields else None
+    check_with = reader.identifier(fields["check_with"], rid) if "check_with" in fields else None
+    if check_with and check_with not in partners:
+        reader.problem(fields["check_with"], f"unknown partner '{check_with}'", rid)
+    if check_with and effect and effect != "check":
+        reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
+    if rid is None or not _unique(reader, fields["id"], rid, seen, "rule"):
+        return None
+    if not (service and effect and when and source):
+        return None
+    return Rule(
+        rid,
+        service,
+        cast(Effect, effect),
+        when,
+        source,
+        _where(reader, item),
+        valid_from,
+        valid_to,
+        cast(Confidence | None, confidence),
+        note,
+        check_with,
+    )
 
 
 def _peek_id(node: Node) -> str | None:
@@ -508,130 +602,153 @@ def _peek_id(node: Node) -> str | None:
 
 
 def _steps(folder: _Folder, services: Collection[str], partners: Collection[str]) -> list[StepTemplate]:
-    reader, root = folder.read("steps.yaml")
-    reader.subject = "step"
-    entries = reader.mapping(root, ("steps",)) if root else None
     steps: dict[str, StepTemplate] = {}
-    required = ("id", "service", "kind", "text")
-    optional = ("for", "partner", "handover", "when")
-    for item in reader.sequence(entries["steps"]) if entries and "steps" in entries else []:
-        sid = _peek_id(item)
-        fields = reader.mapping(item, required, optional, sid)
-        if fields is None or not set(required) <= fields.keys():
+    for layer in folder.layers:
+        reader, root = folder.read("steps.yaml", layer)
+        reader.subject = "step"
+        required = () if layer.overlay else ("steps",)
+        entries = reader.mapping(root, required, ("steps", "remove")) if root else None
+        if entries is None:
             continue
-        sid = reader.identifier(fields["id"], sid, RULE_ID)
-        service = reader.identifier(fields["service"], sid)
-        if service and service not in services:
-            reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", sid)
-            service = None
-        kind = reader.choice(fields["kind"], STEP_KINDS, sid)
-        for_status = reader.choice(fields["for"], STEP_FOR, sid) if "for" in fields else "eligible"
-        partner: str | None = "responsible"
-        if "partner" in fields:
-            partner = reader.identifier(fields["partner"], sid)
-            if partner == "none":
-                partner = None
-            elif partner and partner != "responsible" and partner not in partners:
-                reader.problem(
-                    fields["partner"],
-                    f"unknown partner '{partner}'; use responsible, none or a partner id",
-                    sid,
-                )
-        allowed = {"service"} | ({"partner"} if partner else set())
-        text = _text(reader, fields["text"], sid, allowed)
-        handover: tuple[str, ...] = ()
-        if "handover" in fields:
-            handover = reader.items(
-                fields["handover"], partial(reader.choice, allowed=CATEGORIES, rule=sid), sid
-            )
-            if handover and partner is None:
-                reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
-        when = _condition(reader, fields["when"], sid) if "when" in fields else None
-        if sid and sid in steps:
-            reader.problem(fields["id"], f"duplicate step id (also defined at {steps[sid].where})", sid)
-            continue
-        if sid and service and kind and for_status and text and ("when" not in fields or when):
-            steps[sid] = StepTemplate(
-                sid,
-                service,
-                cast(StepKind, kind),
-                for_status,
-                partner,
-                cast(tuple[DataCategory, ...], handover),
-                text,
-                _where(reader, item),
-                when,
-            )
+        _remove(reader, entries, layer, steps)
+        seen: dict[str, Located] = {}
+        for item in reader.sequence(entries["steps"]) if "steps" in entries else []:
+            step = _step(reader, item, services, partners, seen)
+            if step is not None:
+                steps[step.id] = step
     return list(steps.values())
 
 
-def _header(folder: _Folder) -> tuple[str, str]:
-    reader, root = folder.read("ruleset.yaml")
-    entries = reader.mapping(root, ("name", "version"), ("description", "research_as_of")) if root else None
+def _step(
+    reader: Reader, item: Node, services: Collection[str], partners: Collection[str], seen: dict[str, Located]
+) -> StepTemplate | None:
+    """One next-step template; None (with problems recorded) when it cannot be read."""
+    required = ("id", "service", "kind", "text")
+    fields = reader.mapping(item, required, ("for", "partner", "handover", "when"), _peek_id(item))
+    if fields is None or not set(required) <= fields.keys():
+        return None
+    sid = reader.identifier(fields["id"], _peek_id(item), RULE_ID)
+    service = reader.identifier(fields["service"], sid)
+    if service and service not in services:
+        reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", sid)
+        service = None
+    kind = reader.choice(fields["kind"], STEP_KINDS, sid)
+    for_status = reader.choice(fields["for"], STEP_FOR, sid) if "for" in fields else "eligible"
+    partner: str | None = "responsible"
+    if "partner" in fields:
+        partner = reader.identifier(fields["partner"], sid)
+        if partner == "none":
+            partner = None
+        elif partner and partner != "responsible" and partner not in partners:
+            message = f"unknown partner '{partner}'; use responsible, none or a partner id"
+            reader.problem(fields["partner"], message, sid)
+    text = _text(reader, fields["text"], sid, {"service"} | ({"partner"} if partner else set()))
+    handover: tuple[str, ...] = ()
+    if "handover" in fields:
+        handover = reader.items(fields["handover"], partial(reader.choice, allowed=CATEGORIES, rule=sid), sid)
+        if handover and partner is None:
+            reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
+    when = _condition(reader, fields["when"], sid) if "when" in fields else None
+    if sid is None or not _unique(reader, fields["id"], sid, seen, "step"):
+        return None
+    if not (service and kind and for_status and text and ("when" not in fields or when)):
+        return None
+    return StepTemplate(
+        sid,
+        service,
+        cast(StepKind, kind),
+        for_status,
+        partner,
+        cast(tuple[DataCategory, ...], handover),
+        text,
+        _where(reader, item),
+        when,
+    )
+
+
+def _header(folder: _Folder, layer: _Layer) -> tuple[str, str, Node | None]:
+    """Name, version and the ``extends`` node (if any) of a layer's ruleset.yaml."""
+    reader, root = folder.read("ruleset.yaml", layer)
+    optional = ("description", "research_as_of", "extends")
+    entries = reader.mapping(root, ("name", "version"), optional) if root else None
     if entries is None:
-        return "rules", "0"
+        return "rules", "0", None
     name = reader.string(entries["name"]) if "name" in entries else None
     version = reader.string(entries["version"]) if "version" in entries else None
     if "description" in entries:
         _text(reader, entries["description"])
     if "research_as_of" in entries:
         reader.date(entries["research_as_of"])
-    return name or "rules", version or "0"
+    extends = entries.get("extends")
+    if extends is not None and reader.string(extends) is None:
+        extends = None
+    return name or "rules", version or "0", extends
 
 
-def _check_services(
-    folder: _Folder, services: list[Service], rules: list[Rule], *, check_grants: bool
-) -> None:
-    seen: dict[str, Service] = {}
+def _base_layer(folder: _Folder, own: _Layer, extends: Node, stack: ExitStack) -> _Layer | None:
+    """The layer ``extends`` names: ``default`` (the bundled rules) or a folder relative to ``own``."""
+    reader = Reader(f"{own.shown}/ruleset.yaml", folder.problems)
+    target = str(extends.value)
+    if target == "default":
+        base = stack.enter_context(resources.as_file(resources.files("referral_engine") / "rules"))
+        layer = _Layer(Path(base), "default", overlay=False)
+    else:
+        layer = _Layer(own.root / target, f"{own.shown}/{target}".replace("/./", "/"), overlay=False)
+    if not layer.root.is_dir():
+        reader.problem(extends, f"extends names no rule folder: '{target}' (use default or a relative path)")
+        return None
+    _, _, again = _header(folder, layer)
+    if again is not None:
+        Reader(f"{layer.shown}/ruleset.yaml", folder.problems).problem(
+            again, "a rule set that others extend cannot itself extend another"
+        )
+        return None
+    return layer
+
+
+def _check_grants(folder: _Folder, services: list[Service], rules: list[Rule]) -> None:
+    """A service no rule can make eligible is a mistake: it would never be recommended."""
     granting = {rule.service for rule in rules if rule.effect != "not_eligible"}
     for service in services:
-        if service.id in seen:
-            folder.problems.append(
-                RuleProblem(
-                    service.where.file,
-                    service.where.line,
-                    1,
-                    f"duplicate service id (also defined at {seen[service.id].where})",
-                    service.id,
-                    "service",
-                )
-            )
-            continue
-        seen[service.id] = service
-        if check_grants and service.id not in granting:
-            folder.problems.append(
-                RuleProblem(
-                    service.where.file,
-                    service.where.line,
-                    1,
-                    "no rule can make this service eligible",
-                    service.id,
-                    "service",
-                )
-            )
+        if service.id not in granting:
+            where = service.where
+            message = "no rule can make this service eligible"
+            folder.problems.append(RuleProblem(where.file, where.line, 1, message, service.id, "service"))
 
 
 def load_ruleset(path: str | Path) -> Ruleset:
-    """Load and check the rule folder at ``path``; raise :class:`RuleFileError` listing every problem."""
+    """Load and check the rule folder at ``path``; raise :class:`RuleFileError` listing every problem.
+
+    A folder whose ``ruleset.yaml`` says ``extends: default`` (or a relative path) holds only what
+    it changes: entries with the base's ids replace them, new ids are added, and ``remove: [ids]``
+    drops entries of the base.
+    """
     root = Path(path)
-    folder = _Folder(root, str(path).rstrip("/") or ".")
+    shown = str(path).rstrip("/") or "."
     if not root.is_dir():
-        raise RuleFileError([RuleProblem(folder.shown, 1, 1, "not a folder of rule files")])
-    name, version = _header(folder)
-    services = _services(folder)
-    service_ids = folder.ids("services.yaml", (service.id for service in services))
-    fields = _fields(folder)
-    messages = _messages(folder)
-    graph = _partners(folder, service_ids)
-    partner_ids = folder.ids("partners.yaml", graph.partners if graph else ())
-    steps = _steps(folder, service_ids, partner_ids)
-    before = len(folder.problems)
-    rules = _rules(folder, service_ids, partner_ids)
-    # A service only looks ungrantable when its rule file is broken: say so only for clean files.
-    _check_services(folder, services, rules, check_grants=len(folder.problems) == before)
+        raise RuleFileError([RuleProblem(shown, 1, 1, "not a folder of rule files")])
+    own = _Layer(root, shown, overlay=False)
+    folder = _Folder([own], [])
+    with ExitStack() as stack:
+        name, version, extends = _header(folder, own)
+        if extends is not None:
+            base = _base_layer(folder, own, extends, stack)
+            folder.layers = [base, _Layer(root, shown, overlay=True)] if base else [own]
+        services = _services(folder)
+        service_ids = folder.ids("services.yaml", (service.id for service in services))
+        fields = _fields(folder)
+        messages = _messages(folder)
+        graph = _partners(folder, service_ids)
+        partner_ids = folder.ids("partners.yaml", graph.partners if graph else ())
+        steps = _steps(folder, service_ids, partner_ids)
+        before = len(folder.problems)
+        rules = _rules(folder, service_ids, partner_ids)
+        if len(folder.problems) == before:
+            # A service only looks ungrantable when its rule file is broken: say so only for clean files.
+            _check_grants(folder, services, rules)
     if folder.problems or graph is None or messages is None:
         problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
-        raise RuleFileError(problems or [RuleProblem(folder.shown, 1, 1, "incomplete rule set")])
+        raise RuleFileError(problems or [RuleProblem(shown, 1, 1, "incomplete rule set")])
     return Ruleset(
         name=name,
         version=version,
@@ -642,7 +759,7 @@ def load_ruleset(path: str | Path) -> Ruleset:
         steps=tuple(steps),
         messages=messages,
         partners=graph,
-        path=folder.shown,
+        path=shown,
     )
 
 
