@@ -624,7 +624,7 @@ def _step(
 ) -> StepTemplate | None:
     """One next-step template; None (with problems recorded) when it cannot be read."""
     required = ("id", "service", "kind", "text")
-    fields = reader.mapping(item, required, ("for", "partner", "handover", "when"), _peek_id(item))
+    fields = reader.mapping(item, required, ("for", "partner", "handover", "when", "source"), _peek_id(item))
     if fields is None or not set(required) <= fields.keys():
         return None
     sid = reader.identifier(fields["id"], _peek_id(item), RULE_ID)
@@ -649,6 +649,7 @@ def _step(
         if handover and partner is None:
             reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
     when = _condition(reader, fields["when"], sid) if "when" in fields else None
+    source = reader.strings(fields["source"], sid) if "source" in fields else ()
     if sid is None or not _unique(reader, fields["id"], sid, seen, "step"):
         return None
     if not (service and kind and for_status and text and ("when" not in fields or when)):
@@ -663,6 +664,7 @@ def _step(
         text,
         _where(reader, item),
         when,
+        source,
     )
 
 

@@ -103,6 +103,7 @@ class StepTemplate:
     text: Text
     where: Located
     when: Condition | None = None
+    source: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
