@@ -149,14 +149,13 @@ class Consent(_ValidatedInput):
             raise ValueError("withdrawn_on must not be before given_on")
         return self
 
+    def valid_on(self, on: dt.date) -> bool:
+        """Whether the consent was given on or before ``on`` and not withdrawn by then."""
+        return self.given_on <= on and (self.withdrawn_on is None or on < self.withdrawn_on)
+
     def covers(self, partner: str, categories: frozenset[str], on: dt.date) -> bool:
         """Whether this consent releases ``categories`` to ``partner`` on the date ``on``."""
-        return (
-            self.partner == partner
-            and self.given_on <= on
-            and (self.withdrawn_on is None or on < self.withdrawn_on)
-            and categories <= set(self.categories)
-        )
+        return self.partner == partner and self.valid_on(on) and categories <= set(self.categories)
 
 
 class CaseProfile(_ValidatedInput):

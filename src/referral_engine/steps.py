@@ -179,6 +179,6 @@ def _released(plan: _Plan, partner: str) -> set[str]:
     """Data categories the person has released to ``partner`` and not withdrawn, as of the plan date."""
     released: set[str] = set()
     for consent in plan.profile.consents:
-        if consent.covers(partner, frozenset(), plan.as_of):
+        if consent.partner == partner and consent.valid_on(plan.as_of):
             released.update(consent.categories)
     return released
