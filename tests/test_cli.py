@@ -139,3 +139,24 @@ def test_module_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "age: Input should be greater than or equal to 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param([], id="no-command"),
+        pytest.param(["frobnicate"], id="unknown-command"),
+        pytest.param(["demo", "--lang", "fr"], id="unknown-language"),
+        pytest.param(["recommend"], id="missing-case-file"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong command line ends with exit code 2 and one line that points to --help."""
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("referral-engine")
+    assert ": error: " in err
+    assert err.rstrip().endswith("(see --help)")
