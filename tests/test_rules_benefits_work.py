@@ -14,10 +14,10 @@ from typing import Any, get_args
 
 import pytest
 
-from referral_engine import NextStep, Recommendation, ServiceDecision, recommend
+from referral_engine import NextStep, Recommendation, recommend
 from referral_engine.models import DataCategory
+from tests.worked import AS_OF, decide, holding
 
-AS_OF = dt.date(2026, 3, 1)
 ASYLUM_AND_TOLERATED = [
     "arrival_certificate",
     "gestattung",
@@ -30,18 +30,6 @@ ASYLUM_AND_TOLERATED = [
     "ausreisepflichtig",
 ]
 ALL_CATEGORIES = list(get_args(DataCategory))
-
-
-def decide(
-    service: str, profile: dict[str, Any], as_of: dt.date = AS_OF
-) -> tuple[Recommendation, ServiceDecision]:
-    rec = recommend(profile, as_of=as_of)
-    return rec, rec.decision(service)
-
-
-def holding(decision: ServiceDecision) -> set[str]:
-    """Ids of the rules in force whose conditions hold for the case."""
-    return {r.rule for r in decision.reasons if r.outcome == "holds" and r.in_force}
 
 
 def step_ids(rec: Recommendation) -> list[str]:
