@@ -160,3 +160,17 @@ def test_usage_errors_are_one_line_with_exit_2(argv: list[str], capsys: pytest.C
     assert err.startswith("referral-engine")
     assert ": error: " in err
     assert err.rstrip().endswith("(see --help)")
+
+
+def test_output_cut_short_by_the_reader_is_no_error() -> None:
+    """Piping the demo into a reader that stops early (like head) ends quietly, without a traceback."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "referral_engine", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert process.stdout.readline().startswith(b"== ")
+        process.stdout.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == 0
+    assert b"Traceback" not in stderr
