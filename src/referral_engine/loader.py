@@ -718,8 +718,11 @@ def _check_grants(folder: _Folder, services: list[Service], rules: list[Rule]) -
             folder.problems.append(RuleProblem(where.file, where.line, 1, message, service.id, "service"))
 
 
-def load_ruleset(path: str | Path) -> Ruleset:
+def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
     """Load and check the rule folder at ``path``; raise :class:`RuleFileError` listing every problem.
+
+    ``engine`` is the rule set's default engine for :func:`referral_engine.recommend`
+    (``"durable"``, ``"python"``, or ``None`` for the library default).
 
     A folder whose ``ruleset.yaml`` says ``extends: default`` (or a relative path) holds only what
     it changes: entries with the base's ids replace them, new ids are added, and ``remove: [ids]``
@@ -762,7 +765,7 @@ def load_ruleset(path: str | Path) -> Ruleset:
         messages=messages,
         partners=graph,
         path=shown,
-    )
+    ).with_engine(engine)
 
 
 _default: Ruleset | None = None

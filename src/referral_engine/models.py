@@ -65,6 +65,9 @@ DataCategory = Literal[
     "health",
 ]
 Lang = Literal["de", "en"]
+EngineName = Literal["durable", "python"]
+#: The rule engines :func:`referral_engine.recommend` accepts (see :mod:`referral_engine.engines`).
+ENGINES: tuple[str, ...] = get_args(EngineName)
 
 #: CEFR levels in ascending order; ``"none"`` (no German) is the lowest.
 LANGUAGE_LEVELS: tuple[str, ...] = get_args(LanguageLevel)

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from .decide import decide, evaluate_rules
+from .decide import decide
+from .engines import evaluator
 from .errors import UsageError
 from .facts import facts_for
 from .loader import default_ruleset
@@ -23,12 +24,15 @@ def recommend(
     as_of: dt.date | None = None,
     ruleset: Ruleset | None = None,
     lang: Lang = "de",
+    engine: str | None = None,
 ) -> Recommendation:
     """Recommend services, responsible partners and next steps for one case.
 
     ``profile`` is a :class:`CaseProfile` or a mapping validated into one (bad data raises
     :class:`ProfileError`). ``as_of`` is the date the rules are applied for (default: today);
-    ``ruleset`` defaults to the bundled rules; ``lang`` is ``"de"`` or ``"en"``.
+    ``ruleset`` defaults to the bundled rules; ``lang`` is ``"de"`` or ``"en"``;
+    ``engine`` is ``"durable"``, ``"python"`` or ``None`` for the ruleset's or the library's default
+    (see :mod:`referral_engine.engines`). Both engines give the same recommendation.
     """
     if not isinstance(profile, CaseProfile):
         profile = CaseProfile.model_validate(profile)
@@ -45,8 +49,9 @@ def recommend(
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
 
+    evaluate = evaluator(ruleset, engine)
     facts = facts_for(profile, as_of)
-    decided = decide(ruleset, facts, as_of, evaluate_rules(ruleset, facts, as_of), lang)
+    decided = decide(ruleset, facts, as_of, evaluate(facts, as_of), lang)
     decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
     languages = profile.languages or ()
     routes = {

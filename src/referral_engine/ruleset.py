@@ -6,14 +6,16 @@ Everything here is immutable and built once by :func:`referral_engine.load_rules
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from .conditions import Condition, Leaf
+from .errors import UsageError
 from .graph import PartnerGraph, Text
-from .models import ConditionOutcome, Confidence, DataCategory, Effect, StepKind
+from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class Ruleset:
     messages: Messages
     partners: PartnerGraph
     path: str
+    #: The engine :func:`referral_engine.recommend` uses when it is given none (``None``: the default).
+    engine: str | None = None
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes). A pure
@@ -138,6 +142,8 @@ class Ruleset:
     _reason_memo: dict[tuple[object, ...], object] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: Compiled engines by name, built on first use (see :mod:`referral_engine.engines`).
+    _engines: dict[str, object] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         by_service: dict[str, list[Rule]] = {service.id: [] for service in self.services}
@@ -161,6 +167,12 @@ class Ruleset:
     def rules_of(self, service_id: str) -> tuple[Rule, ...]:
         """The rules of one service, in file order; raises ``KeyError`` for an unknown service."""
         return self._rules_by_service[service_id]
+
+    def with_engine(self, engine: str | None) -> Ruleset:
+        """The same rule set with another default engine (``"durable"``, ``"python"`` or ``None``)."""
+        if engine is not None and engine not in ENGINES:
+            raise UsageError(f"engine must be one of: {', '.join(ENGINES)} (or None for the default)")
+        return dataclasses.replace(self, engine=engine)
 
     def __repr__(self) -> str:
         return (
