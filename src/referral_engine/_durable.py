@@ -1,22 +1,347 @@
-"""The durable-rules engine adapter (work in progress: issue 3)."""
+"""The durable-rules engine: a rule set compiled to durable-rules, crash-proof by construction.
+
+This is the only module that imports ``durable``. durable-rules 2.0.28 is unmaintained and its C
+core crashes the host process in known ways (see the README section on engines); the adapter
+avoids every one of them by construction:
+
+* One private :class:`durable.engine.Host` per compiled rule set, never the process-global
+  ``durable.lang`` registry, and with durable's two timer threads not started: nothing here uses
+  timers, and those threads are what turns a freed session into a segfault.
+* One session, with one fixed id, for the life of the engine; each case is asserted as one fact
+  and retracted before the next. There are never two live sessions, so no two session ids can
+  share a 32-bit hash and no session is ever deleted. A lock serialises the cases of all threads
+  (durable's C code holds the GIL throughout, so threads could not run it in parallel anyway).
+* Facts are normalised before they reach the engine: only ints, strings and ``0``/``1`` flags,
+  because durable compares across types (``1 == True == "1"``).
+* Actions are bound methods taking one argument (two arguments would make durable treat them
+  as asynchronous); every durable exception becomes an :class:`EngineError` or is handled.
+
+Three-valued semantics: each rule becomes a *holds* rule (its condition) and a *fails* rule (the
+condition's negation, pushed down to the leaves). A missing field never matches in durable, so
+*holds* fires exactly when the condition is true in Kleene logic and *fails* exactly when it is
+false; neither firing means unknown. Every fired rule costs time, so a *fails* rule carries a
+flag the fact sets only for rules that read an unknown field: a rule whose fields are all known
+and whose *holds* did not fire is false without asking.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import warnings
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
 
-import durable.engine  # type: ignore[import-not-found]  # noqa: F401
+import durable.engine as durable_engine  # type: ignore[import-untyped]
 
-from .conditions import Tri
-from .facts import Facts
-from .ruleset import Ruleset
+from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
+from .dates import Duration, period_end
+from .errors import EngineError
+from .facts import FIELDS, Facts
+from .ruleset import Rule, Ruleset
+
+# durable.engine calls datetime.utcfromtimestamp() for every fired action; on Python 3.12+ that
+# warns. Exactly that warning, from exactly that module, is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"datetime\.datetime\.utcfromtimestamp\(\) is deprecated",
+    category=DeprecationWarning,
+    module=r"durable\.engine",
+)
+
+_RULESET = "referral"
+_SESSION = "case"
+_AS_OF = "as_of"
+_KNOWN = "_known."  # list fields become one flag per tested member plus a "known" flag
+_OPEN = "_open."
+_GROUP = "_group."
+_FANOUT = 8
+
+Json = dict[str, Any]
+
+
+class _QuietHost(durable_engine.Host):  # type: ignore[misc]
+    """A private durable host that starts no timer threads (nothing here needs them)."""
+
+    def _run(self) -> None:
+        return None
+
+
+class _Action:
+    """The action of one compiled durable rule: records that it fired (one argument, so synchronous)."""
+
+    def __init__(self, fired: list[str], name: str) -> None:
+        self._fired = fired
+        self._name = name
+
+    def run(self, _context: object) -> None:
+        """Called by durable when the rule fires."""
+        self._fired.append(self._name)
+
+
+@lru_cache(maxsize=4096)
+def window_start(as_of: dt.date, duration: Duration) -> dt.date:
+    """The earliest start whose period of ``duration`` still contains ``as_of``.
+
+    ``period_end`` never decreases as the start moves later, so a period that started on ``start``
+    contains ``as_of`` (when ``start <= as_of``) exactly when ``start >= window_start(as_of, duration)``;
+    that turns a time window into a plain date comparison durable can make.
+    """
+    span = duration.years * 366 + duration.months * 31 + duration.days + 1
+    low = as_of - dt.timedelta(days=min(span, as_of.toordinal() - 1))  # period_end(low) < as_of
+    if period_end(low, duration) >= as_of:
+        return low
+    high = as_of  # period_end(as_of) >= as_of
+    while high.toordinal() - low.toordinal() > 1:
+        middle = dt.date.fromordinal((low.toordinal() + high.toordinal()) // 2)
+        if period_end(middle, duration) >= as_of:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _window_key(duration: Duration) -> str:
+    return f"_from_{duration}"
+
+
+def _value(value: Any) -> Any:
+    """A rule operand or fact value as durable sees it: ints, strings, 0/1 flags."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _any(parts: list[Json]) -> Json:
+    return parts[0] if len(parts) == 1 else {"$or": parts}
+
+
+def _all(parts: list[Json]) -> Json:
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+_NEGATED_OP = {"eq": "ne", "ne": "eq", "lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "in": "not_in"}
+_NEGATED_OP |= {value: key for key, value in _NEGATED_OP.items()}
+_COMPARE = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "ne": "$neq"}
+
+
+def _leaf(leaf: Leaf, negate: bool) -> Json:
+    """One leaf as a durable expression; ``negate`` gives the expression true when the leaf is false."""
+    field, op = leaf.field, leaf.op
+    if op in ("within", "older_than"):
+        start = _window_key(leaf.value)
+        inside = [{"$lte": {field: {"$m": _AS_OF}}}, {"$gte": {field: {"$m": start}}}]
+        outside = [{"$gt": {field: {"$m": _AS_OF}}}, {"$lt": {field: {"$m": start}}}]
+        if op == "within":
+            return _any(outside) if negate else _all(inside)
+        # older_than: the period ended before as_of, i.e. it started before the window start.
+        return {"$gte": {field: {"$m": start}}} if negate else outside[1]
+    if op == "contains":
+        member = f"{field}.{leaf.value}"
+        if negate:
+            return _all([{f"{_KNOWN}{field}": 1}, {"$nex": {member: 1}}])
+        return {member: 1}
+    if negate:
+        op = _NEGATED_OP[op]
+    if op in ("in", "not_in"):
+        values = sorted(_value(v) for v in leaf.value)
+        if op == "in":
+            return _any([{field: v} for v in values])
+        return _all([{"$neq": {field: v}} for v in values])
+    if op == "eq":
+        return {field: _value(leaf.value)}
+    return {_COMPARE[op]: {field: _value(leaf.value)}}
+
+
+def _condition(condition: Condition, negate: bool) -> Json:
+    """A condition tree as a durable expression, with negation pushed down to the leaves."""
+    if isinstance(condition, Leaf):
+        return _leaf(condition, negate)
+    if isinstance(condition, Not):
+        return _condition(condition.part, not negate)
+    parts = [_condition(part, negate) for part in condition.parts]
+    # De Morgan: not (a and b) = (not a) or (not b), and the other way round.
+    conjunction = isinstance(condition, AllOf) != negate
+    assert isinstance(condition, (AllOf, AnyOf))
+    return _all(parts) if conjunction else _any(parts)
+
+
+def _in_force(rule: Rule) -> list[Json]:
+    window = []
+    if rule.valid_from is not None:
+        window.append({"$gte": {_AS_OF: rule.valid_from.isoformat()}})
+    if rule.valid_to is not None:
+        window.append({"$lte": {_AS_OF: rule.valid_to.isoformat()}})
+    return window
+
+
+def _group(index: int) -> list[Json]:
+    """Two always-true tests that place a rule in a group of 8 within a group of 64.
+
+    durable walks its pattern network depth first with a stack of 64 nodes and fails with
+    error 303 when the tests that match one fact at one level outnumber it; grouping bounds
+    every level to a few nodes, whatever the size of the rule set.
+    """
+    return [{f"{_GROUP}{index // _FANOUT**2}": 1}, {f"{_GROUP}{index // _FANOUT**2}.{index // _FANOUT}": 1}]
+
+
+def _group_flags(index: int) -> list[str]:
+    return [next(iter(test)) for test in _group(index)]
+
+
+def _fields_of(rule: Rule) -> frozenset[str]:
+    return frozenset(leaf.field for leaf in rule.leaves)
+
+
+def field_sets(rules: Iterable[Rule]) -> list[frozenset[str]]:
+    """The distinct sets of fields the rules read, in first-use order."""
+    return list(dict.fromkeys(_fields_of(rule) for rule in rules))
+
+
+def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
+    """The durable definition of ``rules``: per rule, a *holds* rule ``h<i>`` and a *fails* rule ``f<i>``.
+
+    A *fails* rule also asks for the flag ``_open.<k>`` of the rule's set of fields ``k`` (see
+    :func:`field_sets`), which a fact carries when one of those fields is unknown: when all are
+    known and *holds* did not fire, the rule is false without durable having to say so (and
+    every rule that fires costs time).
+    """
+    if len(rules) > _FANOUT**3:
+        raise EngineError(f"durable-rules can take at most {_FANOUT**3} rules here; use engine='python'")
+    sets = field_sets(rules)
+    definition: dict[str, Json] = {}
+    for index, rule in enumerate(rules):
+        prefix = [*_group(index), *_in_force(rule)]
+        some_unknown = {f"{_OPEN}{sets.index(_fields_of(rule))}": 1}
+        holds = _all([*prefix, _condition(rule.when, negate=False)])
+        fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
+        definition[f"h{index}"] = {"all": [{"m": holds}]}
+        definition[f"f{index}"] = {"all": [{"m": fails}]}
+    return definition
+
+
+def _durations(rules: Iterable[Rule]) -> tuple[Duration, ...]:
+    found = {
+        leaf.value: None for rule in rules for leaf in rule.leaves if leaf.op in ("within", "older_than")
+    }
+    return tuple(found)
+
+
+def _engine_error(error: BaseException, doing: str) -> EngineError:
+    text = str(error)
+    if text.startswith("error code"):
+        return EngineError(f"durable-rules failed while {doing} ({text})")
+    return EngineError(f"durable-rules failed while {doing} ({type(error).__name__})")
 
 
 class DurableEngine:
-    """The rules of one ruleset compiled to durable-rules."""
+    """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe."""
 
     def __init__(self, ruleset: Ruleset) -> None:
-        raise NotImplementedError("the durable-rules adapter is being written (issue 3)")
+        self._rules = ruleset.rules
+        self._fields = tuple(_fields_of(rule) for rule in self._rules)
+        self._field_sets = field_sets(self._rules)
+        self._durations = _durations(self._rules)
+        self._fired: list[str] = []
+        self._lock = threading.Lock()
+        definition = compile_rules(self._rules)
+        for name, pattern in definition.items():
+            pattern["run"] = _Action(self._fired, name).run
+        try:
+            # durable deletes the "run" keys from the definition it is given: it is not used again.
+            self._host = _QuietHost({_RULESET: definition})
+        except Exception as error:
+            raise _engine_error(error, "compiling the rule set") from None
+        self._in_force: dict[dt.date, tuple[int, ...]] = {}
+        self._constant = {name: 1 for index in range(len(self._rules)) for name in _group_flags(index)}
+        members: dict[str, set[str]] = {}
+        for rule in self._rules:
+            for leaf in rule.leaves:
+                if leaf.op == "contains":
+                    members.setdefault(leaf.field, set()).add(leaf.value)
+        self._members = {name: tuple(sorted(values)) for name, values in members.items()}
+
+    def _active(self, as_of: dt.date) -> tuple[int, ...]:
+        active = self._in_force.get(as_of)
+        if active is None:
+            active = tuple(i for i, rule in enumerate(self._rules) if rule.in_force(as_of))
+            if len(self._in_force) > 4096:
+                self._in_force.clear()
+            self._in_force[as_of] = active
+        return active
+
+    def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
+        """The fact durable sees for one case, and the names of the known fields."""
+        fact: Json = {"sid": _SESSION, "id": "case", _AS_OF: as_of.isoformat(), **self._constant}
+        known = set()
+        for name, value in facts.items():
+            if value is None:
+                continue
+            known.add(name)
+            if FIELDS[name].kind == "list":
+                fact[f"{_KNOWN}{name}"] = 1
+                # Only the members some rule asks about: a fact may have at most 255 properties.
+                for member in self._members.get(name, ()):
+                    if member in value:
+                        fact[f"{name}.{member}"] = 1
+            else:
+                fact[name] = _value(value)
+        for duration in self._durations:
+            fact[_window_key(duration)] = window_start(as_of, duration).isoformat()
+        known_fields = frozenset(known)
+        for index, fields in enumerate(self._field_sets):
+            if not fields <= known_fields:
+                fact[f"{_OPEN}{index}"] = 1
+        return fact, known_fields
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
-        """The truth value of every rule in force on ``as_of``."""
-        raise NotImplementedError
+        """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
+        active = self._active(as_of)
+        fact, known = self.fact(facts, as_of)
+        with self._lock:
+            fired = self._run(fact)
+        values: dict[str, Tri] = {}
+        for index in active:
+            rule_id = self._rules[index].id
+            if f"h{index}" in fired:
+                values[rule_id] = True
+            elif self._fields[index] <= known or f"f{index}" in fired:
+                values[rule_id] = False
+            else:
+                values[rule_id] = None
+        return values
+
+    def _run(self, fact: Json) -> frozenset[str]:
+        """Assert one case's fact, collect the rules that fired, and retract it again."""
+        self._fired.clear()
+        try:
+            try:
+                state = self._host.assert_fact(_RULESET, fact)
+            except durable_engine.MessageNotHandledException:
+                state = None  # no rule matched: every known rule is false, every other unknown
+            except durable_engine.MessageObservedException:
+                # The same fact is still asserted (a retract that failed earlier): clear it, retry once.
+                self._retract(fact)
+                self._fired.clear()
+                state = self._host.assert_fact(_RULESET, fact)
+            if isinstance(state, dict) and state.get("exception"):
+                raise EngineError("a durable-rules action failed; the case was not decided")
+            return frozenset(self._fired)
+        except EngineError:
+            raise
+        except Exception as error:
+            raise _engine_error(error, "evaluating a case") from None
+        finally:
+            self._fired.clear()
+            self._retract(fact)
+
+    def _retract(self, fact: Json) -> None:
+        try:
+            self._host.retract_fact(_RULESET, fact)
+        except durable_engine.MessageNotHandledException:
+            pass  # the fact matched nothing, so durable kept nothing to retract
+        except Exception as error:
+            raise _engine_error(error, "retracting a case") from None

@@ -5,7 +5,8 @@ Every error the library raises derives from :class:`ReferralEngineError`::
     ReferralEngineError
     ├── ProfileError      (also a ValueError) - bad case data; never echoes the values given
     ├── RuleFileError     (also a ValueError) - bad rule files; lists every problem with file:line
-    └── UsageError        (also a ValueError) - a wrong argument, such as an unknown language
+    ├── UsageError        (also a ValueError) - a wrong argument, such as an unknown language
+    └── EngineError       (also a RuntimeError) - the durable-rules engine failed; nothing was decided
 
 Case data is personal data: messages name fields and what is allowed, never what was given.
 """
@@ -75,3 +76,10 @@ class RuleFileError(ReferralEngineError, ValueError):
 
 class UsageError(ReferralEngineError, ValueError):
     """An argument other than case data is wrong (an unknown ``lang``, an ``as_of`` that is no date)."""
+
+
+class EngineError(ReferralEngineError, RuntimeError):
+    """The rule engine failed for a reason that is not the input's fault (e.g. a durable-rules error).
+
+    The case was not decided; the message names what failed, never case data.
+    """
