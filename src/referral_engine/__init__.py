@@ -5,7 +5,15 @@
 >>> rec.eligible                                       # doctest: +SKIP
 """
 
-from .errors import FieldProblem, ProfileError, ReferralEngineError, RuleFileError, RuleProblem, UsageError
+from .errors import (
+    EngineError,
+    FieldProblem,
+    ProfileError,
+    ReferralEngineError,
+    RuleFileError,
+    RuleProblem,
+    UsageError,
+)
 from .loader import default_ruleset, load_ruleset
 from .models import (
     CaseProfile,
@@ -24,6 +32,7 @@ __all__ = [
     "CaseProfile",
     "ConditionOutcome",
     "Consent",
+    "EngineError",
     "FieldProblem",
     "NextStep",
     "ProfileError",

@@ -27,6 +27,7 @@ and whose *holds* did not fire is false without asking.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import warnings
 from collections.abc import Iterable, Sequence
@@ -230,11 +231,21 @@ def _durations(rules: Iterable[Rule]) -> tuple[Duration, ...]:
     return tuple(found)
 
 
+_ERROR_CODES = {
+    "101": "out of memory",
+    "302": "a fact has too many properties",
+    "303": "too many patterns match at once",
+    "307": "a node was deleted",
+}
+
+
 def _engine_error(error: BaseException, doing: str) -> EngineError:
-    text = str(error)
-    if text.startswith("error code"):
-        return EngineError(f"durable-rules failed while {doing} ({text})")
-    return EngineError(f"durable-rules failed while {doing} ({type(error).__name__})")
+    """Our error for a durable failure: its error code if any, never its text (which may hold the fact)."""
+    code = re.search(r"error code: ?([0-9]+)", str(error))
+    if code is None:
+        return EngineError(f"durable-rules failed while {doing} ({type(error).__name__})")
+    meaning = _ERROR_CODES.get(code.group(1), "see durable-rules' rules.h")
+    return EngineError(f"durable-rules failed while {doing} (error code {code.group(1)}: {meaning})")
 
 
 class DurableEngine:

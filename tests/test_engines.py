@@ -1,0 +1,350 @@
+"""Two engines, one semantics: choosing an engine, and the durable engine proven equal to the reference.
+
+The python engine (``decide.evaluate_rules``) is the reference. The durable engine must give
+every rule the same truth value, and so the same recommendation, for every profile and date:
+on the bundled rules and on generated rule sets that use every operator, nesting and validity
+window the rule format allows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from referral_engine import CaseProfile, EngineError, Ruleset, UsageError, load_ruleset, recommend
+from referral_engine import engines as engines_module
+from referral_engine.conditions import Condition, all_of, any_of, leaf, negation
+from referral_engine.dates import Duration
+from referral_engine.decide import evaluate_rules
+from referral_engine.engines import default_engine, durable_available, evaluator
+from referral_engine.facts import FIELDS, Facts, facts_for
+from referral_engine.loader import default_ruleset
+from referral_engine.models import LANGUAGE_LEVELS
+from referral_engine.ruleset import Located, Rule
+
+from .conftest import REPO
+from .strategies import LANGUAGES, cases
+
+needs_durable = pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
+
+DAY = dt.date(2026, 3, 1)
+PROFILE = {"age": 19, "residence_status": "gestattung", "municipality": "Staufen"}
+
+
+# --- choosing an engine ----------------------------------------------------------------------
+
+
+def test_the_default_is_durable_where_it_imports_and_python_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert default_engine() == ("durable" if durable_available() else "python")
+    monkeypatch.setattr(engines_module, "durable_available", lambda: False)
+    assert default_engine() == "python"
+    assert recommend(PROFILE, as_of=DAY) == recommend(PROFILE, as_of=DAY, engine="python")
+
+
+def test_without_durable_asking_for_it_is_a_clear_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engines_module, "durable_available", lambda: False)
+    with pytest.raises(UsageError, match="durable-rules package"):
+        recommend(PROFILE, as_of=DAY, engine="durable")
+
+
+@pytest.mark.parametrize("engine", ["drools", "", "Python"])
+def test_an_unknown_engine_name_is_a_usage_error(engine: str) -> None:
+    with pytest.raises(UsageError, match="engine must be one of: durable, python"):
+        recommend(PROFILE, as_of=DAY, engine=engine)
+    with pytest.raises(UsageError, match="engine must be one of"):
+        default_ruleset().with_engine(engine)
+    with pytest.raises(UsageError, match="engine must be one of"):
+        load_ruleset(REPO / "rules", engine=engine)
+
+
+def test_the_ruleset_carries_a_default_engine_that_recommend_overrides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen: list[str | None] = []
+    real = engines_module.resolve
+
+    def spy(engine: str | None, ruleset: Ruleset) -> Any:
+        name = real(engine, ruleset)
+        chosen.append(name)
+        return name
+
+    monkeypatch.setattr(engines_module, "resolve", spy)
+    python_rules = load_ruleset(REPO / "rules", engine="python")
+    assert python_rules.engine == "python"
+    assert default_ruleset().with_engine("python").engine == "python"
+    assert default_ruleset().with_engine(None).engine is None
+    recommend(PROFILE, as_of=DAY, ruleset=python_rules)
+    assert chosen == ["python"]
+    if durable_available():
+        recommend(PROFILE, as_of=DAY, ruleset=python_rules, engine="durable")
+        assert chosen == ["python", "durable"]
+
+
+def test_with_engine_leaves_the_original_unchanged() -> None:
+    rules = default_ruleset()
+    other = rules.with_engine("python")
+    assert rules.engine is None
+    assert other.engine == "python"
+    assert other.rules is rules.rules
+    assert other.ruleset_version == rules.ruleset_version
+
+
+# --- the durable engine equals the reference -------------------------------------------------
+
+
+@needs_durable
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_both_engines_give_every_bundled_rule_the_same_value(case: tuple[CaseProfile, dt.date]) -> None:
+    profile, as_of = case
+    facts = facts_for(profile, as_of)
+    rules = default_ruleset()
+    assert evaluator(rules, "durable")(facts, as_of) == evaluate_rules(rules, facts, as_of)
+
+
+@needs_durable
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.sampled_from(["de", "en"]))
+def test_both_engines_give_the_same_recommendation(case: tuple[CaseProfile, dt.date], lang: Any) -> None:
+    profile, as_of = case
+    durable = recommend(profile, as_of=as_of, lang=lang, engine="durable")
+    assert durable == recommend(profile, as_of=as_of, lang=lang, engine="python")
+
+
+# Generated rule sets: every field kind, every operator, nesting, negation and validity windows.
+
+_DATES = st.dates(min_value=dt.date(2010, 1, 1), max_value=dt.date(2028, 12, 31))
+_DURATIONS = st.builds(Duration, st.integers(0, 4), st.integers(0, 13), st.integers(0, 40)).filter(
+    lambda d: (d.years, d.months, d.days) != (0, 0, 0)
+)
+_TOWNS = ("staufen", "bad krozingen", "hartheim")
+_OPS_BY_KIND = {
+    "int": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
+    "date": ("eq", "ne", "lt", "le", "gt", "ge", "within", "older_than"),
+    "enum": ("eq", "ne", "in", "not_in"),
+    "level": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
+    "bool": ("eq", "ne"),
+    "text": ("eq", "ne", "in", "not_in"),
+    "list": ("contains",),
+}
+
+
+def _known_values(field: str) -> st.SearchStrategy[Any]:
+    """Known fact values of one field, as ``facts_for`` stores them (levels as ranks)."""
+    kind = FIELDS[field].kind
+    return {
+        "int": st.integers(0, 90),
+        "date": _DATES,
+        "enum": st.sampled_from(FIELDS[field].values or ("x",)),
+        "level": st.integers(0, len(LANGUAGE_LEVELS) - 1),
+        "bool": st.booleans(),
+        "text": st.sampled_from(_TOWNS),
+        "list": st.lists(st.sampled_from(LANGUAGES), max_size=3, unique=True).map(tuple),
+    }[kind]
+
+
+@st.composite
+def _leaves(draw: st.DrawFn) -> Condition:
+    field = draw(st.sampled_from(sorted(FIELDS)))
+    op = draw(st.sampled_from(_OPS_BY_KIND[FIELDS[field].kind]))
+    if op in ("within", "older_than"):
+        duration = draw(_DURATIONS)
+        return leaf(field, op, duration, str(duration))
+    if op == "contains":
+        code = draw(st.sampled_from(LANGUAGES))
+        return leaf(field, op, code, code)
+    if op in ("in", "not_in"):
+        values = draw(st.lists(_known_values(field), min_size=1, max_size=4, unique=True))
+        return leaf(field, op, frozenset(values), tuple(map(str, values)))
+    value = draw(_known_values(field))
+    return leaf(field, op, value, str(value))
+
+
+def _conditions() -> st.SearchStrategy[Condition]:
+    return st.recursive(
+        _leaves(),
+        lambda parts: st.one_of(
+            st.lists(parts, min_size=1, max_size=3).map(lambda p: all_of(tuple(p))),
+            st.lists(parts, min_size=1, max_size=3).map(lambda p: any_of(tuple(p))),
+            parts.map(negation),
+        ),
+        max_leaves=6,
+    )
+
+
+@st.composite
+def _rules(draw: st.DrawFn) -> Rule:
+    valid_from = draw(st.none() | _DATES)
+    valid_to = draw(st.none() | _DATES.filter(lambda d: valid_from is None or d >= valid_from))
+    return Rule(
+        id=f"r{draw(st.integers(0, 10**9))}",
+        service="adult_counselling",
+        effect=draw(st.sampled_from(("eligible", "not_eligible", "check"))),
+        when=draw(_conditions()),
+        source=("generated",),
+        where=Located("generated.yaml", 1),
+        valid_from=valid_from,
+        valid_to=valid_to,
+    )
+
+
+@st.composite
+def _facts(draw: st.DrawFn) -> Facts:
+    return {name: draw(st.none() | _known_values(name)) for name in FIELDS}
+
+
+@needs_durable
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_rules(), min_size=1, max_size=12, unique_by=lambda rule: rule.id),
+    st.lists(st.tuples(_facts(), _DATES), min_size=1, max_size=25),
+)
+def test_both_engines_agree_on_generated_rule_sets(
+    minimal_ruleset: Ruleset, rules: list[Rule], cases: list[tuple[Facts, dt.date]]
+) -> None:
+    ruleset = dataclasses.replace(minimal_ruleset, rules=tuple(rules))
+    durable = evaluator(ruleset, "durable")
+    for facts, as_of in cases:
+        assert durable(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
+
+
+@needs_durable
+def test_a_profile_without_any_fact_is_undetermined_alike() -> None:
+    empty = recommend({}, as_of=DAY, engine="durable")
+    assert empty == recommend({}, as_of=DAY, engine="python")
+    assert empty.eligible == ()
+    assert set(empty.undetermined)
+
+
+@needs_durable
+def test_cases_alternating_between_colliding_session_ids_do_not_mix() -> None:
+    # durable matches session ids by a 32-bit hash: 'case-478212' and 'case-1221200' share one.
+    # The adapter never uses a caller's id as a session id; its single session holds one case at
+    # a time, so whatever a caller calls its cases, they cannot see each other's facts.
+    youth = CaseProfile(age=19, residence_status="gestattung", municipality="Staufen")
+    adult = CaseProfile(age=45, residence_status="settlement", municipality="Bad Krozingen")
+    labelled = {"case-478212": youth, "case-1221200": adult}
+    expected = {label: recommend(p, as_of=DAY, engine="python") for label, p in labelled.items()}
+    for _ in range(50):
+        for label, profile in labelled.items():
+            assert recommend(profile, as_of=DAY, engine="durable") == expected[label]
+
+
+# --- durable failures become ours --------------------------------------------------------------
+
+
+@pytest.fixture
+def durable_module() -> Any:
+    pytest.importorskip("durable")
+    from referral_engine import _durable
+
+    return _durable
+
+
+def test_a_failing_action_is_an_engine_error_not_a_silent_result(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset
+) -> None:
+    def explode(self: object, context: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(durable_module._Action, "run", explode)
+    engine = durable_module.DurableEngine(minimal_ruleset)  # actions are bound at compile time
+    profile = CaseProfile(age=30, entry_date=dt.date(2025, 1, 7), residence_status="settlement")
+    facts = facts_for(profile, DAY)
+    assert evaluate_rules(minimal_ruleset, facts, DAY)["adult-new"] is True  # so an action runs
+    with pytest.raises(EngineError, match="action failed") as caught:
+        engine.evaluate(facts, DAY)
+    assert "settlement" not in str(caught.value)
+    assert "2025" not in str(caught.value)
+    assert engine._host.get_facts("referral", "case") == []  # the case was retracted all the same
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda d: d.durable_engine.MessageObservedException({"sid": "case"}),
+        lambda d: Exception("Could not assert fact, error code: 303"),
+        lambda d: __import__("durable_rules_engine").error("Could not assert fact, error code: 302"),
+        lambda d: MemoryError(),
+    ],
+    ids=["observed-twice", "error-code", "c-error", "memory"],
+)
+def test_every_durable_exception_becomes_an_engine_error(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset, failure: Any
+) -> None:
+    engine = durable_module.DurableEngine(minimal_ruleset)
+    error = failure(durable_module)
+
+    def fail(*args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(engine._host, "assert_fact", fail)
+    facts = facts_for(CaseProfile(age=30), DAY)
+    with pytest.raises(EngineError, match="durable-rules failed while evaluating a case"):
+        engine.evaluate(facts, DAY)
+
+
+def test_a_fact_left_behind_is_cleared_and_the_case_decided(
+    durable_module: Any, minimal_ruleset: Ruleset
+) -> None:
+    engine = durable_module.DurableEngine(minimal_ruleset)
+    facts = facts_for(CaseProfile(age=30, entry_date=dt.date(2025, 1, 7)), DAY)
+    stale, _ = engine.fact(facts, DAY)
+    engine._host.assert_fact("referral", stale)  # as if an earlier retract had failed
+    assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
+
+
+def test_a_failed_retract_is_an_engine_error(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset
+) -> None:
+    engine = durable_module.DurableEngine(minimal_ruleset)
+
+    def fail(*args: object) -> None:
+        raise Exception("Could not retract fact, error code: 307")
+
+    monkeypatch.setattr(engine._host, "retract_fact", fail)
+    with pytest.raises(EngineError, match=r"retracting a case \(error code 307: a node was deleted\)"):
+        engine.evaluate(facts_for(CaseProfile(age=30), DAY), DAY)
+
+
+def test_a_rule_set_too_large_for_durable_says_so(durable_module: Any, minimal_ruleset: Ruleset) -> None:
+    rule = minimal_ruleset.rules[0]
+    many = tuple(dataclasses.replace(rule, id=f"r{i}") for i in range(513))
+    with pytest.raises(EngineError, match="at most 512 rules"):
+        durable_module.DurableEngine(dataclasses.replace(minimal_ruleset, rules=many))
+
+
+def test_a_large_rule_set_stays_within_durables_limits(durable_module: Any, minimal_ruleset: Ruleset) -> None:
+    # Hundreds of rules that all match one fact: durable's 64-node matching stack and 255-property
+    # facts must not overflow (the rules are grouped; the fact carries a bounded set of flags).
+    rules = tuple(
+        dataclasses.replace(
+            minimal_ruleset.rules[0], id=f"r{i}", when=leaf("age", "ge", i % 90, i % 90), valid_from=None
+        )
+        for i in range(512)
+    )
+    ruleset = dataclasses.replace(minimal_ruleset, rules=rules)
+    engine = durable_module.DurableEngine(ruleset)
+    for age in (0, 45, 89, None):
+        facts = facts_for(CaseProfile(age=age, languages=tuple(LANGUAGES)), DAY)
+        assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)
+
+
+@needs_durable
+def test_window_start_is_the_earliest_start_whose_period_contains_the_day() -> None:
+    from referral_engine._durable import window_start
+    from referral_engine.dates import period_end
+
+    for duration in (Duration(3), Duration(0, 1), Duration(0, 0, 1), Duration(1, 6, 10)):
+        for day in (dt.date(2026, 3, 1), dt.date(2024, 2, 29), dt.date(2026, 12, 31), dt.date(1, 1, 5)):
+            start = window_start(day, duration)
+            assert period_end(start, duration) >= day
+            if start > dt.date.min:
+                assert period_end(start - dt.timedelta(days=1), duration) < day
