@@ -28,7 +28,7 @@ from referral_engine.models import LANGUAGE_LEVELS
 from referral_engine.ruleset import Located, Rule
 
 from .conftest import REPO
-from .strategies import LANGUAGES, cases
+from .strategies import LANGUAGES, as_of_dates, cases
 
 needs_durable = pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
 
@@ -348,3 +348,10 @@ def test_window_start_is_the_earliest_start_whose_period_contains_the_day() -> N
             assert period_end(start, duration) >= day
             if start > dt.date.min:
                 assert period_end(start - dt.timedelta(days=1), duration) < day
+
+
+@given(as_of_dates())
+def test_rules_in_force_are_the_rules_whose_window_contains_the_day(day: dt.date) -> None:
+    rules = default_ruleset()
+    assert rules.rules_in_force(day) == tuple(r for r in rules.rules if r.in_force(day))
+    assert rules.rules_in_force(day) is rules.rules_in_force(day)  # memoised per date

@@ -252,7 +252,9 @@ class DurableEngine:
     """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe."""
 
     def __init__(self, ruleset: Ruleset) -> None:
+        self._ruleset = ruleset
         self._rules = ruleset.rules
+        self._index = {rule.id: index for index, rule in enumerate(self._rules)}
         self._fields = tuple(_fields_of(rule) for rule in self._rules)
         self._field_sets = field_sets(self._rules)
         self._durations = _durations(self._rules)
@@ -266,7 +268,6 @@ class DurableEngine:
             self._host = _QuietHost({_RULESET: definition})
         except Exception as error:
             raise _engine_error(error, "compiling the rule set") from None
-        self._in_force: dict[dt.date, tuple[int, ...]] = {}
         self._constant = {name: 1 for index in range(len(self._rules)) for name in _group_flags(index)}
         members: dict[str, set[str]] = {}
         for rule in self._rules:
@@ -274,15 +275,6 @@ class DurableEngine:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
-
-    def _active(self, as_of: dt.date) -> tuple[int, ...]:
-        active = self._in_force.get(as_of)
-        if active is None:
-            active = tuple(i for i, rule in enumerate(self._rules) if rule.in_force(as_of))
-            if len(self._in_force) > 4096:
-                self._in_force.clear()
-            self._in_force[as_of] = active
-        return active
 
     def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
         """The fact durable sees for one case, and the names of the known fields."""
@@ -310,19 +302,18 @@ class DurableEngine:
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
-        active = self._active(as_of)
         fact, known = self.fact(facts, as_of)
         with self._lock:
             fired = self._run(fact)
         values: dict[str, Tri] = {}
-        for index in active:
-            rule_id = self._rules[index].id
+        for rule in self._ruleset.rules_in_force(as_of):
+            index = self._index[rule.id]
             if f"h{index}" in fired:
-                values[rule_id] = True
+                values[rule.id] = True
             elif self._fields[index] <= known or f"f{index}" in fired:
-                values[rule_id] = False
+                values[rule.id] = False
             else:
-                values[rule_id] = None
+                values[rule.id] = None
         return values
 
     def _run(self, fact: Json) -> frozenset[str]:

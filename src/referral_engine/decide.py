@@ -22,7 +22,7 @@ _RULE_OUTCOME: dict[Tri, RuleOutcome] = {True: "holds", False: "fails", None: "u
 
 def evaluate_rules(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
     """The truth value of every rule in force on ``as_of`` (the reference, pure-Python engine)."""
-    return {rule.id: rule.when.test(facts, as_of) for rule in ruleset.rules if rule.in_force(as_of)}
+    return {rule.id: rule.when.test(facts, as_of) for rule in ruleset.rules_in_force(as_of)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ from .errors import UsageError
 from .graph import PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
 
+_MEMO_DATES = 4096
+
 
 @dataclass(frozen=True, slots=True)
 class Located:
@@ -142,6 +144,10 @@ class Ruleset:
     _reason_memo: dict[tuple[object, ...], object] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
+    #: The rules in force on a date, by date (bounded; see :meth:`rules_in_force`).
+    _in_force_memo: dict[dt.date, tuple[Rule, ...]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
     #: Compiled engines by name, built on first use (see :mod:`referral_engine.engines`).
     _engines: dict[str, object] = field(init=False, repr=False, compare=False, default_factory=dict)
 
@@ -167,6 +173,16 @@ class Ruleset:
     def rules_of(self, service_id: str) -> tuple[Rule, ...]:
         """The rules of one service, in file order; raises ``KeyError`` for an unknown service."""
         return self._rules_by_service[service_id]
+
+    def rules_in_force(self, on: dt.date) -> tuple[Rule, ...]:
+        """The rules whose validity window contains ``on``, in file order."""
+        rules = self._in_force_memo.get(on)
+        if rules is None:
+            rules = tuple(rule for rule in self.rules if rule.in_force(on))
+            if len(self._in_force_memo) >= _MEMO_DATES:
+                self._in_force_memo.clear()
+            self._in_force_memo[on] = rules
+        return rules
 
     def with_engine(self, engine: str | None) -> Ruleset:
         """The same rule set with another default engine (``"durable"``, ``"python"`` or ``None``)."""
