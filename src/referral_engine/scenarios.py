@@ -88,11 +88,7 @@ class Check:
         if self.kind == "status":
             return f"decision {subject} expected {self.expected[0]}, got {got[0]}"
         if self.kind == "eligible_only":
-            extra = sorted(set(got) - set(self.expected))
-            lacking = sorted(set(self.expected) - set(got))
-            details = [f"also eligible: {_join(extra)}"] * bool(extra)
-            details += [f"not eligible: {_join(lacking)}"] * bool(lacking)
-            return f"eligible services expected exactly {_join(self.expected)}; {'; '.join(details)}"
+            return f"eligible services expected exactly {_join(self.expected)}, got {_join(got)}"
         if self.kind == "partners":
             return f"partners of {subject} expected {_join(self.expected)}, got {_join(got)}"
         if self.kind == "next_step":
@@ -100,7 +96,7 @@ class Check:
         if self.kind == "not_next_step":
             return f"next step {subject} not expected, but it is step {got[0]} of {len(rec.next_steps)}"
         if self.kind == "next_steps_order":
-            return f"next steps expected in the order {_join(self.expected)}, got {_join(got)}"
+            return f"next steps expected in the order {_join(self._wanted(rec))}, got {_join(got)}"
         return f"open question {subject} expected, but it is not asked"
 
     def _wanted(self, rec: Recommendation) -> tuple[str, ...]:
@@ -235,7 +231,12 @@ def run_scenario(
         scenario.profile, as_of=scenario.as_of, ruleset=ruleset or scenario.ruleset, engine=chosen
     )
     found = ((check, check.mismatch(rec)) for check in scenario.checks)
-    mismatches = tuple(Mismatch(check, message) for check, message in found if message is not None)
+    mismatches = tuple(
+        sorted(
+            (Mismatch(check, message) for check, message in found if message is not None),
+            key=lambda mismatch: mismatch.check.where.line,
+        )
+    )
     return ScenarioResult(scenario, rec, mismatches, chosen)
 
 
