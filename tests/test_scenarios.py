@@ -497,3 +497,30 @@ def test_plugin_can_be_switched_off(pytester: pytest.Pytester) -> None:
     (rules / "scenarios" / "checks.yaml").write_text(FAILING, encoding="utf-8")
     result = pytester.runpytest("-p", "no:referral_engine")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_readme_scenario_example_fails_as_shown(tmp_path: Path) -> None:
+    """The scenario file in README.md loads, and its failing scenario prints the report shown there."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Scenario tests", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    shown = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()[1:]
+    path = tmp_path / "rules" / "scenarios" / "jmd.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(example, encoding="utf-8")
+    passing, failing = (run_scenario(s) for s in load_scenarios(path, ruleset=default_ruleset()))
+    assert passing.ok, passing.report()
+    report = failing.report().replace(str(path), "rules/scenarios/jmd.yaml")
+    report = report.replace(default_ruleset().ruleset_version, default_ruleset().ruleset_version[:-12] + "…")
+    assert report.splitlines() == shown
+
+
+def test_rules_readme_scenario_example_passes(tmp_path: Path) -> None:
+    """The annotated scenario file in rules/README.md is valid and holds for the bundled rules."""
+    text = (REPO / "rules" / "README.md").read_text(encoding="utf-8")
+    example = text.split("## Scenario tests", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(example, encoding="utf-8")
+    for scenario in load_scenarios(path, ruleset=default_ruleset()):
+        result = run_scenario(scenario)
+        assert result.ok, result.report()
