@@ -256,6 +256,10 @@ BROKEN = {
         "scenarios:\n  - name: x\n    profile: {}\n    expect: {eligible: [youth]}\n",
         ":2:5: scenario 'x': missing key 'as_of': give it here or at the top of the file",
     ),
+    "null_date": (
+        "scenarios:\n  - name: x\n    as_of: null\n    profile: {}\n    expect: {eligible: [youth]}\n",
+        ":3:12: scenario 'x': expected a date (YYYY-MM-DD), found null",
+    ),
     "bad_date": (
         "as_of: 2026-02-30\nscenarios:\n  - name: x\n    profile: {}\n    expect: {eligible: [youth]}\n",
         ":1:8: unreadable value: day is out of range for month",

@@ -279,6 +279,8 @@ def load_scenarios(
         raise RuleFileError(problems)
     if ruleset is None:
         ruleset = _ruleset(reader, entries.get("rules"), path, cache if cache is not None else {})
+    elif "rules" in entries:
+        reader.string(entries["rules"])  # not used, but still checked
     as_of = reader.date(entries["as_of"]) if "as_of" in entries else None
     engine = reader.choice(entries["engine"], ENGINES) if "engine" in entries else None
     scenarios: list[Scenario] = []
@@ -401,6 +403,8 @@ def _scenario(
     as_of = reader.date(fields["as_of"], name) if "as_of" in fields else file_as_of
     if as_of is None and "as_of" not in fields:
         reader.problem(item, "missing key 'as_of': give it here or at the top of the file", name)
+    elif as_of is None and isinstance(fields["as_of"], ScalarNode) and fields["as_of"].tag.endswith(":null"):
+        reader.problem(fields["as_of"], "expected a date (YYYY-MM-DD), found null", name)
     source = reader.strings(fields["source"], name) if "source" in fields else ()
     profile = _profile(reader, fields["profile"], name) if "profile" in fields else None
     checks = _checks(reader, fields["expect"], ids, name) if "expect" in fields else None
