@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from referral_engine import RuleFileError, default_ruleset, load_ruleset
+from referral_engine.engines import durable_available
 from referral_engine.scenarios import default_rules_folder, load_scenarios, run_scenario
 
 from .conftest import FIXTURES, REPO
@@ -528,3 +529,16 @@ def test_rules_readme_scenario_example_passes(tmp_path: Path) -> None:
     for scenario in load_scenarios(path, ruleset=default_ruleset()):
         result = run_scenario(scenario)
         assert result.ok, result.report()
+
+
+@pytest.mark.skipif(durable_available(), reason="needs an environment without durable-rules")
+def test_plugin_reports_a_library_error_in_one_line(pytester: pytest.Pytester) -> None:
+    """A library error while running a scenario (here: an engine that is not installed) is one line."""
+    rules = _rule_folder(pytester)
+    (rules / "scenarios" / "checks.yaml").write_text(FAILING, encoding="utf-8")
+    result = pytester.runpytest("--referral-engine=durable")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["rules/scenarios/checks.yaml:3: scenario 'too old for youth': engine 'durable' needs*"]
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -6,9 +6,10 @@ test item named after the scenario. A scenario that fails prints ``file:line`` o
 expectation and a diff of expected vs got, without a traceback; a broken file is a collection
 error listing every problem with ``file:line:column``.
 
-``--referral-engine=python|durable`` runs every scenario with that engine. Projects without
-scenario files pay only for this module: the library itself is imported when the first scenario
-file is collected. Switch the plugin off with ``-p no:referral_engine``.
+``--referral-engine=python|durable`` runs every scenario with that engine. The hooks look at file
+names only and import the scenario machinery when the first scenario file is collected, so a
+project without scenario files is not affected (it still pays for ``import referral_engine``,
+which pytest does to load this module). Switch the plugin off with ``-p no:referral_engine``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class ScenarioItem(pytest.Item):
         if isinstance(excinfo.value, ReferralEngineError):
             where = _relative(str(self.scenario.where), folder)
             return f"{where}: scenario '{self.scenario.name}': {excinfo.value}"
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         """The file and line where the scenario starts."""
