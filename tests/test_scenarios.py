@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from referral_engine import RuleFileError, default_ruleset, load_ruleset
 from referral_engine.engines import durable_available
@@ -404,6 +406,58 @@ def test_a_broken_rule_folder_is_reported_with_its_problems(tmp_path: Path) -> N
 def test_a_missing_scenario_file_is_a_rule_file_error(tmp_path: Path) -> None:
     """Loading a path that does not exist raises RuleFileError, not OSError."""
     assert "no such scenario file" in _problems(tmp_path / "nothing.yaml")
+
+
+@pytest.fixture(scope="module")
+def edited_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the property test below writes its edited scenario files (next to the minimal rules)."""
+    return _scenario_file(tmp_path_factory.mktemp("edits"), PASSING, "edited.yaml")
+
+
+EDITS = st.sampled_from(
+    [
+        "",
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "-",
+        "#",
+        "&a",
+        "*a",
+        "!!str",
+        "\n",
+        " ",
+        "null",
+        "no",
+        "2026-13-01",
+        "youth",
+        "age",
+    ]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_any_edit_of_a_scenario_file_loads_or_is_reported(edited_file: Path, data: st.DataObject) -> None:
+    """Whatever an edit does to a scenario file, it loads and runs, or raises RuleFileError: nothing else."""
+    text = data.draw(st.sampled_from([PASSING, FAILING]))
+    for _ in range(data.draw(st.integers(1, 3))):
+        start = data.draw(st.integers(0, len(text)))
+        end = data.draw(st.integers(start, min(len(text), start + 3)))
+        text = text[:start] + data.draw(EDITS) + text[end:]
+    edited_file.write_text(text, encoding="utf-8")
+    try:
+        scenarios = load_scenarios(edited_file)
+    except RuleFileError as error:
+        scenarios, problems = (), error.problems
+    else:
+        problems = ()
+    assert all(problem.file == str(edited_file) for problem in problems)
+    for scenario in scenarios:
+        assert run_scenario(scenario).report()
 
 
 # --- the pytest plugin --------------------------------------------------------------------------
