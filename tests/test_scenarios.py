@@ -345,6 +345,10 @@ BROKEN = {
         _one("{eligible: [youth]}", top="as_of: 2026-01-01\nengine: drools\n"),
         ":2:9: unknown value 'drools'; expected one of: durable, python",
     ),
+    "colons_in_name": (
+        "as_of: 2026-01-01\nscenarios:\n  - {name: 'a::b', profile: {}, expect: {eligible: [youth]}}\n",
+        ":3:12: scenario 'a::b': a scenario name cannot contain '::' (pytest uses it in test ids)",
+    ),
     "no_rule_folder": (
         _one("{eligible: [youth]}", top="rules: ../nowhere\nas_of: 2026-01-01\n"),
         ":1:8: rules names no rule folder: '../nowhere' (use default or a path relative to this file)",
@@ -526,6 +530,15 @@ def test_plugin_collects_the_three_kinds_of_scenario_file(pytester: pytest.Pytes
     (rules / "more.scenarios.yaml").write_text(PASSING, encoding="utf-8")
     result = pytester.runpytest()
     result.assert_outcomes(passed=9)
+
+
+def test_plugin_and_library_agree_on_the_scenarios_folder() -> None:
+    """The plugin's file-name convention uses the folder name the library defaults rule folders by."""
+    from referral_engine import pytest_plugin, scenarios
+
+    assert pytest_plugin._SCENARIO_DIR == scenarios.SCENARIO_DIR
+    assert pytest_plugin.is_scenario_file(Path("rules") / scenarios.SCENARIO_DIR / "jmd.yaml")
+    assert not pytest_plugin.is_scenario_file(Path("rules") / "eligibility" / "jmd.yaml")
 
 
 def test_plugin_leaves_projects_without_scenarios_alone(pytester: pytest.Pytester) -> None:

@@ -38,6 +38,18 @@ from .models import ENGINES, CaseProfile, Consent, Recommendation
 from .recommend import recommend
 from .ruleset import Located, Ruleset
 
+__all__ = [
+    "DEFAULT_RULES",
+    "SCENARIO_DIR",
+    "Check",
+    "Mismatch",
+    "Scenario",
+    "ScenarioResult",
+    "default_rules_folder",
+    "load_scenarios",
+    "run_scenario",
+]
+
 #: The folder name that marks scenario files: ``rules/scenarios/*.yaml`` test ``rules/``.
 SCENARIO_DIR = "scenarios"
 #: What ``rules:`` names to test the rules bundled with the package.
@@ -396,6 +408,10 @@ def _scenario(
     name = reader.string(fields["name"]) if "name" in fields else None
     if name is not None:
         name = " ".join(name.split())
+        if "::" in name:
+            reader.problem(
+                fields["name"], "a scenario name cannot contain '::' (pytest uses it in test ids)", name
+            )
         line = fields["name"].start_mark.line + 1
         if name in seen:
             reader.problem(fields["name"], f"duplicate scenario name (first on line {seen[name]})", name)
