@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -242,63 +243,96 @@ def test_cases_alternating_between_colliding_session_ids_do_not_mix() -> None:
 
 @pytest.fixture
 def durable_module() -> Any:
-    pytest.importorskip("durable")
+    pytest.importorskip("durable_rules_engine")
     from referral_engine import _durable
 
     return _durable
 
 
-def test_a_failing_action_is_an_engine_error_not_a_silent_result(
+MATCHING = CaseProfile(age=30, entry_date=dt.date(2025, 1, 7), residence_status="settlement")
+
+
+def _stored_facts(durable_module: Any, engine: Any) -> list[Any]:
+    return list(json.loads(durable_module.core.get_facts(engine._handle, "case")))
+
+
+def test_after_a_failure_the_engine_starts_over_on_a_fresh_session(
     durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset
 ) -> None:
-    def explode(self: object, context: object) -> None:
-        raise RuntimeError("boom")
+    # Measured: going on with a session whose action failed (abandoned or not) segfaults or
+    # silently stops firing. So the engine never touches it again.
+    engine = durable_module.DurableEngine(minimal_ruleset)
+    facts = facts_for(MATCHING, DAY)
+    assert evaluate_rules(minimal_ruleset, facts, DAY)["adult-new"] is True  # so a rule fires
+    broken = engine._handle
 
-    monkeypatch.setattr(durable_module._Action, "run", explode)
-    engine = durable_module.DurableEngine(minimal_ruleset)  # actions are bound at compile time
-    profile = CaseProfile(age=30, entry_date=dt.date(2025, 1, 7), residence_status="settlement")
-    facts = facts_for(profile, DAY)
-    assert evaluate_rules(minimal_ruleset, facts, DAY)["adult-new"] is True  # so an action runs
-    with pytest.raises(EngineError, match="action failed") as caught:
+    def fail(*args: object) -> None:
+        raise durable_module.core.error("Could not complete action, error code: 310")
+
+    monkeypatch.setattr(durable_module.core, "complete_and_start_action", fail)
+    with pytest.raises(EngineError, match=r"evaluating a case \(error code 310") as caught:
         engine.evaluate(facts, DAY)
     assert "settlement" not in str(caught.value)
     assert "2025" not in str(caught.value)
-    assert engine._host.get_facts("referral", "case") == []  # the case was retracted all the same
+    assert engine._handle != broken
+    monkeypatch.undo()
+    for _ in range(3):
+        assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
+    assert _stored_facts(durable_module, engine) == []
 
 
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "message"),
     [
-        lambda d: d.durable_engine.MessageObservedException({"sid": "case"}),
-        lambda d: Exception("Could not assert fact, error code: 303"),
-        lambda d: __import__("durable_rules_engine").error("Could not assert fact, error code: 302"),
-        lambda d: MemoryError(),
+        (
+            lambda core: core.error("Could not assert fact, error code: 303"),
+            "error code 303: too many patterns",
+        ),
+        (lambda core: core.error("Could not assert fact, error code: 302"), "error code 302: a fact has too"),
+        (lambda core: core.error("pyAssertFact Invalid argument"), r"\(error\)"),
+        (lambda core: MemoryError(), r"\(MemoryError\)"),
     ],
-    ids=["observed-twice", "error-code", "c-error", "memory"],
+    ids=["matching-stack", "too-many-properties", "bad-argument", "out-of-memory"],
 )
 def test_every_durable_exception_becomes_an_engine_error(
-    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset, failure: Any
+    durable_module: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    minimal_ruleset: Ruleset,
+    failure: Any,
+    message: str,
 ) -> None:
     engine = durable_module.DurableEngine(minimal_ruleset)
-    error = failure(durable_module)
+    error = failure(durable_module.core)
 
     def fail(*args: object) -> None:
         raise error
 
-    monkeypatch.setattr(engine._host, "assert_fact", fail)
-    facts = facts_for(CaseProfile(age=30), DAY)
-    with pytest.raises(EngineError, match="durable-rules failed while evaluating a case"):
-        engine.evaluate(facts, DAY)
+    monkeypatch.setattr(durable_module.core, "assert_fact", fail)
+    with pytest.raises(EngineError, match="durable-rules failed while evaluating a case") as caught:
+        engine.evaluate(facts_for(MATCHING, DAY), DAY)
+    assert caught.match(message)
+
+
+@pytest.mark.parametrize("code", [2, 3, 7])
+def test_an_unexpected_result_code_is_an_engine_error(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset, code: int
+) -> None:
+    # 2: the fact is still there after clearing it once; 3: deferred (queued), never used here.
+    engine = durable_module.DurableEngine(minimal_ruleset)
+    monkeypatch.setattr(durable_module.core, "assert_fact", lambda *args: (code, 0))
+    with pytest.raises(EngineError, match=f"did not take the case \\(result code {code}\\)"):
+        engine.evaluate(facts_for(MATCHING, DAY), DAY)
 
 
 def test_a_fact_left_behind_is_cleared_and_the_case_decided(
     durable_module: Any, minimal_ruleset: Ruleset
 ) -> None:
     engine = durable_module.DurableEngine(minimal_ruleset)
-    facts = facts_for(CaseProfile(age=30, entry_date=dt.date(2025, 1, 7)), DAY)
+    facts = facts_for(MATCHING, DAY)
     stale, _ = engine.fact(facts, DAY)
-    engine._host.assert_fact("referral", stale)  # as if an earlier retract had failed
+    durable_module.core.assert_fact(engine._handle, json.dumps(stale))  # as if a retract had failed
     assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
+    assert _stored_facts(durable_module, engine) == []
 
 
 def test_a_failed_retract_is_an_engine_error(
@@ -307,11 +341,36 @@ def test_a_failed_retract_is_an_engine_error(
     engine = durable_module.DurableEngine(minimal_ruleset)
 
     def fail(*args: object) -> None:
-        raise Exception("Could not retract fact, error code: 307")
+        raise durable_module.core.error("Could not retract fact, error code: 307")
 
-    monkeypatch.setattr(engine._host, "retract_fact", fail)
+    monkeypatch.setattr(durable_module.core, "retract_fact", fail)
     with pytest.raises(EngineError, match=r"retracting a case \(error code 307: a node was deleted\)"):
-        engine.evaluate(facts_for(CaseProfile(age=30), DAY), DAY)
+        engine.evaluate(facts_for(MATCHING, DAY), DAY)
+    monkeypatch.setattr(durable_module.core, "retract_fact", lambda *args: (5, 0))
+    with pytest.raises(EngineError, match=r"did not retract the case \(result code 5\)"):
+        engine.evaluate(facts_for(MATCHING, DAY), DAY)
+
+
+def test_an_action_this_engine_did_not_define_is_an_engine_error(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset
+) -> None:
+    engine = durable_module.DurableEngine(minimal_ruleset)
+    monkeypatch.setattr(
+        durable_module.core, "start_action_for_state", lambda *args: ("{}", '{"someone_else": {}}')
+    )
+    with pytest.raises(EngineError, match="did not define"):
+        engine.evaluate(facts_for(MATCHING, DAY), DAY)
+
+
+def test_a_rule_set_durable_rejects_is_an_engine_error(
+    durable_module: Any, monkeypatch: pytest.MonkeyPatch, minimal_ruleset: Ruleset
+) -> None:
+    def fail(*args: object) -> None:
+        raise durable_module.core.error("Could not create ruleset, error code: 202")
+
+    monkeypatch.setattr(durable_module.core, "create_ruleset", fail)
+    with pytest.raises(EngineError, match=r"compiling the rule set \(error code 202"):
+        durable_module.DurableEngine(minimal_ruleset)
 
 
 def test_a_rule_set_too_large_for_durable_says_so(durable_module: Any, minimal_ruleset: Ruleset) -> None:

@@ -1,55 +1,51 @@
 """The durable-rules engine: a rule set compiled to durable-rules, crash-proof by construction.
 
-This is the only module that imports ``durable``. durable-rules 2.0.28 is unmaintained and its C
-core crashes the host process in known ways (see the README section on engines); the adapter
+This is the only module that imports durable-rules. Its 2.0.28 release is unmaintained and its
+C core crashes the host process in known ways (see the README section on engines). The adapter
 avoids every one of them by construction:
 
-* One private :class:`durable.engine.Host` per compiled rule set, never the process-global
-  ``durable.lang`` registry, and with durable's two timer threads not started: nothing here uses
-  timers, and those threads are what turns a freed session into a segfault.
+* It works on the engine core, ``durable_rules_engine`` (the C extension ``durable.engine``
+  wraps), with one private rule-set handle per compiled rule set: never the process-global
+  ``durable.lang`` registry, and no ``durable.engine.Host``, so none of the host's timer threads
+  that turn a freed session into a segfault.
 * One session, with one fixed id, for the life of the engine; each case is asserted as one fact
   and retracted before the next. There are never two live sessions, so no two session ids can
-  share a 32-bit hash and no session is ever deleted. A lock serialises the cases of all threads
-  (durable's C code holds the GIL throughout, so threads could not run it in parallel anyway).
+  share a 32-bit hash, and no session is ever deleted. A lock serialises the cases of all
+  threads (durable's C code holds the GIL throughout, so threads could not run it in parallel).
 * Facts are normalised before they reach the engine: only ints, strings and ``0``/``1`` flags,
   because durable compares across types (``1 == True == "1"``).
-* Actions are bound methods taking one argument (two arguments would make durable treat them
-  as asynchronous); every durable exception becomes an :class:`EngineError` or is handled.
+* No Python action runs. The fired rules are read from the core's action queue with the calls
+  ``durable.engine`` itself makes for every action (start, update state, complete), without its
+  per-action Python objects: each of those costs more than the match itself, and it is where
+  durable mistakes two-argument actions for asynchronous ones, swallows action exceptions into
+  ``state["exception"]`` and calls the deprecated ``datetime.utcfromtimestamp``.
+* Every result code and exception of the core becomes an :class:`EngineError` or is handled.
 
-Three-valued semantics: each rule becomes a *holds* rule (its condition) and a *fails* rule (the
-condition's negation, pushed down to the leaves). A missing field never matches in durable, so
-*holds* fires exactly when the condition is true in Kleene logic and *fails* exactly when it is
-false; neither firing means unknown. Every fired rule costs time, so a *fails* rule carries a
-flag the fact sets only for rules that read an unknown field: a rule whose fields are all known
-and whose *holds* did not fire is false without asking.
+Three-valued semantics: each rule becomes a *holds* pattern (its condition) and a *fails* pattern
+(the condition's negation, pushed down to the leaves). A missing field never matches in durable,
+so *holds* fires exactly when the condition is true in Kleene logic and *fails* exactly when it
+is false; neither firing means unknown. Every fired pattern costs time, so a *fails* pattern also
+asks for a flag the fact sets only when one of the rule's fields is unknown: a rule whose fields
+are all known and whose *holds* did not fire is false without asking.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import threading
-import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-import durable.engine as durable_engine  # type: ignore[import-untyped]
+import durable_rules_engine as core  # type: ignore[import-not-found]
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, period_end
 from .errors import EngineError
 from .facts import FIELDS, Facts
 from .ruleset import Rule, Ruleset
-
-# durable.engine calls datetime.utcfromtimestamp() for every fired action; on Python 3.12+ that
-# warns. Exactly that warning, from exactly that module, is silenced.
-warnings.filterwarnings(
-    "ignore",
-    message=r"datetime\.datetime\.utcfromtimestamp\(\) is deprecated",
-    category=DeprecationWarning,
-    module=r"durable\.engine",
-)
 
 _RULESET = "referral"
 _SESSION = "case"
@@ -59,26 +55,12 @@ _OPEN = "_open."
 _GROUP = "_group."
 _FANOUT = 8
 
+# Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
+_OK, _NOT_HANDLED, _OBSERVED, _DEFERRED = 0, 1, 2, 3
+# A started action is a JSON object whose first key is the fired pattern's name: ours are h<i> / f<i>.
+_ACTION_NAME = re.compile(r'\{"([hf][0-9]+)"')
+
 Json = dict[str, Any]
-
-
-class _QuietHost(durable_engine.Host):  # type: ignore[misc]
-    """A private durable host that starts no timer threads (nothing here needs them)."""
-
-    def _run(self) -> None:
-        return None
-
-
-class _Action:
-    """The action of one compiled durable rule: records that it fired (one argument, so synchronous)."""
-
-    def __init__(self, fired: list[str], name: str) -> None:
-        self._fired = fired
-        self._name = name
-
-    def run(self, _context: object) -> None:
-        """Called by durable when the rule fires."""
-        self._fired.append(self._name)
 
 
 @lru_cache(maxsize=4096)
@@ -258,16 +240,9 @@ class DurableEngine:
         self._fields = tuple(_fields_of(rule) for rule in self._rules)
         self._field_sets = field_sets(self._rules)
         self._durations = _durations(self._rules)
-        self._fired: list[str] = []
         self._lock = threading.Lock()
-        definition = compile_rules(self._rules)
-        for name, pattern in definition.items():
-            pattern["run"] = _Action(self._fired, name).run
-        try:
-            # durable deletes the "run" keys from the definition it is given: it is not used again.
-            self._host = _QuietHost({_RULESET: definition})
-        except Exception as error:
-            raise _engine_error(error, "compiling the rule set") from None
+        self._definition = json.dumps(compile_rules(self._rules))
+        self._handle = self._compile()
         self._constant = {name: 1 for index in range(len(self._rules)) for name in _group_flags(index)}
         members: dict[str, set[str]] = {}
         for rule in self._rules:
@@ -275,6 +250,14 @@ class DurableEngine:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
+
+    def _compile(self) -> int:
+        """A new rule-set handle in durable's core; durable cannot free one safely, so it stays."""
+        try:
+            handle: int = core.create_ruleset(_RULESET, self._definition)
+        except Exception as error:
+            raise _engine_error(error, "compiling the rule set") from None
+        return handle
 
     def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
         """The fact durable sees for one case, and the names of the known fields."""
@@ -303,8 +286,9 @@ class DurableEngine:
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
         fact, known = self.fact(facts, as_of)
+        text = json.dumps(fact, ensure_ascii=False)
         with self._lock:
-            fired = self._run(fact)
+            fired = self._run(text)
         values: dict[str, Tri] = {}
         for rule in self._ruleset.rules_in_force(as_of):
             index = self._index[rule.id]
@@ -316,34 +300,52 @@ class DurableEngine:
                 values[rule.id] = None
         return values
 
-    def _run(self, fact: Json) -> frozenset[str]:
-        """Assert one case's fact, collect the rules that fired, and retract it again."""
-        self._fired.clear()
+    def _run(self, fact: str) -> frozenset[str]:
+        """Assert one case's fact, collect the patterns that fired, and retract the fact again.
+
+        After any error the session is not touched again: durable crashes when a session whose
+        action failed is used further (measured), so the engine starts over on a fresh handle.
+        """
         try:
-            try:
-                state = self._host.assert_fact(_RULESET, fact)
-            except durable_engine.MessageNotHandledException:
-                state = None  # no rule matched: every known rule is false, every other unknown
-            except durable_engine.MessageObservedException:
+            code, state = core.assert_fact(self._handle, fact)
+            if code == _OBSERVED:
                 # The same fact is still asserted (a retract that failed earlier): clear it, retry once.
                 self._retract(fact)
-                self._fired.clear()
-                state = self._host.assert_fact(_RULESET, fact)
-            if isinstance(state, dict) and state.get("exception"):
-                raise EngineError("a durable-rules action failed; the case was not decided")
-            return frozenset(self._fired)
-        except EngineError:
-            raise
-        except Exception as error:
-            raise _engine_error(error, "evaluating a case") from None
-        finally:
-            self._fired.clear()
+                code, state = core.assert_fact(self._handle, fact)
+            if code == _NOT_HANDLED:
+                fired: frozenset[str] = frozenset()  # nothing matched: known rules false, others unknown
+            elif code == _OK:
+                fired = self._fired(state)
+            else:
+                raise EngineError(f"durable-rules did not take the case (result code {code})")
             self._retract(fact)
+            return fired
+        except Exception as error:
+            self._handle = self._compile()
+            if isinstance(error, EngineError):
+                raise
+            raise _engine_error(error, "evaluating a case") from None
 
-    def _retract(self, fact: Json) -> None:
+    def _fired(self, state: int) -> frozenset[str]:
+        """Take every action the fact started off the session's queue; their names are the fired patterns."""
+        fired = []
+        started = core.start_action_for_state(self._handle, state)
+        if not started:
+            return frozenset()
+        state_json, action = started
+        while action:
+            name = _ACTION_NAME.match(action)
+            if name is None:
+                raise EngineError("durable-rules started an action this engine did not define")
+            fired.append(name.group(1))
+            core.update_state(self._handle, state_json)
+            action = core.complete_and_start_action(self._handle, state)
+        return frozenset(fired)
+
+    def _retract(self, fact: str) -> None:
         try:
-            self._host.retract_fact(_RULESET, fact)
-        except durable_engine.MessageNotHandledException:
-            pass  # the fact matched nothing, so durable kept nothing to retract
+            code, _ = core.retract_fact(self._handle, fact)
         except Exception as error:
             raise _engine_error(error, "retracting a case") from None
+        if code not in (_OK, _NOT_HANDLED):  # not handled: the fact matched nothing, so nothing is kept
+            raise EngineError(f"durable-rules did not retract the case (result code {code})")
