@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from .conditions import Tri, kleene_and, kleene_not, kleene_or
 from .facts import Facts
-from .models import Lang, Reason, RuleOutcome, Status
+from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Lang, Reason, RuleOutcome, Status
 from .ruleset import Rule, Ruleset
 
 _RULE_OUTCOME: dict[Tri, RuleOutcome] = {True: "holds", False: "fails", None: "unknown"}
@@ -45,14 +46,7 @@ def decide(
     for service in ruleset.services:
         rules = ruleset.rules_of(service.id)
         active = [rule for rule in rules if rule.id in values]
-        grant = kleene_or(
-            values[r.id] if r.effect == "eligible" else kleene_and(values[r.id], None)
-            for r in active
-            if r.effect != "not_eligible"
-        )
-        exclusion = kleene_or(values[r.id] for r in active if r.effect == "not_eligible")
-        value = kleene_and(grant, kleene_not(exclusion))
-        status = {True: Status.ELIGIBLE, False: Status.NOT_ELIGIBLE, None: Status.UNDETERMINED}[value]
+        status, grant, exclusion = _combine(active, values)
         deciding = _deciding_rules(status, active, values, exclusion)
         reasons = [_reason(ruleset, rule, values[rule.id], True, facts, as_of, lang) for rule in deciding]
         if status is not Status.ELIGIBLE:
@@ -80,6 +74,45 @@ def decide(
             )
         )
     return decided
+
+
+_STATUS: dict[Tri, Status] = {True: Status.ELIGIBLE, False: Status.NOT_ELIGIBLE, None: Status.UNDETERMINED}
+
+
+def _combine(active: list[Rule], values: Mapping[str, Tri]) -> tuple[Status, Tri, Tri]:
+    """Grant and not exclusion (Kleene) over the rules in force: the status, the grant, the exclusion."""
+    grant = kleene_or(
+        values[r.id] if r.effect == "eligible" else kleene_and(values[r.id], None)
+        for r in active
+        if r.effect != "not_eligible"
+    )
+    exclusion = kleene_or(values[r.id] for r in active if r.effect == "not_eligible")
+    return _STATUS[kleene_and(grant, kleene_not(exclusion))], grant, exclusion
+
+
+def statuses(ruleset: Ruleset, values: Mapping[str, Tri]) -> dict[str, Status]:
+    """Only the status of every service, without reasons: for probing other dates and facts cheaply."""
+    result = {}
+    for service in ruleset.services:
+        # The same combination as _combine, unrolled: this runs once per probed date or change.
+        grant: Tri = False
+        exclusion: Tri = False
+        for rule in ruleset.rules_of(service.id):
+            if rule.id not in values:
+                continue
+            value = values[rule.id]
+            if rule.effect == "not_eligible":
+                if value is True or exclusion is True:
+                    exclusion = True
+                elif value is None:
+                    exclusion = None
+            elif grant is not True:
+                if value is True and rule.effect == "eligible":
+                    grant = True
+                elif value is not False:
+                    grant = None
+        result[service.id] = _STATUS[kleene_and(grant, kleene_not(exclusion))]
+    return result
 
 
 def _deciding_rules(
@@ -120,24 +153,55 @@ def _lapsed_reasons(
 _MEMO_LIMIT = 50_000
 
 
+def shown_value(field: str, value: Any) -> ConditionValue | None:
+    """A fact as a reason shows it: dates as ISO text, the German level as its CEFR name."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if field == "language_level":
+        level: str = LANGUAGE_LEVELS[value]
+        return level
+    return cast(ConditionValue, value)
+
+
 def _reason(
     ruleset: Ruleset, rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: Lang
 ) -> Reason:
     leaf_values = tuple(leaf.test(facts, as_of) for leaf in rule.leaves)
-    key = (rule.id, value, in_force, lang, leaf_values)
+    actuals = tuple(facts[leaf.field] for leaf in rule.leaves)
+    # The actual values are part of the key: the memo stays a pure function of its key. Date
+    # facts vary between people, so it holds fewer repeats than before; it is still bounded.
+    key = (rule.id, value, in_force, lang, leaf_values, actuals)
     memo = ruleset._reason_memo
     reason = memo.get(key)
     if not isinstance(reason, Reason):
-        reason = _build_reason(rule, value, in_force, leaf_values, lang)
+        reason = _build_reason(rule, value, in_force, leaf_values, actuals, lang)
         if len(memo) >= _MEMO_LIMIT:
             memo.clear()
         memo[key] = reason
     return reason
 
 
-def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], lang: Lang) -> Reason:
-    # Every value below comes from the validated rule set, so the model is built without
-    # re-validation.
+def _build_reason(
+    rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], actuals: tuple[Any, ...], lang: Lang
+) -> Reason:
+    conditions = []
+    for leaf, leaf_value, actual, outcomes in zip(
+        rule.leaves, leaf_values, actuals, rule.outcomes, strict=True
+    ):
+        outcome = outcomes[leaf_value]
+        if actual is not None:
+            outcome = ConditionOutcome.model_construct(
+                field=outcome.field,
+                op=outcome.op,
+                value=outcome.value,
+                outcome=outcome.outcome,
+                actual=shown_value(leaf.field, actual),
+            )
+        conditions.append(outcome)
+    # Every value below comes from the validated rule set or profile, so the model is built
+    # without re-validation.
     return Reason.model_construct(
         rule=rule.id,
         effect=rule.effect,
@@ -148,5 +212,5 @@ def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri
         valid_from=rule.valid_from,
         valid_to=rule.valid_to,
         note=rule.note.get(lang) if rule.note else None,
-        conditions=tuple(outcomes[v] for v, outcomes in zip(leaf_values, rule.outcomes, strict=True)),
+        conditions=tuple(conditions),
     )
