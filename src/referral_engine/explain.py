@@ -260,8 +260,9 @@ def recommendation_html(rec: Recommendation) -> str:
             f"<td>{escape(', '.join(decision.partners))}</td><td>{until}</td></tr>"
         )
     steps = "".join(f"<li>{escape(step.text)}</li>" for step in rec.next_steps)
+    title = "Empfehlung" if lang == "de" else "Recommendation"
     return (
-        f"<div><p><b>Recommendation</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
+        f"<div><p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
         f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in heads)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table><ol>{steps}</ol></div>"
     )
