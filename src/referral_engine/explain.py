@@ -269,9 +269,9 @@ def recommendation_html(rec: Recommendation) -> str:
 
 
 def timeline_text(timeline: Timeline) -> str:
-    """One line per change (date, service, old → new status) and per handover."""
+    """One line per change (date, service, old → new status), each date's handovers after its changes."""
     lang = timeline.lang
-    lines = []
+    lines: list[tuple[dt.date, int, str]] = []
     for change in timeline.changes:
         line = (
             f"{_date(change.on)} {change.service}: {_t(_STATUS, change.before.value, lang)} → "
@@ -279,13 +279,13 @@ def timeline_text(timeline: Timeline) -> str:
         )
         if change.partners_after and change.partners_after != change.partners_before:
             line += f" ({', '.join(change.partners_after)})"
-        lines.append(line)
+        lines.append((change.on, 0, line))
     for handover in timeline.handovers:
-        lines.append(
-            f"{_date(handover.on)} {_t(_WORDS, 'handover', lang)}: "
-            f"{handover.from_service} → {handover.to_service}"
-        )
-    return "\n".join(lines)
+        word = _t(_WORDS, "handover", lang)
+        text = f"{_date(handover.on)} {word}: {handover.from_service} → {handover.to_service}"
+        lines.append((handover.on, 1, text))
+    # sorted() is stable: changes keep their order within a date, handovers follow them.
+    return "\n".join(line for _, _, line in sorted(lines, key=lambda item: item[:2]))
 
 
 def timeline_html(timeline: Timeline) -> str:
