@@ -177,3 +177,16 @@ def test_what_if_and_why_not_accept_the_python_engine() -> None:
         what_if(PROVISIONAL, MOVE, as_of=AS_OF, engine="nope")
     with pytest.raises(UsageError, match="engine"):
         why_not(JOBSEEKER, "berufssprachkurs", as_of=AS_OF, engine="nope")
+
+
+def test_dates_and_datetimes_for_as_of() -> None:
+    """A datetime as_of counts as its date; anything else is a usage error."""
+    moment = dt.datetime(2026, 3, 1, 9, 30)
+    assert why_not(JOBSEEKER, "berufssprachkurs", as_of=moment) == why_not(
+        JOBSEEKER, "berufssprachkurs", as_of=AS_OF
+    )
+    assert what_if(PROVISIONAL, MOVE, as_of=moment).changed == what_if(PROVISIONAL, MOVE, as_of=AS_OF).changed
+    with pytest.raises(UsageError, match="as_of"):
+        what_if(PROVISIONAL, MOVE, as_of="2026-03-01")  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="as_of"):
+        why_not(JOBSEEKER, "jmd", as_of="2026-03-01")  # type: ignore[arg-type]

@@ -37,12 +37,7 @@ def recommend(
     """
     if not isinstance(profile, CaseProfile):
         profile = CaseProfile.model_validate(profile)
-    if as_of is None:
-        as_of = dt.date.today()
-    elif isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
-    elif not isinstance(as_of, dt.date):
-        raise UsageError("as_of must be a datetime.date")
+    as_of = check_as_of(as_of)
     if lang not in get_args(Lang):
         raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
     if ruleset is None:
@@ -90,6 +85,17 @@ def recommend(
         ),
         changes=changes,
     )
+
+
+def check_as_of(as_of: object) -> dt.date:
+    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError."""
+    if as_of is None:
+        return dt.date.today()
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if not isinstance(as_of, dt.date):
+        raise UsageError("as_of must be a datetime.date")
+    return as_of
 
 
 def _rank_missing(ruleset: Ruleset, decided: list[Any]) -> tuple[tuple[str, ...], dict[str, int]]:

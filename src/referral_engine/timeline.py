@@ -74,7 +74,7 @@ def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list
     for offer in ruleset.partners.offers:
         if offer.valid_from is not None:
             dates.add(offer.valid_from)
-        if offer.valid_to is not None:
+        if offer.valid_to is not None and offer.valid_to < dt.date.max:
             dates.add(offer.valid_to + _DAY)
     return sorted(day for day in dates if day > as_of)
 

@@ -36,7 +36,7 @@ from .models import (
     Recommendation,
     Status,
 )
-from .recommend import recommend
+from .recommend import check_as_of, recommend
 from .ruleset import Ruleset
 
 #: Facts a person can change, each with its possible values in the order of effort (lowest first).
@@ -155,8 +155,7 @@ def what_if(
     value raises :class:`ProfileError`. The other arguments are those of :func:`recommend`.
     """
     profile = _profile(profile)
-    if as_of is None:
-        as_of = dt.date.today()
+    as_of = check_as_of(as_of)
     changed_profile = _apply(profile, changes)
     before = recommend(profile, as_of=as_of, ruleset=ruleset, lang=lang, engine=engine)
     after = recommend(changed_profile, as_of=as_of, ruleset=ruleset, lang=lang, engine=engine)
@@ -205,8 +204,7 @@ def why_not(
     (for example because a partner must check a point the law leaves open).
     """
     profile = _profile(profile)
-    if as_of is None:
-        as_of = dt.date.today()
+    as_of = check_as_of(as_of)
     if ruleset is None:
         ruleset = default_ruleset()
     if max_changes not in (1, 2):
