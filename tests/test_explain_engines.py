@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
 
-from referral_engine import recommend, what_if, why_not
+from referral_engine import CaseProfile, recommend, what_if, why_not
 from referral_engine.engines import durable_available
+from tests.strategies import cases
 
 from .test_timeline import APPLICANT, TWENTY_SIX
 from .test_whatif import JOBSEEKER, MOVE, PROVISIONAL
@@ -34,3 +36,14 @@ def test_same_answers_as_the_reference_engine(engine: str) -> None:
     assert why_not(JOBSEEKER, "berufssprachkurs", as_of=AS_OF, engine=engine) == why_not(
         JOBSEEKER, "berufssprachkurs", as_of=AS_OF, engine="python"
     )
+
+
+@pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
+@given(case=cases())
+@settings(max_examples=25, deadline=None)
+def test_generated_cases_explain_alike(case: tuple[CaseProfile, dt.date]) -> None:
+    """On generated cases, durable gives the reference's reasons, valid_until and changes."""
+    profile, as_of = case
+    durable = recommend(profile, as_of=as_of, engine="durable")
+    assert durable == recommend(profile, as_of=as_of, engine="python")
+    assert durable.changes == recommend(profile, as_of=as_of, engine="python").changes
