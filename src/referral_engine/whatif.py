@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Mapping
+from html import escape
 from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,8 +95,6 @@ class WhatIf(_Result):
         return what_if_text(self, lang, redact=redact)
 
     def _repr_html_(self) -> str:
-        from html import escape
-
         return f"<pre>{escape(self.explain(self.after.lang))}</pre>"
 
     def __repr__(self) -> str:
