@@ -499,7 +499,7 @@ def test_reasons_of_not_eligible_list_failing_conditions(ruleset: Ruleset) -> No
 
 
 def test_reasons_of_eligible_decision(ruleset: Ruleset) -> None:
-    """An eligible decision gives the granting rule with its source, window and met conditions."""
+    """An eligible decision gives the granting rule with its source, window, met conditions and values."""
     adult = run(ruleset, lang="en", **ADULT).decision("adult")
     assert adult.reasons == (
         Reason(
@@ -510,8 +510,10 @@ def test_reasons_of_eligible_decision(ruleset: Ruleset) -> None:
             source=("test source C",),
             valid_from=dt.date(2020, 1, 1),
             conditions=(
-                ConditionOutcome(field="age", op="ge", value=27, outcome="met"),
-                ConditionOutcome(field="entry_date", op="within", value="P3Y", outcome="met"),
+                ConditionOutcome(field="age", op="ge", value=27, outcome="met", actual=30),
+                ConditionOutcome(
+                    field="entry_date", op="within", value="P3Y", outcome="met", actual="2024-06-01"
+                ),
             ),
         ),
     )

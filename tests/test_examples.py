@@ -55,3 +55,16 @@ def test_example_cases_are_valid_and_lead_somewhere(case: Path) -> None:
     rec = recommend(profile, as_of=as_of)
     assert rec.eligible
     assert rec.next_steps
+
+
+def test_explain_and_what_if_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/explain_and_what_if.py prints the handover, the move and both sides of the admission stop."""
+    runpy.run_path(str(REPO / "examples" / "explain_and_what_if.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "JMD valid until: 2026-05-15" in out
+    assert "2026-05-15 handover: jmd → mbe" in out
+    assert "changed: ('integrationsmanagement', 'fluechtlingssozialarbeit')" in out
+    assert "Integrationsmanagement until: 2029-03-02" in out
+    assert "2025-10-31 eligible until 2025-11-01" in out
+    assert "2026-02-09 not_eligible until None" in out
+    assert "(26)" not in out  # the explanation it prints is redacted

@@ -19,23 +19,31 @@ from .models import (
     CaseProfile,
     ConditionOutcome,
     Consent,
+    Handover,
     NextStep,
+    Question,
     Reason,
     Recommendation,
     ServiceDecision,
     Status,
+    StatusChange,
+    Timeline,
 )
 from .recommend import recommend
 from .ruleset import Ruleset
+from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
     "CaseProfile",
     "ConditionOutcome",
     "Consent",
+    "DecisionChange",
     "EngineError",
     "FieldProblem",
+    "Handover",
     "NextStep",
     "ProfileError",
+    "Question",
     "Reason",
     "Recommendation",
     "ReferralEngineError",
@@ -44,9 +52,15 @@ __all__ = [
     "Ruleset",
     "ServiceDecision",
     "Status",
+    "StatusChange",
+    "Timeline",
     "UsageError",
+    "WhatIf",
+    "WhyNot",
     "default_ruleset",
     "load_ruleset",
     "recommend",
+    "what_if",
+    "why_not",
 ]
 __version__ = "0.1.0"

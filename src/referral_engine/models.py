@@ -230,12 +230,20 @@ ConditionValue = bool | int | str | tuple[str, ...]
 
 
 class ConditionOutcome(_Frozen):
-    """One leaf condition of a rule and how it came out for the case (its value is not shown)."""
+    """One leaf condition of a rule: field, operator, required value, the case's value and the outcome.
+
+    ``actual`` is the person's value (``None``: unknown); ``repr`` and ``str`` never show it.
+    """
 
     field: str
     op: str
     value: ConditionValue = Field(description="required value; dates as ISO text, durations as ISO 8601")
     outcome: Outcome
+    actual: ConditionValue | None = Field(
+        default=None,
+        repr=False,
+        description="the case's value (None: unknown); dates as ISO text, German level as CEFR name",
+    )
 
 
 class Reason(_Frozen):
@@ -262,6 +270,124 @@ class ServiceDecision(_Frozen):
     partners: tuple[str, ...] = Field(default=(), description="responsible partner ids, best first")
     reasons: tuple[Reason, ...] = ()
     missing: tuple[str, ...] = Field(default=(), description="unknown fields that could settle it")
+    valid_until: dt.date | None = Field(
+        default=None,
+        description="first date after as_of on which status or partners change if the facts stay as "
+        "they are; None: no change ahead",
+    )
+
+    @property
+    def blocking(self) -> tuple[ConditionOutcome, ...]:
+        """The failed or unknown conditions of the rules in force that keep this decision from eligible.
+
+        Empty for an eligible decision. For an exclusion, its met conditions are what blocks.
+        """
+        if self.status is Status.ELIGIBLE:
+            return ()
+        found: dict[tuple[str, str, str], ConditionOutcome] = {}
+        for reason in self.reasons:
+            if not reason.in_force:
+                continue
+            # An exclusion blocks by what it meets; a grant or check by what it fails or lacks.
+            blocking = ("met", "unknown") if reason.effect == "not_eligible" else ("failed", "unknown")
+            for condition in reason.conditions:
+                if condition.outcome in blocking:
+                    found.setdefault((condition.field, condition.op, repr(condition.value)), condition)
+        return tuple(found.values())
+
+    def explain(self, lang: Lang = "de", *, redact: bool = False) -> str:
+        """The decision as short readable text: status, partners, each rule with source and conditions.
+
+        ``redact=True`` leaves out every value of the person (the actual values and
+        ``valid_until``), for text that leaves the caseworker's desk.
+        """
+        from .explain import explain_decision
+
+        return explain_decision(self, lang, redact=redact)
+
+    def _repr_html_(self) -> str:
+        from .explain import decision_html
+
+        return decision_html(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ServiceDecision(service={self.service!r}, status={self.status.value!r}, "
+            f"partners={self.partners!r}, reasons={len(self.reasons)}, missing={self.missing!r}, "
+            f"valid_until={'<set>' if self.valid_until else None})"
+        )
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class StatusChange(_Frozen):
+    """A date on which one service's decision changes while the facts stay as they are."""
+
+    on: dt.date = Field(description="first day of the new decision")
+    service: str
+    kind: str = Field(description="the service's kind (counselling, language, work, benefits, ...)")
+    before: Status
+    after: Status
+    partners_before: tuple[str, ...] = ()
+    partners_after: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        # The date can reveal a birth date: keep it out of repr like every personal value.
+        return f"StatusChange(service={self.service!r}, {self.before.value} -> {self.after.value})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Handover(_Frozen):
+    """Responsibility passing from one service to another of the same kind on one date (JMD → MBE)."""
+
+    on: dt.date
+    kind: str
+    from_service: str
+    to_service: str
+
+    def __repr__(self) -> str:
+        return f"Handover({self.from_service!r} -> {self.to_service!r})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Timeline(_Frozen):
+    """The coming changes of a recommendation up to a date, and the handovers they imply."""
+
+    as_of: dt.date
+    until: dt.date
+    changes: tuple[StatusChange, ...] = ()
+    handovers: tuple[Handover, ...] = ()
+    lang: Lang = "de"
+
+    def text(self) -> str:
+        """The timeline as short readable text, one line per change or handover, in date order."""
+        from .explain import timeline_text
+
+        return timeline_text(self)
+
+    def _repr_html_(self) -> str:
+        from .explain import timeline_html
+
+        return timeline_html(self)
+
+    def __repr__(self) -> str:
+        return f"Timeline(changes={len(self.changes)}, handovers={[repr(h) for h in self.handovers]})"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+
+class Question(_Frozen):
+    """An open question: the unknown field, the question text, and how many open decisions need it."""
+
+    field: str
+    text: str
+    settles: int = Field(ge=1, description="undetermined decisions this field takes part in")
 
 
 StepKind = Literal["clarify", "consent", "check", "appointment", "application", "information", "no_partner"]
@@ -290,6 +416,35 @@ class Recommendation(_Frozen):
     as_of: dt.date
     ruleset_version: str
     lang: Lang = "de"
+    questions: tuple[Question, ...] = Field(default=(), description="the missing fields as questions, ranked")
+    changes: tuple[StatusChange, ...] = Field(
+        default=(), description="every coming change of a decision while the facts stay as they are"
+    )
+
+    def next_question(self) -> Question | None:
+        """The single most useful question to ask next (in the recommendation's language), or None."""
+        return self.questions[0] if self.questions else None
+
+    def timeline(self, until: dt.date) -> Timeline:
+        """The changes of decisions after ``as_of`` up to and including ``until``, with handovers.
+
+        A handover is a date on which a service stops being eligible and another one of the same
+        kind becomes eligible (or needs a partner's check): JMD → MBE on the 27th birthday.
+        Changes that need new facts (a move, a recognition) are what :func:`what_if` shows.
+        """
+        if not isinstance(until, dt.date) or isinstance(until, dt.datetime):
+            raise UsageError("until must be a datetime.date")
+        if until < self.as_of:
+            raise UsageError("until must not be before as_of")
+        changes = tuple(change for change in self.changes if change.on <= until)
+        return Timeline(
+            as_of=self.as_of, until=until, changes=changes, handovers=_handovers(changes), lang=self.lang
+        )
+
+    def _repr_html_(self) -> str:
+        from .explain import recommendation_html
+
+        return recommendation_html(self)
 
     def decision(self, service_id: str) -> ServiceDecision:
         """The decision for one service; raises ``KeyError`` for an id the ruleset does not know."""
@@ -312,3 +467,27 @@ class Recommendation(_Frozen):
 
     def __str__(self) -> str:
         return repr(self)
+
+
+def _handovers(changes: tuple[StatusChange, ...]) -> tuple[Handover, ...]:
+    """Same-day pairs of one service losing eligibility and another of its kind gaining it."""
+    handovers = []
+    for ending in changes:
+        if ending.before is not Status.ELIGIBLE or ending.after is Status.ELIGIBLE:
+            continue
+        for starting in changes:
+            if (
+                starting.on == ending.on
+                and starting.kind == ending.kind
+                and starting.before is Status.NOT_ELIGIBLE
+                and starting.after is not Status.NOT_ELIGIBLE
+            ):
+                handovers.append(
+                    Handover(
+                        on=ending.on,
+                        kind=ending.kind,
+                        from_service=ending.service,
+                        to_service=starting.service,
+                    )
+                )
+    return tuple(handovers)

@@ -11,9 +11,10 @@ from .engines import evaluator
 from .errors import UsageError
 from .facts import facts_for
 from .loader import default_ruleset
-from .models import CaseProfile, Lang, Recommendation, ServiceDecision, Status
+from .models import CaseProfile, Lang, Question, Recommendation, ServiceDecision, Status
 from .ruleset import Ruleset
 from .steps import plan_steps
+from .timeline import states_of, upcoming_changes, valid_until
 
 _STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
 
@@ -36,12 +37,7 @@ def recommend(
     """
     if not isinstance(profile, CaseProfile):
         profile = CaseProfile.model_validate(profile)
-    if as_of is None:
-        as_of = dt.date.today()
-    elif isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
-    elif not isinstance(as_of, dt.date):
-        raise UsageError("as_of must be a datetime.date")
+    as_of = check_as_of(as_of)
     if lang not in get_args(Lang):
         raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
     if ruleset is None:
@@ -59,7 +55,9 @@ def recommend(
         for d in decided
         if d.status is not Status.NOT_ELIGIBLE
     }
-    missing = _rank_missing(ruleset, decided)
+    missing, counts = _rank_missing(ruleset, decided)
+    changes = upcoming_changes(ruleset, evaluate, profile, as_of, states_of(decided, routes))
+    until = valid_until(changes)
     decisions = tuple(
         ServiceDecision(
             service=d.service,
@@ -68,6 +66,7 @@ def recommend(
             partners=routes[d.service] if d.status is Status.ELIGIBLE else (),
             reasons=d.reasons,
             missing=d.missing,
+            valid_until=until.get(d.service),
         )
         for d in decided
     )
@@ -79,14 +78,31 @@ def recommend(
         as_of=as_of,
         ruleset_version=ruleset.ruleset_version,
         lang=lang,
+        questions=tuple(
+            Question(field=name, text=ruleset.fields[name].question.get(lang), settles=counts[name])
+            for name in missing
+            if name in ruleset.fields
+        ),
+        changes=changes,
     )
 
 
-def _rank_missing(ruleset: Ruleset, decided: list[Any]) -> tuple[str, ...]:
-    """Unknown fields, the ones that appear in the most undetermined decisions first."""
+def check_as_of(as_of: object) -> dt.date:
+    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError."""
+    if as_of is None:
+        return dt.date.today()
+    if isinstance(as_of, dt.datetime):
+        return as_of.date()
+    if not isinstance(as_of, dt.date):
+        raise UsageError("as_of must be a datetime.date")
+    return as_of
+
+
+def _rank_missing(ruleset: Ruleset, decided: list[Any]) -> tuple[tuple[str, ...], dict[str, int]]:
+    """Unknown fields, the ones that appear in the most undetermined decisions first, and those counts."""
     counts: dict[str, int] = {}
     for decision in decided:
         for field in decision.missing:
             counts[field] = counts.get(field, 0) + 1
     rank = {name: index for index, name in enumerate(ruleset.fields)}
-    return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name)))
+    return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name))), counts

@@ -1,0 +1,312 @@
+"""Reasons as readable text and HTML, in German or English, with or without the person's values.
+
+An explanation needs nothing but the frozen decision: each condition carries its field, operator,
+required value, the case's value and the outcome, and the phrases below turn them into a line
+such as ``Alter ≥ 27: nicht erfüllt (26)``. With ``redact=True`` the case's values and every date
+derived from them are left out (``Alter ≥ 27: nicht erfüllt``): the text says which conditions
+the person meets, so it is still case data, but it repeats none of their data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from html import escape
+from typing import TYPE_CHECKING
+
+from .dates import Duration
+from .models import (
+    ConditionOutcome,
+    ConditionValue,
+    Lang,
+    Reason,
+    Recommendation,
+    ServiceDecision,
+    Status,
+    Timeline,
+)
+
+if TYPE_CHECKING:
+    from .whatif import WhatIf
+
+_T = dict[str, tuple[str, str]]  # key -> (German, English)
+
+#: Display names of the profile fields a condition can test.
+FIELD_LABELS: _T = {
+    "age": ("Alter", "age"),
+    "birth_date": ("Geburtsdatum", "date of birth"),
+    "residence_status": ("Aufenthaltsstatus", "residence status"),
+    "entry_date": ("Einreise", "arrival"),
+    "status_since": ("Erteilung des Titels", "issue of the title"),
+    "language_level": ("Deutschniveau", "German level"),
+    "literate_latin": ("alphabetisiert (lateinische Schrift)", "literate in Latin script"),
+    "accommodation": ("Unterbringung", "accommodation"),
+    "accommodation_since": ("Beginn der Unterbringung", "start of accommodation"),
+    "municipality": ("Wohnort", "municipality"),
+    "benefits": ("Leistungsbezug", "benefits"),
+    "employment": ("Erwerbssituation", "employment"),
+    "registered_jobseeker": ("arbeitsuchend gemeldet", "registered as a jobseeker"),
+    "foreign_qualification": ("ausländischer Abschluss", "foreign qualification"),
+    "integration_course": ("Integrationskurs", "integration course"),
+    "languages": ("Sprachen", "languages"),
+}
+_OPERATORS: _T = {
+    "eq": ("=", "="),
+    "ne": ("≠", "≠"),
+    "lt": ("<", "<"),
+    "le": ("≤", "≤"),
+    "gt": (">", ">"),
+    "ge": ("≥", "≥"),
+    "in": ("ist eines von", "is one of"),
+    "not_in": ("ist keines von", "is none of"),
+    "contains": ("enthält", "includes"),
+    "within": ("liegt höchstens", "within the last"),
+    "older_than": ("liegt mehr als", "more than"),
+}
+_OUTCOMES: _T = {
+    "met": ("erfüllt", "met"),
+    "failed": ("nicht erfüllt", "not met"),
+    "unknown": ("unbekannt", "unknown"),
+}
+_MARKS = {"met": "✓", "failed": "✗", "unknown": "?"}
+_STATUS: _T = {
+    "eligible": ("berechtigt", "eligible"),
+    "not_eligible": ("nicht berechtigt", "not eligible"),
+    "undetermined": ("offen", "undetermined"),
+}
+_RULE_OUTCOMES: _T = {
+    "holds": ("trifft zu", "holds"),
+    "fails": ("trifft nicht zu", "does not hold"),
+    "unknown": ("offen", "open"),
+}
+_EFFECTS: _T = {
+    "eligible": ("begründet Anspruch", "grants"),
+    "not_eligible": ("schließt aus", "excludes"),
+    "check": ("Prüfpunkt", "check point"),
+}
+_CONFIDENCE: _T = {
+    "verified": ("belegt", "verified"),
+    "secondary": ("Sekundärquelle", "secondary source"),
+    "unverified": ("unbestätigt", "unverified"),
+}
+_WORDS: _T = {
+    "rule": ("Regel", "Rule"),
+    "source": ("Quelle", "Source"),
+    "confidence": ("Sicherheit", "confidence"),
+    "from": ("gültig ab", "valid from"),
+    "to": ("gültig bis", "valid to"),
+    "not_in_force": ("am Stichtag nicht in Kraft", "not in force on the date"),
+    "partners": ("Zuständig", "Responsible"),
+    "missing": ("Offene Angaben", "Missing facts"),
+    "until": ("Ändert sich am", "Changes on"),
+    "yes": ("ja", "yes"),
+    "no": ("nein", "no"),
+    "ago": ("zurück", "ago"),
+    "none": ("keine", "none"),
+    "handover": ("Übergang", "handover"),
+    "changes": ("Kommende Änderungen", "Coming changes"),
+}
+_UNITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    # unit -> ((German singular, plural), (English singular, plural))
+    "years": (("Jahr", "Jahre"), ("year", "years")),
+    "months": (("Monat", "Monate"), ("month", "months")),
+    "days": (("Tag", "Tage"), ("day", "days")),
+}
+
+
+def _t(table: _T, key: str, lang: Lang) -> str:
+    de, en = table[key]
+    return de if lang == "de" else en
+
+
+def duration_text(duration: str, lang: Lang) -> str:
+    """An ISO 8601 duration in words: ``P1Y6M`` → ``1 Jahr 6 Monate`` / ``1 year 6 months``."""
+    parsed = Duration.parse(duration)
+    parts = []
+    for unit, (de, en) in _UNITS.items():
+        count = getattr(parsed, unit)
+        if count:
+            singular, plural = de if lang == "de" else en
+            parts.append(f"{count} {singular if count == 1 else plural}")
+    return " ".join(parts) or "0"
+
+
+def value_text(value: ConditionValue, lang: Lang) -> str:
+    """A required or actual value as text: lists joined with commas, booleans as yes / no."""
+    if isinstance(value, bool):
+        return _t(_WORDS, "yes" if value else "no", lang)
+    if isinstance(value, tuple):
+        return ", ".join(value) if value else _t(_WORDS, "none", lang)
+    return str(value)
+
+
+def condition_text(condition: ConditionOutcome, lang: Lang = "de", *, redact: bool = False) -> str:
+    """One condition as a line: ``Alter ≥ 27: nicht erfüllt (26)``; redacted without ``(26)``."""
+    label = FIELD_LABELS.get(condition.field, (condition.field, condition.field))
+    field = label[0] if lang == "de" else label[1]
+    op = _t(_OPERATORS, condition.op, lang) if condition.op in _OPERATORS else condition.op
+    if condition.op in ("within", "older_than") and isinstance(condition.value, str):
+        period = duration_text(condition.value, lang)
+        if lang == "de":
+            test = f"{field} {op} {period} zurück"
+        else:
+            test = f"{field} {op} {period}" + (" ago" if condition.op == "older_than" else "")
+    else:
+        test = f"{field} {op} {value_text(condition.value, lang)}"
+    line = f"{test}: {_t(_OUTCOMES, condition.outcome, lang)}"
+    if not redact and condition.actual is not None:
+        line += f" ({value_text(condition.actual, lang)})"
+    return line
+
+
+def _date(day: dt.date) -> str:
+    return day.isoformat()
+
+
+def _reason_head(reason: Reason, lang: Lang) -> str:
+    details = [_t(_EFFECTS, reason.effect, lang), _t(_RULE_OUTCOMES, reason.outcome, lang)]
+    if not reason.in_force:
+        details.append(_t(_WORDS, "not_in_force", lang))
+    if reason.valid_from is not None:
+        details.append(f"{_t(_WORDS, 'from', lang)} {_date(reason.valid_from)}")
+    if reason.valid_to is not None:
+        details.append(f"{_t(_WORDS, 'to', lang)} {_date(reason.valid_to)}")
+    if reason.confidence is not None:
+        details.append(f"{_t(_WORDS, 'confidence', lang)}: {_t(_CONFIDENCE, reason.confidence, lang)}")
+    return f"{_t(_WORDS, 'rule', lang)} {reason.rule} ({'; '.join(details)})"
+
+
+def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bool = False) -> str:
+    """The text of :meth:`ServiceDecision.explain`."""
+    _check_lang(lang)
+    lines = [f"{decision.name}: {_t(_STATUS, decision.status.value, lang)}"]
+    if decision.partners:
+        lines.append(f"{_t(_WORDS, 'partners', lang)}: {', '.join(decision.partners)}")
+    if decision.valid_until is not None and not redact:
+        lines.append(f"{_t(_WORDS, 'until', lang)}: {_date(decision.valid_until)}")
+    for reason in decision.reasons:
+        lines.append(f"- {_reason_head(reason, lang)}")
+        if reason.note:
+            lines.append(f"  {reason.note}")
+        lines.append(f"  {_t(_WORDS, 'source', lang)}: {' | '.join(reason.source)}")
+        for condition in reason.conditions:
+            lines.append(f"  {_MARKS[condition.outcome]} {condition_text(condition, lang, redact=redact)}")
+    if decision.missing:
+        labels = [_field(name, lang) for name in decision.missing]
+        lines.append(f"{_t(_WORDS, 'missing', lang)}: {', '.join(labels)}")
+    return "\n".join(lines)
+
+
+def _field(name: str, lang: Lang) -> str:
+    label = FIELD_LABELS.get(name, (name, name))
+    return label[0] if lang == "de" else label[1]
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in ("de", "en"):
+        from .errors import UsageError
+
+        raise UsageError("lang must be one of: de, en")
+
+
+# -- HTML for notebooks ---------------------------------------------------------------------------
+
+_COLOURS = {Status.ELIGIBLE: "#1b7f3b", Status.UNDETERMINED: "#9a6700", Status.NOT_ELIGIBLE: "#a40e26"}
+
+
+def _status_html(status: Status, lang: Lang) -> str:
+    return f'<b style="color:{_COLOURS[status]}">{escape(_t(_STATUS, status.value, lang))}</b>'
+
+
+def decision_html(decision: ServiceDecision, lang: Lang = "de") -> str:
+    """A decision as an HTML block for notebooks: status, partners, and a table per reason.
+
+    Notebooks sit on the caseworker's desk, so the case's values are shown.
+    """
+    parts = [f"<div><p><b>{escape(decision.name)}</b>: {_status_html(decision.status, lang)}"]
+    if decision.partners:
+        parts.append(f" — {escape(_t(_WORDS, 'partners', lang))}: {escape(', '.join(decision.partners))}")
+    if decision.valid_until is not None:
+        parts.append(f" — {escape(_t(_WORDS, 'until', lang))}: {_date(decision.valid_until)}")
+    parts.append("</p>")
+    for reason in decision.reasons:
+        parts.append(f"<p>{escape(_reason_head(reason, lang))}<br><small>")
+        parts.append(escape(" | ".join(reason.source)) + "</small></p><ul>")
+        for condition in reason.conditions:
+            mark = _MARKS[condition.outcome]
+            parts.append(f"<li>{mark} {escape(condition_text(condition, lang))}</li>")
+        parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def recommendation_html(rec: Recommendation) -> str:
+    """A recommendation as an HTML table: one row per service, then the next steps."""
+    lang = rec.lang
+    heads = (
+        ("Leistung", "Status", "Zuständig", "ändert sich am")
+        if lang == "de"
+        else (
+            "Service",
+            "Status",
+            "Responsible",
+            "changes on",
+        )
+    )
+    rows = []
+    for decision in rec.decisions:
+        until = _date(decision.valid_until) if decision.valid_until else ""
+        rows.append(
+            f"<tr><td>{escape(decision.name)}</td><td>{_status_html(decision.status, lang)}</td>"
+            f"<td>{escape(', '.join(decision.partners))}</td><td>{until}</td></tr>"
+        )
+    steps = "".join(f"<li>{escape(step.text)}</li>" for step in rec.next_steps)
+    title = "Empfehlung" if lang == "de" else "Recommendation"
+    return (
+        f"<div><p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
+        f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in heads)}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table><ol>{steps}</ol></div>"
+    )
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """One line per change (date, service, old → new status), each date's handovers after its changes."""
+    lang = timeline.lang
+    lines: list[tuple[dt.date, int, str]] = []
+    for change in timeline.changes:
+        line = (
+            f"{_date(change.on)} {change.service}: {_t(_STATUS, change.before.value, lang)} → "
+            f"{_t(_STATUS, change.after.value, lang)}"
+        )
+        if change.partners_after and change.partners_after != change.partners_before:
+            line += f" ({', '.join(change.partners_after)})"
+        lines.append((change.on, 0, line))
+    for handover in timeline.handovers:
+        word = _t(_WORDS, "handover", lang)
+        text = f"{_date(handover.on)} {word}: {handover.from_service} → {handover.to_service}"
+        lines.append((handover.on, 1, text))
+    # sorted() is stable: changes keep their order within a date, handovers follow them.
+    return "\n".join(line for _, _, line in sorted(lines, key=lambda item: item[:2]))
+
+
+def timeline_html(timeline: Timeline) -> str:
+    """The timeline as an HTML list."""
+    items = "".join(f"<li>{escape(line)}</li>" for line in timeline_text(timeline).splitlines())
+    return f"<div><p><b>{escape(_t(_WORDS, 'changes', timeline.lang))}</b></p><ul>{items}</ul></div>"
+
+
+def what_if_text(what_if: WhatIf, lang: Lang = "de", *, redact: bool = False) -> str:
+    """Each changed decision (old → new status, partners) with the explanation of the new one."""
+    _check_lang(lang)
+    if not what_if.decisions:
+        return "Keine Änderung." if lang == "de" else "No change."
+    blocks = []
+    for change in what_if.decisions:
+        before, after = (_t(_STATUS, status.value, lang) for status in (change.before, change.after))
+        head = f"{change.service}: {before} → {after}"
+        if change.partners_before != change.partners_after:
+            old = ", ".join(change.partners_before) or "–"
+            new = ", ".join(change.partners_after) or "–"
+            head += f" ({_t(_WORDS, 'partners', lang)}: {old} → {new})"
+        body = explain_decision(what_if.after.decision(change.service), lang, redact=redact)
+        blocks.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
+    return "\n".join(blocks)
