@@ -34,6 +34,8 @@ class Thresholds:
 
     #: Age limits of ``age`` conditions, and the whole years of windows on ``birth_date``.
     ages: tuple[int, ...]
+    #: Every age limit once per condition that uses it: the limits many rules meet at come first.
+    age_uses: tuple[int, ...]
     #: Per date field: the dates it is compared with (``lt``, ``le``, ``eq`` …).
     dates: Mapping[str, tuple[dt.date, ...]]
     #: Per date field: the durations of its ``within`` / ``older_than`` windows.
@@ -72,7 +74,7 @@ class Thresholds:
 
 def thresholds(ruleset: Ruleset) -> Thresholds:
     """Collect the constants ``ruleset`` compares against (cheap: one pass over every leaf)."""
-    ages: set[int] = set()
+    ages: list[int] = []
     dates: dict[str, set[dt.date]] = {}
     durations: dict[str, set[Duration]] = {}
     levels: set[int] = set()
@@ -90,9 +92,9 @@ def thresholds(ruleset: Ruleset) -> Thresholds:
                     and leaf.value.years
                     and not (leaf.value.months or leaf.value.days)
                 ):
-                    ages.add(leaf.value.years)
+                    ages.append(leaf.value.years)
             elif kind == "int":
-                ages.update(values)
+                ages.extend(values)
             elif kind == "date":
                 dates.setdefault(leaf.field, set()).update(values)
             elif kind == "level":
@@ -110,7 +112,8 @@ def thresholds(ruleset: Ruleset) -> Thresholds:
     everywhere = {name for names in used.values() for name in names}
     municipalities = ruleset.partners.municipalities.values()
     return Thresholds(
-        ages=tuple(sorted(ages)),
+        ages=tuple(sorted(set(ages))),
+        age_uses=tuple(sorted(ages, key=lambda age: (-ages.count(age), age))),
         dates=MappingProxyType({k: tuple(sorted(v)) for k, v in dates.items()}),
         durations=MappingProxyType({k: tuple(sorted(v, key=_length)) for k, v in durations.items()}),
         levels=tuple(sorted(levels)),
