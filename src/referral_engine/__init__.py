@@ -5,7 +5,15 @@
 >>> rec.eligible                                       # doctest: +SKIP
 """
 
-from .errors import FieldProblem, ProfileError, ReferralEngineError, RuleFileError, RuleProblem, UsageError
+from .errors import (
+    CaseFileError,
+    FieldProblem,
+    ProfileError,
+    ReferralEngineError,
+    RuleFileError,
+    RuleProblem,
+    UsageError,
+)
 from .loader import default_ruleset, load_ruleset
 from .models import (
     CaseProfile,
@@ -21,6 +29,7 @@ from .recommend import recommend
 from .ruleset import Ruleset
 
 __all__ = [
+    "CaseFileError",
     "CaseProfile",
     "ConditionOutcome",
     "Consent",
