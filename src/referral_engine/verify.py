@@ -34,13 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .conditions import Leaf, Tri, kleene_and, kleene_not, kleene_or
+from .conditions import Leaf, Tri
+from .dates import period_end
 from .errors import RuleFileError
 from .facts import FIELDS, Facts
+from .graph import Located
 from .loader import load_ruleset
 from .models import LANGUAGE_LEVELS
 from .ruleset import Rule, Ruleset
-from .thresholds import Thresholds, as_of_points, representatives, thresholds
+from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
 Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage"]
@@ -211,14 +213,27 @@ def _value(rule: Rule, facts: Facts, as_of: dt.date) -> Tri:
 
 
 def _decision(rules: Sequence[Rule], values: Sequence[Tri]) -> Tri:
-    """A service's decision from its rules' values: grant and not exclusion (see rules/README.md)."""
-    grant = kleene_or(
-        v if r.effect == "eligible" else kleene_and(v, None)
-        for r, v in zip(rules, values, strict=True)
-        if r.effect != "not_eligible"
-    )
-    exclusion = kleene_or(v for r, v in zip(rules, values, strict=True) if r.effect == "not_eligible")
-    return kleene_and(grant, kleene_not(exclusion))
+    """A service's decision from its rules' values: grant and not exclusion (see rules/README.md).
+
+    The same Kleene logic as :func:`referral_engine.decide.decide`, without building reasons:
+    a holding exclusion settles it at once, a ``check`` rule counts as an unknown grant.
+    """
+    grant: Tri = False
+    open_exclusion = False
+    for rule, value in zip(rules, values, strict=True):
+        if value is False:
+            continue
+        if rule.effect == "not_eligible":
+            if value is True:
+                return False
+            open_exclusion = True
+        elif value is True and rule.effect == "eligible":
+            grant = True
+        elif grant is False:
+            grant = None
+    if grant is False:
+        return False
+    return None if grant is None or open_exclusion else True
 
 
 class _Sweep:
@@ -227,7 +242,38 @@ class _Sweep:
         self.th = thresholds(ruleset)
         self.as_ofs = as_of_points(self.th)
         self.points = 0
-        self.reachable: dict[str, set[dt.date]] = {}
+        self.reachable: dict[str, tuple[tuple[dt.date, ...], set[dt.date]]] = {}
+
+    def _points_for(self, rules: Sequence[Rule]) -> tuple[dt.date, ...]:
+        """One ``as_of`` per period in which the same ``rules`` are in force.
+
+        Where a date field is compared both with fixed dates and with windows (``status_since le
+        2025-03-31`` and ``within P1Y``), the periods of the whole rule set are used instead, plus
+        the days around each fixed date and each window end after it.
+        """
+        changes = sorted(
+            {r.valid_from for r in rules if r.valid_from}
+            | {r.valid_to + ONE_DAY for r in rules if r.valid_to}
+        )
+        leaves = [leaf for rule in rules for leaf in rule.leaves if FIELDS[leaf.field].kind == "date"]
+        windows = {(lf.field, lf.value) for lf in leaves if lf.op in ("within", "older_than")}
+        fixed = {(lf.field, lf.value) for lf in leaves if lf.op not in ("within", "older_than")}
+        mixed = [(name, day, d) for name, day in fixed for other, d in windows if other == name]
+        if mixed:
+            extra = {
+                edge + shift * ONE_DAY
+                for _, day, duration in mixed
+                for edge in (day, period_end(day, duration))
+                for shift in (0, 1)
+            }
+            return tuple(sorted(set(self.as_ofs) | extra))
+        return (changes[0] - ONE_DAY, *changes) if changes else self.as_ofs[:1]
+
+    def reachable_on(self, service: str, day: dt.date) -> bool:
+        """Whether some profile can get ``service`` (eligible or undetermined) on ``day``."""
+        points, reached = self.reachable.get(service, ((), set()))
+        earlier = [p for p in points if p <= day]
+        return bool(points) and (earlier[-1] if earlier else points[0]) in reached
 
     def _grid(self, rules: Sequence[Rule], as_of: dt.date) -> tuple[list[_Dimension], Iterator[Facts]]:
         names = list(dict.fromkeys(leaf.field for rule in rules for leaf in rule.leaves))
@@ -254,7 +300,8 @@ class _Sweep:
             together: dict[tuple[str, str], int] = {}
             reachable: set[dt.date] = set()
             exclusions = [r for r in rules if r.effect == "not_eligible"]
-            for as_of in self.as_ofs:
+            days = self._points_for(rules)
+            for as_of in days:
                 active = [r for r in rules if r.in_force(as_of)]
                 _, points = self._grid(active, as_of)
                 for facts in points:
@@ -277,7 +324,7 @@ class _Sweep:
                             alone[rule.id] += 1
                         for other in excluding:
                             together[rule.id, other] = together.get((rule.id, other), 0) + 1
-            self.reachable[service.id] = reachable
+            self.reachable[service.id] = (days, reachable)
             if not reachable:
                 yield Finding(
                     "error",
@@ -347,7 +394,8 @@ class _Sweep:
         rules = [r for s in services for r in self.ruleset.rules_of(s.id)]
         by_service = [[i for i, r in enumerate(rules) if r.service == s.id] for s in services]
         regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]] = []
-        for index, as_of in enumerate(self.as_ofs):
+        days = self._points_for(rules)
+        for index, as_of in enumerate(days):
             dims, points = self._grid(rules, as_of)
             covered: dict[tuple[int, ...], list[str]] = {}
             missing: set[tuple[int, ...]] = set()
@@ -365,13 +413,13 @@ class _Sweep:
                 else:
                     missing.add(point)
             regions.append((dims, missing, covered))
-        yield from self._gap_findings(services[0].where.file, services[0].where.line, regions, kind)
+        yield from self._gap_findings(services[0].where, regions, days, kind)
 
     def _gap_findings(
         self,
-        file: str,
-        line: int,
+        where: Located,
         regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]],
+        days: Sequence[dt.date],
         kind: str,
     ) -> Iterator[Finding]:
         # One as_of period after another; the dimensions of a period are the same fields but may
@@ -395,15 +443,15 @@ class _Sweep:
                 for cube in _merge(points):
                     text = _describe(dims, cube)
                     key: tuple[Severity, str] = (severity, text)  # type: ignore[assignment]
-                    described.setdefault(key, []).append(self.as_ofs[index].isoformat())
+                    described.setdefault(key, []).append(days[index].isoformat())
                     if severity == "error":
                         first_point = (index, *min(itertools.product(*cube)))
                         _, below_rules, above_rules = holes[first_point]
                         primary[key] = above_rules[0] if above_rules else None
                         related[key] = tuple(dict.fromkeys([*below_rules, *above_rules]))
         rule_where = {r.id: r.where for r in self.ruleset.rules}
-        for (severity, text), days in described.items():
-            periods = _periods(days, self.as_ofs)
+        for (severity, text), starts in described.items():
+            periods = _periods(starts, days)
             rule = primary.get((severity, text))
             others = related.get((severity, text), ())
             if severity == "error":
@@ -416,8 +464,8 @@ class _Sweep:
                 severity,
                 "gap",
                 message,
-                located.file if located else file,
-                located.line if located else line,
+                (located or where).file,
+                (located or where).line,
                 rule,
                 None,
                 others,
@@ -431,7 +479,7 @@ class _Sweep:
             declared = [n for n in graph.not_offered if n.service == service.id]
             for mid in graph.municipalities:
                 uncovered: list[str] = []
-                for as_of in sorted(self.reachable.get(service.id, ())):
+                for as_of in (day for day in self.as_ofs if self.reachable_on(service.id, day)):
                     serving = [
                         o
                         for o in offers
