@@ -1,4 +1,4 @@
-"""`referral-engine check`: the bundled rules pass, and each seeded defect is found with rule id and file:line."""
+"""`referral-engine check`: the bundled rules pass; each seeded defect is found with rule id and file:line."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .conftest import REPO
 
 
 def seeded(tmp_path: Path, file: str, old: str, new: str, count: int = 1) -> Path:
-    """A copy of the bundled rules with ``old`` replaced by ``new`` in one file (the first ``count``; -1: all)."""
+    """A copy of the bundled rules with ``old`` replaced by ``new`` in one file (``count`` times; -1: all)."""
     folder = tmp_path / "rules"
     shutil.copytree(REPO / "rules", folder)
     path = folder / file
@@ -32,6 +32,11 @@ def line_of(folder: Path, file: str, text: str, occurrence: int = 1) -> int:
     lines = (folder / file).read_text(encoding="utf-8").splitlines()
     hits = [number for number, line in enumerate(lines, start=1) if text in line]
     return hits[occurrence - 1]
+
+
+def at(folder: Path, file: str, text: str, occurrence: int = 1) -> str:
+    """``file:line`` of that line, as findings show it."""
+    return f"{folder}/{file}:{line_of(folder, file, text, occurrence)}"
 
 
 def only(report: Report, kind: str, severity: str = "error") -> list[Finding]:
@@ -105,10 +110,7 @@ def test_duplicated_rule_id_is_found(tmp_path: Path) -> None:
     report = check(folder)
     [finding] = only(report, "load")
     assert finding.rule == "mbe-within-3-years-of-arrival"
-    assert (
-        finding.where
-        == f"{folder}/eligibility/mbe.yaml:{line_of(folder, 'eligibility/mbe.yaml', 'id: mbe-within-3-years-of-arrival', 2)}"
-    )
+    assert finding.where == at(folder, "eligibility/mbe.yaml", "id: mbe-within-3-years-of-arrival", 2)
     assert "duplicate rule id" in finding.message
 
 
@@ -134,9 +136,7 @@ def test_unknown_partner_of_an_offer_is_found(tmp_path: Path) -> None:
     )
     [finding] = only(check(folder), "load")
     assert finding.service == "vhs-integrationskurs-umland"
-    assert (
-        finding.where == f"{folder}/partners.yaml:{line_of(folder, 'partners.yaml', 'partner: vhs_umland')}"
-    )
+    assert finding.where == at(folder, "partners.yaml", "partner: vhs_umland")
 
 
 def test_removed_partner_for_one_municipality_is_found(tmp_path: Path) -> None:
@@ -149,10 +149,7 @@ def test_removed_partner_for_one_municipality_is_found(tmp_path: Path) -> None:
     assert finding.service == "integrationskurs"
     assert "hartheim" in finding.message
     assert finding.rule == "vhs-integrationskurs"
-    assert (
-        finding.where
-        == f"{folder}/partners.yaml:{line_of(folder, 'partners.yaml', '- id: vhs-integrationskurs')}"
-    )
+    assert finding.where == at(folder, "partners.yaml", "- id: vhs-integrationskurs")
     assert not report.ok
 
 
@@ -174,10 +171,7 @@ def test_overlapping_rule_with_contradicting_result_is_found(tmp_path: Path) -> 
     [finding] = only(check(folder), "contradiction")
     assert finding.rule == "mbe-spaetaussiedler"
     assert finding.related == ("mbe-spaetaussiedler-own-programme",)
-    assert (
-        finding.where
-        == f"{folder}/eligibility/mbe.yaml:{line_of(folder, 'eligibility/mbe.yaml', '- id: mbe-spaetaussiedler')}"
-    )
+    assert finding.where == at(folder, "eligibility/mbe.yaml", "- id: mbe-spaetaussiedler")
     new_line = line_of(folder, "eligibility/mbe.yaml", "- id: mbe-spaetaussiedler-own-programme")
     assert f"mbe.yaml:{new_line}" in finding.message
 
@@ -196,10 +190,7 @@ def test_age_gap_between_jmd_and_mbe_is_found(tmp_path: Path) -> None:
     assert all("age 27 " in f.message for f in gaps)
     assert {f.rule for f in gaps} <= {r.id for r in default_ruleset().rules_of("mbe")}
     for finding in gaps:
-        assert (
-            finding.where
-            == f"{folder}/eligibility/mbe.yaml:{line_of(folder, 'eligibility/mbe.yaml', f'- id: {finding.rule}')}"
-        )
+        assert finding.where == at(folder, "eligibility/mbe.yaml", f"- id: {finding.rule}")
         assert any(r.startswith("jmd-") for r in finding.related)
 
 
@@ -209,24 +200,22 @@ def test_dead_rule_and_unreachable_service_are_found(tmp_path: Path) -> None:
         tmp_path,
         "eligibility/anerkennungsberatung.yaml",
         "when: {field: foreign_qualification, op: eq, value: true}",
-        "when: {all: [{field: foreign_qualification, op: eq, value: true}, {field: foreign_qualification, op: eq, value: false}]}",
+        "when: {all: [{field: foreign_qualification, op: eq, value: true},"
+        " {field: foreign_qualification, op: eq, value: false}]}",
     )
     report = check(folder)
     [dead] = only(report, "dead_rule")
     assert dead.rule == "anerkennungsberatung-foreign-qualification"
     [unreachable] = only(report, "unreachable")
     assert unreachable.service == "anerkennungsberatung"
-    assert (
-        unreachable.where
-        == f"{folder}/services.yaml:{line_of(folder, 'services.yaml', '- id: anerkennungsberatung')}"
-    )
+    assert unreachable.where == at(folder, "services.yaml", "- id: anerkennungsberatung")
 
 
 # -- the command ------------------------------------------------------------------------------------
 
 
 def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """check exits 0 on the bundled rules, 1 when it finds errors, 2 for a folder that does not exist."""
+    """The check command exits 0 on the bundled rules, 1 when it finds errors, 2 for a missing folder."""
     assert main(["check"]) == 0
     assert "0 errors" in capsys.readouterr().out
     folder = seeded(
