@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from .errors import ReferralEngineError, RuleFileError
-from .impact import GENERATED, SEED, diff, read_cases
+from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
 from .models import Lang, Recommendation, Status
 from .recommend import recommend
@@ -135,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--samples", type=int, default=3, metavar="N", help="sample cases per kind of change"
     )
+    compare.add_argument(
+        "--count", type=int, default=GENERATED, metavar="N", help=f"generated profiles (default {GENERATED})"
+    )
     compare.add_argument("--json", action="store_true", help="print the impact as JSON")
     return parser
 
@@ -157,8 +160,12 @@ def _diff(args: argparse.Namespace, as_of: dt.date | None, out: TextIO) -> None:
     old, new = (
         default_ruleset() if path == "default" else load_ruleset(path) for path in (args.old, args.new)
     )
-    cases = read_cases(args.cases) if args.cases else None
-    impact = diff(old, new, cases, as_of=as_of)
+    if args.count < 1:
+        raise _BadInput("--count must be a positive whole number")
+    cases = (
+        read_cases(args.cases) if args.cases else generated_cases((old, new), as_of=as_of, count=args.count)
+    )
+    impact = diff(old, new, cases, as_of=as_of, generated=not args.cases)
     if args.json:
         out.write(json.dumps(impact.to_json(), indent=2) + "\n")
     else:

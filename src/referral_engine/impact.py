@@ -146,13 +146,15 @@ def diff(
     *,
     as_of: dt.date | None = None,
     engine: str | None = None,
+    generated: bool | None = None,
 ) -> Impact:
     """Compare the decisions of ``old`` and ``new`` on ``cases`` (default: :func:`generated_cases`).
 
     A case is applied on its own ``as_of``, else on ``as_of``, else today. A case the rules reject
     (for example a birth date after ``as_of``) raises :class:`CaseFileError` naming the case.
+    ``generated`` marks the cases as generated in the report (default: whether ``cases`` is None).
     """
-    generated = cases is None
+    generated = cases is None if generated is None else generated
     chosen = generated_cases((old, new), as_of=as_of) if cases is None else cases
     today = dt.date.today()
     changes: list[Change] = []
@@ -203,26 +205,37 @@ def generated_cases(
     ths = [thresholds(ruleset) for ruleset in rulesets]
     days = sorted({day for th in ths for day in as_of_points(th)}) if as_of is None else [as_of]
     rng = random.Random(seed)
+    memo: dict[tuple[int, str, dt.date], tuple[Any, ...]] = {}
     cases = []
     for number in range(1, count + 1):
         day = rng.choice(days)
-        data = {name: _pick(rng, ths, name, day) for name in FIELDS if name != "age"}
+        data = {name: _pick(rng, ths, name, day, memo) for name in FIELDS if name != "age"}
         if data["birth_date"] is None:
-            data["age"] = _pick(rng, ths, "age", day)
+            data["age"] = _pick(rng, ths, "age", day, memo)
         cases.append(Case(f"generated #{number}", CaseProfile.model_validate(data), day))
     return cases
 
 
-def _pick(rng: random.Random, ths: Sequence[Thresholds], name: str, day: dt.date) -> Any:
+def _pick(
+    rng: random.Random,
+    ths: Sequence[Thresholds],
+    name: str,
+    day: dt.date,
+    memo: dict[tuple[int, str, dt.date], tuple[Any, ...]],
+) -> Any:
     if rng.random() < 0.25:
         return None
-    th = rng.choice(ths)
+    which = rng.randrange(len(ths))
+    th = ths[which]
     kind = FIELDS[name].kind
     if kind == "text":
         return rng.choice((*th.places, "Anderswo"))
     if kind == "list":
         return tuple(rng.sample(th.languages, k=min(len(th.languages), rng.randint(0, 2))))
-    value = rng.choice(representatives(th, name, day))
+    key = (which, name, day)
+    if key not in memo:
+        memo[key] = representatives(th, name, day)
+    value = rng.choice(memo[key])
     return LANGUAGE_LEVELS[value] if kind == "level" else value
 
 
