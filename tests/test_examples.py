@@ -55,3 +55,12 @@ def test_example_cases_are_valid_and_lead_somewhere(case: Path) -> None:
     rec = recommend(profile, as_of=as_of)
     assert rec.eligible
     assert rec.next_steps
+
+
+def test_rule_author_test_file_passes() -> None:
+    """examples/rule_author_test.py, the test file a rule author keeps next to their rules, passes."""
+    module = runpy.run_path(str(REPO / "examples" / "rule_author_test.py"), run_name="rule_author_test")
+    tests = [value for name, value in module.items() if name.startswith("test_") and callable(value)]
+    assert len(tests) == 5
+    for test in tests:
+        test()

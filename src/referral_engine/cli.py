@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         as_of = _date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
         if args.command == "check":
-            return _check(args.rules_dir, verbose=args.verbose, as_json=args.json, out=sys.stdout)
+            since = _date(args.since, "--from") if args.since else None
+            return _check(args.rules_dir, since, verbose=args.verbose, as_json=args.json, out=sys.stdout)
         if args.command == "diff":
             _diff(args, as_of, sys.stdout)
             return 0
@@ -118,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
         "--verbose", action="store_true", help="also list infos (overlaps carved out as designed)"
     )
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument(
+        "--from", dest="since", metavar="YYYY-MM-DD", help="verify only dates from this day on (default: all)"
+    )
     compare = commands.add_parser(
         "diff",
         help="which cases change between two rule folders (default cases: generated profiles)",
@@ -142,10 +146,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(rules_dir: str | None, *, verbose: bool, as_json: bool, out: TextIO) -> int:
+def _check(rules_dir: str | None, since: dt.date | None, *, verbose: bool, as_json: bool, out: TextIO) -> int:
     if rules_dir is not None and not Path(rules_dir).is_dir():
         raise _BadInput(f"{rules_dir}: not a folder of rule files")
-    report = check(rules_dir if rules_dir is not None else default_ruleset())
+    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since)
     if as_json:
         findings = [dict(asdict(f), where=f.where) for f in report.findings]
         out.write(

@@ -18,8 +18,10 @@ municipalities and the days rules and offers change — so they follow the rules
 ``case_profiles(ruleset)`` and ``as_of_dates(ruleset)`` draw independently; :func:`cases` draws an
 ``as_of`` first and then a profile whose birth and event dates sit on the edges of the rules' age
 limits and time windows *for that day* (the day before, on, and after a birthday that reaches an
-age limit), which is what finds off-by-one-day mistakes. Every check raises ``AssertionError`` with
-a message naming services and fields, never the person's values beyond what the check is about.
+age limit), which is what finds off-by-one-day mistakes. Every check raises ``AssertionError``
+naming the services and fields concerned and showing the profile's known values: the checks are
+meant for generated, made-up profiles (a profile's ``repr`` hides its values, so hypothesis'
+"falsifying example" alone would not tell you which case broke the rule).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .ruleset import Ruleset
 from .thresholds import EVENT_FIELDS, MAX_AGE, ONE_DAY, Thresholds, representatives, thresholds
 
 __all__ = [
+    "age_of",
     "as_of_dates",
     "case_profiles",
     "cases",
@@ -74,13 +77,27 @@ def _span(th: Thresholds) -> tuple[dt.date, dt.date]:
     return add_months(th.changes[0], -12), add_months(th.changes[-1], 24)
 
 
-def as_of_dates(ruleset: Ruleset | None = None) -> st.SearchStrategy[dt.date]:
-    """Dates to apply the rules on: often the day a rule or offer changes, or the day before or after."""
+def as_of_dates(
+    ruleset: Ruleset | None = None, *, since: dt.date | None = None
+) -> st.SearchStrategy[dt.date]:
+    """Dates to apply the rules on: often the day a rule or offer changes, or the day before or after.
+
+    They range from a year before the rule set's first change to two years after its last; ``since``
+    moves the start (for a deployment that only cares about dates from its adoption on).
+    """
     th = thresholds(_rules(ruleset))
     earliest, latest = _span(th)
-    near = sorted({day + shift * ONE_DAY for day in th.changes for shift in (-1, 0, 1)})
+    if since is not None:
+        earliest, latest = since, max(latest, add_months(since, 24))
+    near = sorted(_days(earliest, latest, th))
     uniform = st.dates(min_value=earliest, max_value=latest)
     return st.one_of(st.sampled_from(near), uniform) if near else uniform
+
+
+def _days(earliest: dt.date, latest: dt.date, th: Thresholds) -> set[dt.date]:
+    """The days next to a change that lie between ``earliest`` and ``latest``."""
+    near = {d + s * ONE_DAY for d in th.changes for s in (-1, 0, 1)}
+    return {day for day in near if earliest <= day <= latest}
 
 
 def _birthdays(th: Thresholds, as_of: dt.date) -> list[dt.date]:
@@ -187,13 +204,29 @@ def case_profiles(
     return build()
 
 
-def cases(ruleset: Ruleset | None = None) -> st.SearchStrategy[tuple[CaseProfile, dt.date]]:
+def cases(
+    ruleset: Ruleset | None = None, *, since: dt.date | None = None
+) -> st.SearchStrategy[tuple[CaseProfile, dt.date]]:
     """``(profile, as_of)`` pairs: an ``as_of`` from :func:`as_of_dates`, then a profile for that day."""
     rules = _rules(ruleset)
-    return as_of_dates(rules).flatmap(lambda day: st.tuples(case_profiles(rules, as_of=day), st.just(day)))
+    return as_of_dates(rules, since=since).flatmap(
+        lambda day: st.tuples(case_profiles(rules, as_of=day), st.just(day))
+    )
 
 
 # -- property checks ---------------------------------------------------------------------------------
+
+
+def age_of(profile: CaseProfile, as_of: dt.date) -> int | None:
+    """The age the rules see on ``as_of``: the given age, or the one the birth date gives; None if unknown."""
+    if profile.birth_date is not None:
+        return age_on(profile.birth_date, as_of)
+    return profile.age
+
+
+def _shown(profile: CaseProfile) -> str:
+    """The known values of a (generated) profile, as JSON, for assertion messages."""
+    return profile.model_dump_json(exclude_none=True, exclude_defaults=True)
 
 
 def _statuses(rec: Recommendation) -> dict[str, Status]:
@@ -214,7 +247,7 @@ def check_deterministic(
     again = recommend(
         CaseProfile.model_validate(profile.model_dump()), as_of=as_of, ruleset=ruleset, engine=engine
     )
-    assert first == again, "two runs on the same profile and day gave different recommendations"
+    assert first == again, f"two runs gave different recommendations on {as_of} for {_shown(profile)}"
 
 
 def _fills(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list[tuple[str, Any]]:
@@ -256,7 +289,7 @@ def check_unknown_never_overturns(
             if status is not Status.UNDETERMINED and after[service] is not status:
                 raise AssertionError(
                     f"{service} was {status.value} with {name} unknown and is {after[service].value} "
-                    f"once {name} is known: an unknown fact overturned a decision"
+                    f"once {name} is {value!r}: an unknown fact overturned a decision ({_shown(profile)})"
                 )
 
 
@@ -283,7 +316,8 @@ def check_partner_coverage(
             for n in graph.not_offered
         )
         assert declared, (
-            f"{decision.service} is eligible but has no responsible partner in {place} on {as_of}"
+            f"{decision.service} is eligible but has no responsible partner in {place} on {as_of} "
+            f"({_shown(profile)})"
         )
 
 
@@ -325,7 +359,8 @@ def check_monotone(
         status = recommend(changed, as_of=as_of, ruleset=ruleset, engine=engine).decision(service).status
         direction = "higher" if increasing else "lower"
         assert status is Status.ELIGIBLE, (
-            f"{service} is eligible at {field}={current} but {status.value} at the {direction} value {value}"
+            f"{service} is eligible at {field}={current} but {status.value} at the {direction} value {value} "
+            f"on {as_of} ({_shown(profile)})"
         )
 
 
@@ -348,7 +383,7 @@ def check_no_gap(
     rec = recommend(profile, as_of=as_of, ruleset=ruleset, engine=engine)
     statuses: Mapping[str, Status] = _statuses(rec)
     if all(statuses[s] is Status.NOT_ELIGIBLE for s in chosen):
-        known = ", ".join(profile.known_fields()) or "nothing"
         raise AssertionError(
-            f"gap: every one of {', '.join(chosen)} is not_eligible on {as_of} (known: {known})"
+            f"gap: every one of {', '.join(chosen)} is not_eligible on {as_of} "
+            f"(age {age_of(profile, as_of)}; {_shown(profile)})"
         )

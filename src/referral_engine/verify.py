@@ -121,11 +121,12 @@ class Report:
         return "\n".join([*(lines if shown else []), summary]) + "\n"
 
 
-def check(rules: str | Path | Ruleset) -> Report:
+def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Report:
     """Verify the rule folder (or loaded :class:`Ruleset`) ``rules``; see the module docstring.
 
-    The sweep evaluates conditions with the reference semantics of :mod:`referral_engine.conditions`
-    (it analyses the rules, not an engine).
+    ``since`` limits the sweep to ``as_of`` dates from that day on (a deployment that adopts the
+    rules on a given day need not cover the past). The sweep evaluates conditions with the
+    reference semantics of :mod:`referral_engine.conditions`: it analyses the rules, not an engine.
     """
     started = time.perf_counter()
     if isinstance(rules, Ruleset):
@@ -147,7 +148,7 @@ def check(rules: str | Path | Ruleset) -> Report:
                 for p in error.problems
             )
             return Report(str(rules), failed, 0, time.perf_counter() - started)
-    sweep = _Sweep(ruleset)
+    sweep = _Sweep(ruleset, since)
     findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage()]
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
@@ -237,10 +238,11 @@ def _decision(rules: Sequence[Rule], values: Sequence[Tri]) -> Tri:
 
 
 class _Sweep:
-    def __init__(self, ruleset: Ruleset) -> None:
+    def __init__(self, ruleset: Ruleset, since: dt.date | None = None) -> None:
+        self.since = since
         self.ruleset = ruleset
         self.th = thresholds(ruleset)
-        self.as_ofs = as_of_points(self.th)
+        self.as_ofs = self._from_since(as_of_points(self.th))
         self.points = 0
         self.reachable: dict[str, tuple[tuple[dt.date, ...], set[dt.date]]] = {}
 
@@ -266,8 +268,15 @@ class _Sweep:
                 for edge in (day, period_end(day, duration))
                 for shift in (0, 1)
             }
-            return tuple(sorted(set(self.as_ofs) | extra))
-        return (changes[0] - ONE_DAY, *changes) if changes else self.as_ofs[:1]
+            return self._from_since(tuple(sorted(set(as_of_points(self.th)) | extra)))
+        return self._from_since((changes[0] - ONE_DAY, *changes)) if changes else self.as_ofs[:1]
+
+    def _from_since(self, points: tuple[dt.date, ...]) -> tuple[dt.date, ...]:
+        """The periods (given by their first days) that do not end before ``since``."""
+        if self.since is None:
+            return points
+        since = self.since
+        return tuple(p for i, p in enumerate(points) if i + 1 == len(points) or points[i + 1] > since)
 
     def reachable_on(self, service: str, day: dt.date) -> bool:
         """Whether some profile can get ``service`` (eligible or undetermined) on ``day``."""
@@ -300,9 +309,11 @@ class _Sweep:
             together: dict[tuple[str, str], int] = {}
             reachable: set[dt.date] = set()
             exclusions = [r for r in rules if r.effect == "not_eligible"]
+            evaluated: set[str] = set()
             days = self._points_for(rules)
             for as_of in days:
                 active = [r for r in rules if r.in_force(as_of)]
+                evaluated.update(r.id for r in active)
                 _, points = self._grid(active, as_of)
                 for facts in points:
                     self.points += 1
@@ -334,7 +345,10 @@ class _Sweep:
                     service.where.line,
                     service=service.id,
                 )
-            yield from self._rule_findings(service.id, rules, holds, alone, together, exclusions)
+            swept = [
+                r for r in rules if r.id in evaluated
+            ]  # rules out of force since ``since`` are not judged
+            yield from self._rule_findings(service.id, swept, holds, alone, together, exclusions)
 
     def _rule_findings(
         self,
