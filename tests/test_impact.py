@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from referral_engine.cli import main
 from referral_engine.dates import add_months, age_on
 from referral_engine.impact import GENERATED, diff, generated_cases, read_cases
 
-from .conftest import REPO
+from .conftest import edited_rules
 
 AS_OF = dt.date(2026, 3, 1)
 SECRET = "SECRET-Zeynep-1987"
@@ -34,15 +33,8 @@ STATUSES = (
 @pytest.fixture(scope="module")
 def jmd_until_25(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled rules with the JMD age limit lowered by one year (lt 27 -> lt 26)."""
-    folder = tmp_path_factory.mktemp("changed") / "rules"
-    shutil.copytree(REPO / "rules", folder)
-    jmd = folder / "eligibility" / "jmd.yaml"
-    text = jmd.read_text(encoding="utf-8")
-    assert "{field: age, op: lt, value: 27}" in text
-    jmd.write_text(
-        text.replace("{field: age, op: lt, value: 27}", "{field: age, op: lt, value: 26}"), encoding="utf-8"
-    )
-    return folder
+    old, new = "{field: age, op: lt, value: 27}", "{field: age, op: lt, value: 26}"
+    return edited_rules(tmp_path_factory.mktemp("changed"), "eligibility/jmd.yaml", old, new)
 
 
 def case_rows() -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from referral_engine.testing import (
 )
 from referral_engine.thresholds import thresholds
 
-from .conftest import REPO
+from .conftest import edited_rules
 
 RULES = default_ruleset()
 Case = tuple[CaseProfile, dt.date]
@@ -36,12 +35,8 @@ PLANT = ("{field: age, op: ge, value: 27}", "{field: birth_date, op: older_than,
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Ruleset:
     """The bundled rules with MBE's age limit written as a period on the birth date: a one-day gap."""
-    folder = tmp_path_factory.mktemp("planted") / "rules"
-    shutil.copytree(REPO / "rules", folder)
-    mbe = folder / "eligibility" / "mbe.yaml"
-    text = mbe.read_text(encoding="utf-8")
-    assert text.count(PLANT[0]) == 7
-    mbe.write_text(text.replace(*PLANT), encoding="utf-8")
+    folder = edited_rules(tmp_path_factory.mktemp("planted"), "eligibility/mbe.yaml", *PLANT)
+    assert (folder / "eligibility" / "mbe.yaml").read_text(encoding="utf-8").count(PLANT[1]) == 7
     return load_ruleset(folder)
 
 
@@ -136,14 +131,9 @@ def test_monotone_check_names_the_violation() -> None:
 
 def test_partner_coverage_check_finds_a_missing_partner(tmp_path: Path) -> None:
     """Without the not_offered entry for Hartheim, an eligible Helferkreis case there has no partner."""
-    folder = tmp_path / "rules"
-    shutil.copytree(REPO / "rules", folder)
-    partners = folder / "partners.yaml"
-    partners.write_text(
-        partners.read_text(encoding="utf-8").replace("[hartheim]\n    source", "[staufen]\n    source"),
-        encoding="utf-8",
+    rules = load_ruleset(
+        edited_rules(tmp_path, "partners.yaml", "[hartheim]\n    source", "[staufen]\n    source")
     )
-    rules = load_ruleset(folder)
     profile = CaseProfile(residence_status="gestattung", municipality="Hartheim")
     check_partner_coverage(RULES, profile, dt.date(2026, 3, 1))
     with pytest.raises(

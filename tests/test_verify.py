@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -13,18 +12,12 @@ from referral_engine import default_ruleset
 from referral_engine.cli import main
 from referral_engine.verify import Finding, Report, check
 
-from .conftest import REPO
+from .conftest import REPO, edited_rules
 
 
 def seeded(tmp_path: Path, file: str, old: str, new: str, count: int = 1) -> Path:
     """A copy of the bundled rules with ``old`` replaced by ``new`` in one file (``count`` times; -1: all)."""
-    folder = tmp_path / "rules"
-    shutil.copytree(REPO / "rules", folder)
-    path = folder / file
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"seed does not apply: {old!r} not in {file}"
-    path.write_text(text.replace(old, new, count), encoding="utf-8")
-    return folder
+    return edited_rules(tmp_path, file, old, new, count)
 
 
 def line_of(folder: Path, file: str, text: str, occurrence: int = 1) -> int:
