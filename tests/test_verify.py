@@ -234,3 +234,50 @@ def test_check_command_reports_load_problems_as_findings(
     assert finding["kind"] == "load"
     assert finding["rule"] == "jmd-lawful-or-tolerated"
     assert finding["where"].startswith(f"{folder}/eligibility/jmd.yaml:")
+
+
+# -- partners.yaml: not_offered ------------------------------------------------------------------
+
+
+def test_not_offered_is_loaded_into_the_partner_graph() -> None:
+    """The bundled partners.yaml declares the Helferkreis as not offered in Hartheim, with its line."""
+    [entry] = default_ruleset().partners.not_offered
+    assert (entry.id, entry.service, entry.municipalities) == (
+        "helferkreis-hartheim",
+        "helferkreis",
+        ("hartheim",),
+    )
+    assert entry.where is not None
+    assert entry.where.file.endswith("partners.yaml")
+    assert entry.source
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "service: helferkreis\n    municipalities: [hartheim]",
+            "service: helferkreise\n    municipalities: [hartheim]",
+            "unknown service 'helferkreise'",
+        ),
+        (
+            "municipalities: [hartheim]\n    source",
+            "municipalities: [muellheim]\n    source",
+            "unknown municipality 'muellheim'",
+        ),
+        ('    source: ["research §7.1', '    sources: ["research §7.1', "unknown key 'sources'"),
+    ],
+)
+def test_bad_not_offered_entries_are_load_errors(tmp_path: Path, old: str, new: str, message: str) -> None:
+    """A not_offered entry is checked like an offer: service, municipalities and keys."""
+    findings = only(check(seeded(tmp_path, "partners.yaml", old, new)), "load")
+    [finding] = [f for f in findings if message in f.message]
+    assert finding.where.startswith(f"{tmp_path}/rules/partners.yaml:")
+
+
+def test_a_deployment_can_remove_a_not_offered_entry(tmp_path: Path) -> None:
+    """An overlay's remove: [id] drops a bundled not_offered entry like any other entry."""
+    (tmp_path / "ruleset.yaml").write_text('name: local\nversion: "1"\nextends: default\n', encoding="utf-8")
+    (tmp_path / "partners.yaml").write_text("remove: [helferkreis-hartheim]\n", encoding="utf-8")
+    report = check(tmp_path)
+    assert [f.service for f in report.errors] == ["helferkreis"]
