@@ -187,6 +187,19 @@ def test_age_gap_between_jmd_and_mbe_is_found(tmp_path: Path) -> None:
         assert any(r.startswith("jmd-") for r in finding.related)
 
 
+def test_one_day_gap_between_rule_windows_is_found(tmp_path: Path) -> None:
+    """JMD rules starting on 2 January 2017 while the old ones end on 31 December: a hole in time."""
+    folder = seeded(tmp_path, "eligibility/jmd.yaml", "valid_from: 2017-01-01", "valid_from: 2017-01-02", -1)
+    gaps = only(check(folder), "gap")
+    assert gaps
+    assert all("as_of 2017-01-01..2017-01-01" in f.message for f in gaps)
+    assert all(f.rule is not None and f.rule.startswith("jmd-") for f in gaps)
+    for finding in gaps:  # the rules on either side of the missing day
+        assert any(r.endswith("-before-2017") for r in finding.related)
+        assert {"jmd-lawful-or-tolerated", "jmd-arrival-certificate-unclear"} & set(finding.related)
+    assert all(f.file == f"{folder}/eligibility/jmd.yaml" for f in gaps)
+
+
 def test_dead_rule_and_unreachable_service_are_found(tmp_path: Path) -> None:
     """A rule whose conditions exclude each other is dead; a service with only dead grants is unreachable."""
     folder = seeded(

@@ -9,9 +9,10 @@ finite domain built from the rule set's own thresholds (:mod:`referral_engine.th
   overrides wherever it holds, so it can never take effect; a partial **overlap** (info) is the
   designed way to carve an exception out of a grant (exclusions beat grants) and is only listed;
 * **gap**: a profile for which every ``counselling`` service is ``not_eligible``. An error when
-  it is a *hole* — the profile's neighbours in an ordered field (age, German level, a date, the
-  ``as_of`` period) on both sides do get counselling, as an off-by-one between two rules does —
-  otherwise a warning (children under 12, people obliged to leave …);
+  it is a *hole* — the profile's neighbours on both sides in an ordered field (age, German level,
+  a date) or the same profile in the ``as_of`` periods before and after do get counselling, as an
+  off-by-one between two rules does — otherwise a warning (children under 12, people obliged to
+  leave …);
 * **coverage** (error): a service that some profile can get on some day has no partner in force
   for a municipality, and ``partners.yaml`` does not declare it ``not_offered`` there.
 
@@ -442,9 +443,21 @@ class _Sweep:
         related: dict[tuple[Severity, str], tuple[str, ...]] = {}
         primary: dict[tuple[Severity, str], str | None] = {}
         covered_all = {k: v for _, _, covered in regions for k, v in covered.items()}
+        # The same classes (by label) in another period: a gap only for some days between covered
+        # days is a hole in time, such as a rule that starts a day after its predecessor ends.
+        by_labels = {
+            (point[0], _labels(dims, point)): rules
+            for dims, _, covered in regions
+            for point, rules in covered.items()
+        }
         for index, (dims, missing, _) in enumerate(regions):
             holes: dict[tuple[int, ...], tuple[str, list[str], list[str]]] = {}
             for point in missing:
+                labels = _labels(dims, point)
+                before, after = by_labels.get((index - 1, labels)), by_labels.get((index + 1, labels))
+                if before is not None and after is not None:
+                    holes[point] = ("as_of", before, after)
+                    continue
                 for d, dim in enumerate(dims, start=1):
                     if not dim.ordered:
                         continue
@@ -545,6 +558,11 @@ def _merge(points: Iterable[tuple[int, ...]]) -> list[tuple[frozenset[int], ...]
             if len(merged) < len(cubes):
                 cubes, changed = merged, True
     return sorted(cubes, key=lambda cube: [sorted(s) for s in cube])
+
+
+def _labels(dims: Sequence[_Dimension], point: tuple[int, ...]) -> tuple[str, ...]:
+    """The class labels of a point (its first element is the period), comparable across periods."""
+    return tuple(dim.classes[c].label for dim, c in zip(dims, point[1:], strict=True))
 
 
 def _describe(dims: Sequence[_Dimension], cube: tuple[frozenset[int], ...]) -> str:
