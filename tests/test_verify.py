@@ -128,7 +128,7 @@ def test_unknown_partner_of_an_offer_is_found(tmp_path: Path) -> None:
         "    partner: vhs_umland\n    service: integrationskurs\n    municipalities: [staufen",
     )
     [finding] = only(check(folder), "load")
-    assert finding.service == "vhs-integrationskurs-umland"
+    assert (finding.rule, finding.subject) == ("vhs-integrationskurs-umland", "offer")
     assert finding.where == at(folder, "partners.yaml", "partner: vhs_umland")
 
 
@@ -141,7 +141,7 @@ def test_removed_partner_for_one_municipality_is_found(tmp_path: Path) -> None:
     [finding] = only(report, "coverage")
     assert finding.service == "integrationskurs"
     assert "hartheim" in finding.message
-    assert finding.rule == "vhs-integrationskurs"
+    assert (finding.rule, finding.subject) == ("vhs-integrationskurs", "offer")
     assert finding.where == at(folder, "partners.yaml", "- id: vhs-integrationskurs")
     assert not report.ok
 

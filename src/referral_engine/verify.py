@@ -53,7 +53,11 @@ _ORDERED = ("int", "level", "date")
 
 @dataclass(frozen=True)
 class Finding:
-    """One result of :func:`check`: what is wrong (or worth a look), where, and for which rule."""
+    """One result of :func:`check`: what is wrong (or worth a look), where, and for which rule.
+
+    ``rule`` is the id of the entry at ``file:line`` — a rule, or what ``subject`` says it is (an
+    offer, a ``not_offered`` entry, a partner …); ``service`` the service concerned.
+    """
 
     severity: Severity
     kind: Kind
@@ -64,6 +68,7 @@ class Finding:
     service: str | None = None
     #: Other rule ids the finding names (the other side of an overlap or a gap).
     related: tuple[str, ...] = ()
+    subject: str = "rule"
 
     @property
     def where(self) -> str:
@@ -71,7 +76,11 @@ class Finding:
         return f"{self.file}:{self.line}"
 
     def __str__(self) -> str:
-        subject = f" {self.rule}" if self.rule else (f" [{self.service}]" if self.service else "")
+        subject = (
+            f" {self.subject} {self.rule}"
+            if self.rule
+            else (f" service {self.service}" if self.service else "")
+        )
         return f"{self.where}: {self.severity}: {self.kind}{subject}: {self.message}"
 
 
@@ -143,8 +152,9 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Repor
                     f"{p.message} (column {p.column})",
                     p.file,
                     p.line,
-                    p.rule if p.subject == "rule" else None,
-                    None if p.subject == "rule" else p.rule,
+                    p.rule,
+                    p.rule if p.subject == "service" else None,
+                    subject=p.subject,
                 )
                 for p in error.problems
             )
@@ -529,6 +539,7 @@ class _Sweep:
                             where.line if where else service.where.line,
                             note.id,
                             service.id,
+                            subject="not_offered",
                         )
                 if uncovered:
                     near = offers[0].where if offers and offers[0].where else service.where
@@ -541,6 +552,7 @@ class _Sweep:
                         near.line,
                         offers[0].id if offers else None,
                         service.id,
+                        subject="offer",
                     )
 
 
