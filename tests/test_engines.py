@@ -24,9 +24,10 @@ from referral_engine.dates import Duration
 from referral_engine.decide import evaluate_rules
 from referral_engine.engines import default_engine, durable_available, evaluator
 from referral_engine.facts import FIELDS, Facts, facts_for
+from referral_engine.graph import Located
 from referral_engine.loader import default_ruleset
 from referral_engine.models import LANGUAGE_LEVELS
-from referral_engine.ruleset import Located, Rule
+from referral_engine.ruleset import Rule
 
 from .conftest import REPO
 from .strategies import LANGUAGES, as_of_dates, cases

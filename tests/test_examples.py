@@ -68,3 +68,12 @@ def test_explain_and_what_if_example_runs(capsys: pytest.CaptureFixture[str]) ->
     assert "2025-10-31 eligible until 2025-11-01" in out
     assert "2026-02-09 not_eligible until None" in out
     assert "(26)" not in out  # the explanation it prints is redacted
+
+
+def test_rule_author_test_file_passes() -> None:
+    """examples/rule_author_test.py, the test file a rule author keeps next to their rules, passes."""
+    module = runpy.run_path(str(REPO / "examples" / "rule_author_test.py"), run_name="rule_author_test")
+    tests = [value for name, value in module.items() if name.startswith("test_") and callable(value)]
+    assert len(tests) == 5
+    for test in tests:
+        test()

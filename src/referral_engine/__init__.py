@@ -6,6 +6,7 @@
 """
 
 from .errors import (
+    CaseFileError,
     EngineError,
     FieldProblem,
     ProfileError,
@@ -34,6 +35,7 @@ from .ruleset import Ruleset
 from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
+    "CaseFileError",
     "CaseProfile",
     "ConditionOutcome",
     "Consent",

@@ -1,7 +1,9 @@
-"""The ``referral-engine`` command: ``demo`` on the bundled example cases, ``recommend`` for one case.
+"""The ``referral-engine`` command: ``demo``, ``recommend`` one case, ``check`` rules, ``diff`` two rule sets.
 
-Bad input (a broken case file, invalid case data, broken rule files) ends with a one-line
-message on stderr and exit code 2, never a traceback. Messages name fields, never their values.
+Exit codes: 0 success; 1 ``check`` found errors (warnings do not count); 2 bad input (a broken
+case file, invalid case data, broken rule files for ``demo`` / ``recommend`` / ``diff``, a wrong
+argument), reported as a one-line message on stderr, never a traceback. Messages name fields,
+never their values.
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
 from .errors import ReferralEngineError, RuleFileError
+from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
 from .models import Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
+from .verify import check
 
+EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 _CASE_KEYS = ("title", "as_of", "profile")
 
@@ -54,12 +60,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 success, 2 bad input)."""
+    """Run the command line; return the exit code (0 success, 1 check found errors, 2 bad input)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        as_of = _date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
+        if args.command == "check":
+            since = _date(args.since, "--from") if args.since else None
+            return _check(args.rules_dir, since, verbose=args.verbose, as_json=args.json, out=sys.stdout)
+        if args.command == "diff":
+            _diff(args, as_of, sys.stdout)
+            return 0
         ruleset = load_ruleset(args.rules) if args.rules else default_ruleset()
-        as_of = _date(args.as_of, "--as-of") if args.as_of else None
         if args.command == "demo":
             _demo(ruleset, as_of, args.lang, sys.stdout)
         else:
@@ -95,7 +107,73 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--as-of", metavar="YYYY-MM-DD", help="apply the rules for this date")
         command.add_argument("--lang", choices=("de", "en"), default="de", help="language of the output")
         command.add_argument("--rules", metavar="DIR", help="a rule folder instead of the bundled rules")
+    check = commands.add_parser(
+        "check",
+        help="verify a rule folder: load problems, dead rules, contradictions, gaps, partner coverage",
+        description="Exit code 0: no errors (warnings allowed); 1: errors found; 2: bad input.",
+    )
+    check.add_argument(
+        "rules_dir", nargs="?", metavar="RULES_DIR", help="a rule folder (default: bundled rules)"
+    )
+    check.add_argument(
+        "--verbose", action="store_true", help="also list infos (overlaps carved out as designed)"
+    )
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.add_argument(
+        "--from", dest="since", metavar="YYYY-MM-DD", help="verify only dates from this day on (default: all)"
+    )
+    compare = commands.add_parser(
+        "diff",
+        help="which cases change between two rule folders (default cases: generated profiles)",
+        description=f"Without --cases, {GENERATED} profiles are generated from both rule sets' thresholds "
+        f"(seed {SEED}). Exit code 0, or 2 on bad input.",
+    )
+    compare.add_argument(
+        "old", metavar="OLD_RULES", help="the rule folder in use ('default': the bundled rules)"
+    )
+    compare.add_argument("new", metavar="NEW_RULES", help="the changed rule folder")
+    compare.add_argument("--cases", metavar="FILE", help="cases as JSON lines (.jsonl) or CSV (.csv)")
+    compare.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="apply the rules for this date (cases' own win)"
+    )
+    compare.add_argument(
+        "--samples", type=int, default=3, metavar="N", help="sample cases per kind of change"
+    )
+    compare.add_argument(
+        "--count", type=int, default=GENERATED, metavar="N", help=f"generated profiles (default {GENERATED})"
+    )
+    compare.add_argument("--json", action="store_true", help="print the impact as JSON")
     return parser
+
+
+def _check(rules_dir: str | None, since: dt.date | None, *, verbose: bool, as_json: bool, out: TextIO) -> int:
+    if rules_dir is not None and not Path(rules_dir).is_dir():
+        raise _BadInput(f"{rules_dir}: not a folder of rule files")
+    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since)
+    if as_json:
+        findings = [dict(asdict(f), where=f.where) for f in report.findings]
+        out.write(
+            json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
+        )
+    else:
+        out.write(report.table(verbose=verbose))
+    return 0 if report.ok else EXIT_FINDINGS
+
+
+def _diff(args: argparse.Namespace, as_of: dt.date | None, out: TextIO) -> None:
+    old, new = (
+        default_ruleset() if path == "default" else load_ruleset(path) for path in (args.old, args.new)
+    )
+    if args.count < 1:
+        raise _BadInput("--count must be a positive whole number")
+    cases = (
+        read_cases(args.cases) if args.cases else generated_cases((old, new), as_of=as_of, count=args.count)
+    )
+    impact = diff(old, new, cases, as_of=as_of, generated=not args.cases)
+    if args.json:
+        out.write(json.dumps(impact.to_json(), indent=2) + "\n")
+    else:
+        out.write(impact.table(max(args.samples, 0)))
 
 
 def _date(text: str, what: str) -> dt.date:

@@ -5,6 +5,7 @@ Every error the library raises derives from :class:`ReferralEngineError`::
     ReferralEngineError
     ├── ProfileError      (also a ValueError) - bad case data; never echoes the values given
     ├── RuleFileError     (also a ValueError) - bad rule files; lists every problem with file:line
+    ├── CaseFileError     (also a ValueError) - a bad file of cases (``diff --cases``), as file:line
     ├── UsageError        (also a ValueError) - a wrong argument, such as an unknown language
     └── EngineError       (also a RuntimeError) - the durable-rules engine failed; nothing was decided
 
@@ -72,6 +73,10 @@ class RuleFileError(ReferralEngineError, ValueError):
         lines = [f"{count} problem{'s' if count != 1 else ''} in rule files:"]
         lines += [f"  {problem}" for problem in self.problems]
         super().__init__("\n".join(lines))
+
+
+class CaseFileError(ReferralEngineError, ValueError):
+    """A file of cases cannot be read: the message names ``file:line`` and the field, never a value."""
 
 
 class UsageError(ReferralEngineError, ValueError):

@@ -15,12 +15,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import networkx as nx
 
 from .models import Lang
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where something was defined: file and line, for messages that point a rule author to it."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +79,33 @@ class Offer:
     valid_to: dt.date | None = None
     sample: bool = False
     source: tuple[str, ...] = ()
+    where: Located | None = field(default=None, compare=False)
 
     def in_force(self, on: dt.date) -> bool:
         """Whether the offer's validity window contains ``on``."""
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_to is None or on <= self.valid_to
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotOffered:
+    """A declaration that ``service`` is not offered in some municipalities (``None``: anywhere).
+
+    Routing is unaffected (no offer, no partner); ``referral-engine check`` accepts the missing
+    partner instead of reporting a coverage gap.
+    """
+
+    id: str
+    service: str
+    municipalities: tuple[str, ...] | None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    source: tuple[str, ...] = ()
+    where: Located | None = field(default=None, compare=False)
+
+    def in_force(self, on: dt.date) -> bool:
+        """Whether the declaration's validity window contains ``on``."""
         return (self.valid_from is None or self.valid_from <= on) and (
             self.valid_to is None or on <= self.valid_to
         )
@@ -84,10 +119,13 @@ class PartnerGraph:
         municipalities: Iterable[Municipality],
         partners: Iterable[Partner],
         offers: Iterable[Offer],
+        not_offered: Iterable[NotOffered] = (),
     ) -> None:
         self.municipalities: Mapping[str, Municipality] = MappingProxyType({m.id: m for m in municipalities})
         self.partners: Mapping[str, Partner] = MappingProxyType({p.id: p for p in partners})
         self.offers: tuple[Offer, ...] = tuple(offers)
+        #: Services declared as not offered in some municipalities (see :class:`NotOffered`).
+        self.not_offered: tuple[NotOffered, ...] = tuple(not_offered)
         graph = nx.DiGraph()
         for municipality in self.municipalities.values():
             graph.add_node(f"municipality:{municipality.id}", kind="municipality", name=municipality.name)

@@ -27,9 +27,9 @@ from ._yaml import RULE_ID, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem
 from .facts import FIELDS, FieldSpec
-from .graph import Municipality, Offer, Partner, PartnerGraph, Text
+from .graph import Located, Municipality, NotOffered, Offer, Partner, PartnerGraph, Text
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
-from .ruleset import FieldInfo, Located, Messages, Rule, Ruleset, Service, StepTemplate
+from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
 
 ELIGIBILITY_DIR = "eligibility"
 
@@ -384,27 +384,32 @@ def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None
     municipalities: dict[str, Municipality] = {}
     partners: dict[str, Partner] = {}
     offers: dict[str, Offer] = {}
+    not_offered: dict[str, NotOffered] = {}
     removed: dict[str, tuple[Reader, Node]] = {}
     readable = False
     for layer in folder.layers:
         reader, root = folder.read("partners.yaml", layer)
         keys = ("municipalities", "partners", "offers")
-        entries = reader.mapping(root, () if layer.overlay else keys, (*keys, "remove")) if root else None
+        optional = (*keys, "not_offered", "remove")
+        entries = reader.mapping(root, () if layer.overlay else keys, optional) if root else None
         if entries is None:
             continue
         readable = readable or not layer.overlay
-        removed.update(_remove(reader, entries, layer, offers, partners, municipalities))
+        removed.update(_remove(reader, entries, layer, offers, not_offered, partners, municipalities))
         _read_municipalities(reader, entries, municipalities)
         _read_partners(reader, entries, partners)
         _read_offers(reader, entries, offers, partners, municipalities, services)
+        _read_not_offered(reader, entries, not_offered, municipalities, services)
     if not readable:
         return None
-    for offer in offers.values():
-        for gone in (offer.partner, *(offer.municipalities or ())):
+    entries_: list[Offer | NotOffered] = [*offers.values(), *not_offered.values()]
+    for entry in entries_:
+        names, what = ((entry.partner,), "offer") if isinstance(entry, Offer) else ((), "not_offered")
+        for gone in (*names, *(entry.municipalities or ())):
             if gone in removed and gone not in partners and gone not in municipalities:
                 reader, node = removed[gone]
-                reader.problem(node, f"'{gone}' is removed, but offer '{offer.id}' still names it")
-    return PartnerGraph(municipalities.values(), partners.values(), offers.values())
+                reader.problem(node, f"'{gone}' is removed, but {what} '{entry.id}' still names it")
+    return PartnerGraph(municipalities.values(), partners.values(), offers.values(), not_offered.values())
 
 
 def _read_municipalities(
@@ -471,7 +476,45 @@ def _read_offers(
         source = reader.strings(fields["source"], oid) if "source" in fields else ()
         if oid and _unique(reader, fields["id"], oid, seen, "offer") and partner and service and readable:
             offers[oid] = Offer(
-                oid, partner, service, places, languages, valid_from, valid_to, sample, source
+                oid,
+                partner,
+                service,
+                places,
+                languages,
+                valid_from,
+                valid_to,
+                sample,
+                source,
+                _where(reader, item),
+            )
+
+
+def _read_not_offered(
+    reader: Reader,
+    entries: dict[str, Node],
+    not_offered: dict[str, NotOffered],
+    municipalities: dict[str, Municipality],
+    services: Collection[str],
+) -> None:
+    """``not_offered``: services that have no partner in some municipalities, on purpose."""
+    reader.subject = "not_offered"
+    seen: dict[str, Located] = {}
+    required = ("id", "service", "municipalities", "source")
+    for item in reader.sequence(entries["not_offered"]) if "not_offered" in entries else []:
+        fields = reader.mapping(item, required, ("valid_from", "valid_to"))
+        if fields is None or not set(required) <= fields.keys():
+            continue
+        nid = reader.identifier(fields["id"], pattern=RULE_ID)
+        service = reader.identifier(fields["service"], nid)
+        if service and service not in services:
+            reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", nid)
+            service = None
+        readable, places = _places(reader, fields["municipalities"], municipalities, nid)
+        valid_from, valid_to = _window(reader, fields, nid)
+        source = reader.strings(fields["source"], nid)
+        if nid and _unique(reader, fields["id"], nid, seen, "not_offered") and service and readable:
+            not_offered[nid] = NotOffered(
+                nid, service, places, valid_from, valid_to, source, _where(reader, item)
             )
 
 

@@ -14,21 +14,10 @@ from types import MappingProxyType
 
 from .conditions import Condition, Leaf
 from .errors import UsageError
-from .graph import PartnerGraph, Text
+from .graph import Located, PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
 
 _MEMO_DATES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class Located:
-    """Where something was defined: file and line, for messages that point a rule author to it."""
-
-    file: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ._yaml import Reader
 from .errors import ProfileError, RuleFileError, RuleProblem
+from .graph import Located
 from .loader import default_ruleset, load_ruleset
 from .models import ENGINES, CaseProfile, Consent, Recommendation
 from .recommend import recommend
-from .ruleset import Located, Ruleset
+from .ruleset import Ruleset
 
 __all__ = [
     "DEFAULT_RULES",

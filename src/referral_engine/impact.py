@@ -1,0 +1,321 @@
+"""``referral-engine diff``: which cases a rule change affects, before a district adopts it.
+
+:func:`diff` applies two rule sets to the same cases and reports every decision that changes:
+the case, the service, the status before and after, and the rules responsible on each side.
+Cases come from a JSON-lines or CSV file (:func:`read_cases`) or, without one, are generated
+deterministically from both rule sets' thresholds (:func:`generated_cases`).
+
+Case files hold personal data: errors name the file, the line and the field, never a value, and
+the report shows case ids (``file:line`` or the case's ``id``), never profiles.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CaseFileError, ProfileError
+from .facts import FIELDS
+from .models import LANGUAGE_LEVELS, CaseProfile, ServiceDecision, Status
+from .recommend import recommend
+from .ruleset import Ruleset
+from .thresholds import Thresholds, as_of_points, representatives, thresholds
+
+#: How many profiles :func:`generated_cases` makes by default, and from which seed.
+GENERATED = 2000
+SEED = 0
+_CASE_KEYS = ("id", "title", "as_of", "profile")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One case to compare on: an id to report it by, the profile, and its own ``as_of`` if it has one."""
+
+    id: str
+    profile: CaseProfile
+    as_of: dt.date | None = None
+
+    def __repr__(self) -> str:
+        return f"Case({self.id!r}, as_of={self.as_of})"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One decision that differs between the old and the new rules for one case."""
+
+    case: str
+    as_of: dt.date
+    service: str
+    before: Status
+    after: Status
+    #: The rules that hold (or are unknown) for the case under the old and the new rule set.
+    rules_before: tuple[str, ...]
+    rules_after: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """``service: before -> after``, what the summary counts."""
+        return f"{self.service}: {self.before.value} -> {self.after.value}"
+
+
+@dataclass(frozen=True)
+class Impact:
+    """The result of :func:`diff`: how many cases change, and every changed decision."""
+
+    old: str
+    new: str
+    cases: int
+    changes: tuple[Change, ...]
+    generated: bool = False
+
+    @property
+    def changed_cases(self) -> tuple[str, ...]:
+        """Ids of the cases with at least one changed decision, in input order."""
+        return tuple(dict.fromkeys(change.case for change in self.changes))
+
+    def summary(self) -> dict[str, int]:
+        """Number of cases per kind of change (``service: before -> after``), most frequent first."""
+        counts: dict[str, int] = {}
+        for change in self.changes:
+            counts[change.kind] = counts.get(change.kind, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def samples(self, per_kind: int = 3) -> dict[str, tuple[Change, ...]]:
+        """Up to ``per_kind`` changes of each kind."""
+        chosen: dict[str, list[Change]] = {}
+        for change in self.changes:
+            bucket = chosen.setdefault(change.kind, [])
+            if len(bucket) < per_kind:
+                bucket.append(change)
+        return {kind: tuple(chosen[kind]) for kind in self.summary()}
+
+    def table(self, per_kind: int = 3) -> str:
+        """A readable report: totals, one line per kind of change, and samples with their rules."""
+        source = "generated profiles" if self.generated else "cases"
+        lines = [
+            f"old: {self.old}",
+            f"new: {self.new}",
+            f"{len(self.changed_cases)} of {self.cases} {source} change ({len(self.changes)} decisions)",
+        ]
+        samples = self.samples(per_kind)
+        for kind, count in self.summary().items():
+            lines.append(f"  {count:6d}  {kind}")
+            for change in samples[kind]:
+                before = ", ".join(change.rules_before) or "-"
+                after = ", ".join(change.rules_after) or "-"
+                lines.append(
+                    f"          e.g. {change.case} (as of {change.as_of}): was {before}; now {after}"
+                )
+        return "\n".join(lines) + "\n"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data: totals, counts per kind and every change (case ids, never profiles)."""
+        return {
+            "old": self.old,
+            "new": self.new,
+            "cases": self.cases,
+            "generated": self.generated,
+            "changed_cases": list(self.changed_cases),
+            "summary": self.summary(),
+            "changes": [
+                {
+                    "case": c.case,
+                    "as_of": c.as_of.isoformat(),
+                    "service": c.service,
+                    "before": c.before.value,
+                    "after": c.after.value,
+                    "rules_before": list(c.rules_before),
+                    "rules_after": list(c.rules_after),
+                }
+                for c in self.changes
+            ],
+        }
+
+
+def diff(
+    old: Ruleset,
+    new: Ruleset,
+    cases: Iterable[Case] | None = None,
+    *,
+    as_of: dt.date | None = None,
+    engine: str | None = None,
+    generated: bool | None = None,
+) -> Impact:
+    """Compare the decisions of ``old`` and ``new`` on ``cases`` (default: :func:`generated_cases`).
+
+    A case is applied on its own ``as_of``, else on ``as_of``, else today. A case the rules reject
+    (for example a birth date after ``as_of``) raises :class:`CaseFileError` naming the case.
+    ``generated`` marks the cases as generated in the report (default: whether ``cases`` is None).
+    """
+    generated = cases is None if generated is None else generated
+    chosen = generated_cases((old, new), as_of=as_of) if cases is None else cases
+    today = dt.date.today()
+    changes: list[Change] = []
+    count = 0
+    for case in chosen:
+        count += 1
+        day = case.as_of or as_of or today
+        try:
+            before = recommend(case.profile, as_of=day, ruleset=old, engine=engine)
+            after = recommend(case.profile, as_of=day, ruleset=new, engine=engine)
+        except ProfileError as error:
+            raise CaseFileError(f"{case.id}: {error}") from None
+        old_decisions = {d.service: d for d in before.decisions}
+        for decision in after.decisions:
+            previous = old_decisions.get(decision.service)
+            if previous is None or previous.status is not decision.status:
+                changes.append(_change(case.id, day, decision, previous))
+        for service in old_decisions.keys() - {d.service for d in after.decisions}:
+            gone = old_decisions[service]
+            changes.append(Change(case.id, day, service, gone.status, Status.NOT_ELIGIBLE, _rules(gone), ()))
+    return Impact(old.ruleset_version, new.ruleset_version, count, tuple(changes), generated)
+
+
+def _rules(decision: ServiceDecision | None) -> tuple[str, ...]:
+    if decision is None:
+        return ()
+    # The rules that hold or are still open: what granted, excluded or left it undetermined.
+    return tuple(dict.fromkeys(r.rule for r in decision.reasons if r.in_force and r.outcome != "fails"))
+
+
+def _change(case: str, day: dt.date, decision: ServiceDecision, previous: ServiceDecision | None) -> Change:
+    before = previous.status if previous is not None else Status.NOT_ELIGIBLE
+    return Change(case, day, decision.service, before, decision.status, _rules(previous), _rules(decision))
+
+
+# -- cases -------------------------------------------------------------------------------------------
+
+
+def generated_cases(
+    rulesets: Sequence[Ruleset], *, as_of: dt.date | None = None, count: int = GENERATED, seed: int = SEED
+) -> list[Case]:
+    """``count`` profiles drawn with a fixed ``seed`` from the thresholds of all ``rulesets``.
+
+    Each field is unknown or one of its representative values (an age next to each limit, a date on
+    the edge of each window, every enumeration value, …); ``as_of`` is the given day or, case by
+    case, a day on which one of the rule sets changes. The same arguments give the same cases.
+    """
+    ths = [thresholds(ruleset) for ruleset in rulesets]
+    days = sorted({day for th in ths for day in as_of_points(th)}) if as_of is None else [as_of]
+    rng = random.Random(seed)
+    memo: dict[tuple[int, str, dt.date], tuple[Any, ...]] = {}
+    cases = []
+    for number in range(1, count + 1):
+        day = rng.choice(days)
+        data = {name: _pick(rng, ths, name, day, memo) for name in FIELDS if name != "age"}
+        if data["birth_date"] is None:
+            data["age"] = _pick(rng, ths, "age", day, memo)
+        cases.append(Case(f"generated #{number}", CaseProfile.model_validate(data), day))
+    return cases
+
+
+def _pick(
+    rng: random.Random,
+    ths: Sequence[Thresholds],
+    name: str,
+    day: dt.date,
+    memo: dict[tuple[int, str, dt.date], tuple[Any, ...]],
+) -> Any:
+    if rng.random() < 0.25:
+        return None
+    which = rng.randrange(len(ths))
+    th = ths[which]
+    kind = FIELDS[name].kind
+    if kind == "text":
+        return rng.choice((*th.places, "Anderswo"))
+    if kind == "list":
+        return tuple(rng.sample(th.languages, k=min(len(th.languages), rng.randint(0, 2))))
+    key = (which, name, day)
+    if key not in memo:
+        memo[key] = representatives(th, name, day)
+    value = rng.choice(memo[key])
+    return LANGUAGE_LEVELS[value] if kind == "level" else value
+
+
+def read_cases(path: str | Path) -> list[Case]:
+    """Read cases from a JSON-lines file (``.jsonl``, ``.ndjson``) or a CSV file (``.csv``).
+
+    JSON lines: one object per line, a profile or ``{"id", "title", "as_of", "profile"}``. CSV: a
+    header of profile field names (plus optional ``id`` and ``as_of``), an empty cell for unknown,
+    ``languages`` separated by spaces or semicolons. A case is named by its ``id`` or ``file:line``.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CaseFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise CaseFileError(f"{path}: cannot read the file ({type(error).__name__})") from None
+    if file.suffix.lower() == ".csv":
+        return _read_csv(str(path), text)
+    if file.suffix.lower() in (".jsonl", ".ndjson"):
+        return _read_jsonl(str(path), text)
+    raise CaseFileError(f"{path}: expected a .jsonl, .ndjson or .csv file")
+
+
+def _read_jsonl(name: str, text: str) -> list[Case]:
+    cases = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CaseFileError(f"{where}:{error.colno}: invalid JSON: {error.msg}") from None
+        if not isinstance(data, dict):
+            raise CaseFileError(f"{where}: expected a JSON object (a case profile)")
+        if "profile" in data:
+            unknown = sorted(set(data) - set(_CASE_KEYS))
+            if unknown:
+                raise CaseFileError(
+                    f"{where}: unknown key {unknown[0]!r}; a case has: {', '.join(_CASE_KEYS)}"
+                )
+            if not isinstance(data["profile"], dict):
+                raise CaseFileError(f"{where}: profile must be a JSON object")
+            cases.append(_case(where, data.get("id"), data.get("as_of"), data["profile"]))
+        else:
+            cases.append(_case(where, None, None, data))
+    return cases
+
+
+def _read_csv(name: str, text: str) -> list[Case]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    allowed = {*FIELDS, "id", "as_of"}
+    unknown = sorted(set(reader.fieldnames or ()) - allowed)
+    if unknown:
+        raise CaseFileError(
+            f"{name}:1: unknown column {unknown[0]!r}; columns are id, as_of and profile fields"
+        )
+    cases = []
+    for row in reader:
+        where = f"{name}:{reader.line_num}"
+        if None in row:
+            raise CaseFileError(f"{where}: more cells than columns")
+        cells = {key: value.strip() for key, value in row.items() if value is not None and value.strip()}
+        profile: dict[str, Any] = {k: v for k, v in cells.items() if k not in ("id", "as_of")}
+        if "languages" in profile:
+            profile["languages"] = profile["languages"].replace(";", " ").split()
+        cases.append(_case(where, cells.get("id"), cells.get("as_of"), profile))
+    return cases
+
+
+def _case(where: str, case_id: Any, as_of: Any, profile: dict[str, Any]) -> Case:
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(str(as_of))
+        except ValueError:
+            raise CaseFileError(f"{where}: as_of must be a date written as YYYY-MM-DD") from None
+    try:
+        validated = CaseProfile.model_validate(profile)
+    except ProfileError as error:
+        raise CaseFileError(f"{where}: {error}") from None
+    return Case(str(case_id) if case_id is not None else where, validated, day)

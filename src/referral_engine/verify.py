@@ -1,0 +1,612 @@
+"""``referral-engine check``: verify a rule set before it goes live.
+
+:func:`check` loads a rule folder (every load problem becomes an error finding) and then sweeps a
+finite domain built from the rule set's own thresholds (:mod:`referral_engine.thresholds`):
+
+* **unreachable** (error): a service no profile can get on any date (eligible or undetermined);
+* **dead rule** (error): a rule that holds for no profile on any day it is in force;
+* **contradiction** (error): a granting or ``check`` rule that some exclusion of the same service
+  overrides wherever it holds, so it can never take effect; a partial **overlap** (info) is the
+  designed way to carve an exception out of a grant (exclusions beat grants) and is only listed;
+* **gap**: a profile for which every ``counselling`` service is ``not_eligible``. An error when
+  it is a *hole* — the profile's neighbours on both sides in an ordered field (age, German level,
+  a date) or the same profile in the ``as_of`` periods before and after do get counselling, as an
+  off-by-one between two rules does — otherwise a warning (children under 12, people obliged to
+  leave …);
+* **coverage** (error): a service that some profile can get on some day has no partner in force
+  for a municipality, and ``partners.yaml`` does not declare it ``not_offered`` there.
+
+The domain: for each ``as_of`` period (the days rules and offers come into or go out of force),
+each field's values are split into the classes in which every condition of the rules under study
+gives the same answer (:func:`referral_engine.thresholds.representatives`); the sweep evaluates
+one profile per combination of classes, per service and only over the fields that service's rules
+test. Within those periods and the representative values that is exhaustive, but it is a sweep,
+not a proof: fields are split one at a time, and date windows are probed at their edges for one
+``as_of`` per period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .conditions import Leaf, Tri
+from .dates import period_end
+from .errors import RuleFileError
+from .facts import FIELDS, Facts
+from .graph import Located
+from .loader import load_ruleset
+from .models import LANGUAGE_LEVELS
+from .ruleset import Rule, Ruleset
+from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
+
+Severity = Literal["error", "warning", "info"]
+Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+_ORDERED = ("int", "level", "date")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of :func:`check`: what is wrong (or worth a look), where, and for which rule.
+
+    ``rule`` is the id of the entry at ``file:line`` — a rule, or what ``subject`` says it is (an
+    offer, a ``not_offered`` entry, a partner …); ``service`` the service concerned.
+    """
+
+    severity: Severity
+    kind: Kind
+    message: str
+    file: str
+    line: int
+    rule: str | None = None
+    service: str | None = None
+    #: Other rule ids the finding names (the other side of an overlap or a gap).
+    related: tuple[str, ...] = ()
+    subject: str = "rule"
+
+    @property
+    def where(self) -> str:
+        """``file:line``."""
+        return f"{self.file}:{self.line}"
+
+    def __str__(self) -> str:
+        subject = (
+            f" {self.subject} {self.rule}"
+            if self.rule
+            else (f" service {self.service}" if self.service else "")
+        )
+        return f"{self.where}: {self.severity}: {self.kind}{subject}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything :func:`check` found, errors first; ``ok`` when there is no error."""
+
+    ruleset: str
+    findings: tuple[Finding, ...]
+    points: int = 0
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """The findings of severity ``error``."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        """The findings of severity ``warning``."""
+        return tuple(f for f in self.findings if f.severity == "warning")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the rule set has no error (warnings and infos do not count)."""
+        return not self.errors
+
+    def of_kind(self, kind: str) -> tuple[Finding, ...]:
+        """The findings of one kind."""
+        return tuple(f for f in self.findings if f.kind == kind)
+
+    def table(self, *, verbose: bool = False) -> str:
+        """The findings as a text table (infos only with ``verbose``), and a summary line."""
+        shown = [f for f in self.findings if verbose or f.severity != "info"]
+        rows = [("severity", "kind", "rule / service", "file:line", "message")]
+        rows += [(f.severity, f.kind, f.rule or f.service or "", f.where, f.message) for f in shown]
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+            for row in rows
+        ]
+        counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+        hidden = "" if verbose or not counts["info"] else " (--verbose lists the infos)"
+        summary = (
+            f"{self.ruleset}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos"
+            f"{hidden}; {self.points} profiles swept in {self.seconds:.2f} s"
+        )
+        return "\n".join([*(lines if shown else []), summary]) + "\n"
+
+
+def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Report:
+    """Verify the rule folder (or loaded :class:`Ruleset`) ``rules``; see the module docstring.
+
+    ``since`` limits the sweep to ``as_of`` dates from that day on (a deployment that adopts the
+    rules on a given day need not cover the past). The sweep evaluates conditions with the
+    reference semantics of :mod:`referral_engine.conditions`: it analyses the rules, not an engine.
+    """
+    started = time.perf_counter()
+    if isinstance(rules, Ruleset):
+        ruleset = rules
+    else:
+        try:
+            ruleset = load_ruleset(rules)
+        except RuleFileError as error:
+            failed = tuple(
+                Finding(
+                    "error",
+                    "load",
+                    f"{p.message} (column {p.column})",
+                    p.file,
+                    p.line,
+                    p.rule,
+                    p.rule if p.subject == "service" else None,
+                    subject=p.subject,
+                )
+                for p in error.problems
+            )
+            return Report(str(rules), failed, 0, time.perf_counter() - started)
+    sweep = _Sweep(ruleset, since)
+    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage()]
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
+    return Report(ruleset.ruleset_version, tuple(findings), sweep.points, time.perf_counter() - started)
+
+
+# -- the finite domain ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Class:
+    """Values of one field that every condition under study treats alike; ``value`` stands for all."""
+
+    value: Any
+    label: str
+
+
+@dataclass
+class _Dimension:
+    name: str
+    ordered: bool
+    classes: list[_Class] = field(default_factory=list)
+
+
+def _classes(th: Thresholds, name: str, leaves: Sequence[Leaf], as_of: dt.date) -> _Dimension:
+    """Split ``name``'s representative values into classes by how ``leaves`` judge them."""
+    kind = FIELDS[name].kind
+    ordered = kind in _ORDERED
+    groups: dict[tuple[Tri, ...], list[Any]] = {}
+    runs: list[tuple[tuple[Tri, ...], list[Any]]] = []
+    for value in representatives(th, name, as_of):
+        facts = {name: value}
+        signature = tuple(leaf.test(facts, as_of) for leaf in leaves)
+        if ordered:
+            if runs and runs[-1][0] == signature:
+                runs[-1][1].append(value)
+            else:
+                runs.append((signature, [value]))
+        else:
+            groups.setdefault(signature, []).append(value)
+    found = runs if ordered else list(groups.items())
+    classes = []
+    for signature, values in found:
+        if kind == "date":
+            # Dates move with as_of: name the class by the conditions it meets, the same every period.
+            met = [f"{leaf.op} {leaf.shown}" for leaf, v in zip(leaves, signature, strict=True) if v]
+            label = " & ".join(met) or "none of: " + ", ".join(f"{leaf.op} {leaf.shown}" for leaf in leaves)
+        else:
+            label = _label(kind, values)
+        classes.append(_Class(values[0], label))
+    return _Dimension(name, ordered, classes)
+
+
+def _label(kind: str, values: list[Any]) -> str:
+    shown = [LANGUAGE_LEVELS[v] if kind == "level" else str(v) for v in values]
+    if kind in _ORDERED:
+        return shown[0] if len(shown) == 1 else f"{shown[0]}..{shown[-1]}"
+    return "|".join(shown)
+
+
+def _value(rule: Rule, facts: Facts, as_of: dt.date) -> Tri:
+    return rule.when.test(facts, as_of) if rule.in_force(as_of) else False
+
+
+def _decision(rules: Sequence[Rule], values: Sequence[Tri]) -> Tri:
+    """A service's decision from its rules' values: grant and not exclusion (see rules/README.md).
+
+    The same Kleene logic as :func:`referral_engine.decide.decide`, without building reasons:
+    a holding exclusion settles it at once, a ``check`` rule counts as an unknown grant.
+    """
+    grant: Tri = False
+    open_exclusion = False
+    for rule, value in zip(rules, values, strict=True):
+        if value is False:
+            continue
+        if rule.effect == "not_eligible":
+            if value is True:
+                return False
+            open_exclusion = True
+        elif value is True and rule.effect == "eligible":
+            grant = True
+        elif grant is False:
+            grant = None
+    if grant is False:
+        return False
+    return None if grant is None or open_exclusion else True
+
+
+class _Sweep:
+    def __init__(self, ruleset: Ruleset, since: dt.date | None = None) -> None:
+        self.since = since
+        self.ruleset = ruleset
+        self.th = thresholds(ruleset)
+        self.as_ofs = self._from_since(as_of_points(self.th))
+        self.points = 0
+        self.reachable: dict[str, tuple[tuple[dt.date, ...], set[dt.date]]] = {}
+
+    def _points_for(self, rules: Sequence[Rule]) -> tuple[dt.date, ...]:
+        """One ``as_of`` per period in which the same ``rules`` are in force.
+
+        Where a date field is compared both with fixed dates and with windows (``status_since le
+        2025-03-31`` and ``within P1Y``), the periods of the whole rule set are used instead, plus
+        the days around each fixed date and each window end after it.
+        """
+        changes = sorted(
+            {r.valid_from for r in rules if r.valid_from}
+            | {r.valid_to + ONE_DAY for r in rules if r.valid_to}
+        )
+        leaves = [leaf for rule in rules for leaf in rule.leaves if FIELDS[leaf.field].kind == "date"]
+        windows = {(lf.field, lf.value) for lf in leaves if lf.op in ("within", "older_than")}
+        fixed = {(lf.field, lf.value) for lf in leaves if lf.op not in ("within", "older_than")}
+        mixed = [(name, day, d) for name, day in fixed for other, d in windows if other == name]
+        if mixed:
+            extra = {
+                edge + shift * ONE_DAY
+                for _, day, duration in mixed
+                for edge in (day, period_end(day, duration))
+                for shift in (0, 1)
+            }
+            return self._from_since(tuple(sorted(set(as_of_points(self.th)) | extra)))
+        return self._from_since((changes[0] - ONE_DAY, *changes)) if changes else self.as_ofs[:1]
+
+    def _from_since(self, points: tuple[dt.date, ...]) -> tuple[dt.date, ...]:
+        """The periods (given by their first days) that do not end before ``since``."""
+        if self.since is None:
+            return points
+        since = self.since
+        return tuple(p for i, p in enumerate(points) if i + 1 == len(points) or points[i + 1] > since)
+
+    def reachable_on(self, service: str, day: dt.date) -> bool:
+        """Whether some profile can get ``service`` (eligible or undetermined) on ``day``."""
+        points, reached = self.reachable.get(service, ((), set()))
+        earlier = [p for p in points if p <= day]
+        return bool(points) and (earlier[-1] if earlier else points[0]) in reached
+
+    def _grid(self, rules: Sequence[Rule], as_of: dt.date) -> tuple[list[_Dimension], Iterator[Facts]]:
+        names = list(dict.fromkeys(leaf.field for rule in rules for leaf in rule.leaves))
+        dims = [
+            _classes(self.th, n, [lf for r in rules for lf in r.leaves if lf.field == n], as_of)
+            for n in names
+        ]
+
+        def points() -> Iterator[Facts]:
+            base: Facts = dict.fromkeys(FIELDS)
+            for combo in itertools.product(*(d.classes for d in dims)):
+                facts = dict(base)
+                facts.update((d.name, c.value) for d, c in zip(dims, combo, strict=True))
+                yield facts
+
+        return dims, points()
+
+    def services(self) -> Iterator[Finding]:
+        """Unreachable services, dead rules, contradictions and overlaps, service by service."""
+        for service in self.ruleset.services:
+            rules = self.ruleset.rules_of(service.id)
+            holds: dict[str, int] = dict.fromkeys((r.id for r in rules), 0)
+            alone: dict[str, int] = dict.fromkeys((r.id for r in rules), 0)
+            together: dict[tuple[str, str], int] = {}
+            reachable: set[dt.date] = set()
+            exclusions = [r for r in rules if r.effect == "not_eligible"]
+            evaluated: set[str] = set()
+            days = self._points_for(rules)
+            for as_of in days:
+                active = [r for r in rules if r.in_force(as_of)]
+                evaluated.update(r.id for r in active)
+                _, points = self._grid(active, as_of)
+                for facts in points:
+                    self.points += 1
+                    values = [r.when.test(facts, as_of) for r in active]
+                    if _decision(active, values) is not False:
+                        reachable.add(as_of)
+                    excluding = [
+                        r.id
+                        for r, v in zip(active, values, strict=True)
+                        if v is True and r.effect == "not_eligible"
+                    ]
+                    for rule, value in zip(active, values, strict=True):
+                        if value is not True:
+                            continue
+                        holds[rule.id] += 1
+                        if rule.effect == "not_eligible":
+                            continue
+                        if not excluding:
+                            alone[rule.id] += 1
+                        for other in excluding:
+                            together[rule.id, other] = together.get((rule.id, other), 0) + 1
+            self.reachable[service.id] = (days, reachable)
+            if not reachable:
+                yield Finding(
+                    "error",
+                    "unreachable",
+                    "no profile can get this service on any date (every profile is not_eligible)",
+                    service.where.file,
+                    service.where.line,
+                    service=service.id,
+                )
+            swept = [
+                r for r in rules if r.id in evaluated
+            ]  # rules out of force since ``since`` are not judged
+            yield from self._rule_findings(service.id, swept, holds, alone, together, exclusions)
+
+    def _rule_findings(
+        self,
+        service: str,
+        rules: Sequence[Rule],
+        holds: dict[str, int],
+        alone: dict[str, int],
+        together: dict[tuple[str, str], int],
+        exclusions: Sequence[Rule],
+    ) -> Iterator[Finding]:
+        where = {r.id: r.where for r in rules}
+        for rule in rules:
+            if not holds[rule.id]:
+                window = "" if rule.valid_from is None and rule.valid_to is None else " while it is in force"
+                yield Finding(
+                    "error",
+                    "dead_rule",
+                    f"holds for no profile{window}: its conditions exclude each other or its dates",
+                    rule.where.file,
+                    rule.where.line,
+                    rule.id,
+                    service,
+                )
+                continue
+            if rule.effect == "not_eligible":
+                continue
+            others = tuple(e.id for e in exclusions if (rule.id, e.id) in together)
+            named = ", ".join(f"{o} ({where[o]})" for o in others)
+            if not alone[rule.id]:
+                yield Finding(
+                    "error",
+                    "contradiction",
+                    f"{rule.effect} rule never takes effect: wherever it holds, {named} excludes",
+                    rule.where.file,
+                    rule.where.line,
+                    rule.id,
+                    service,
+                    others,
+                )
+            elif others:
+                yield Finding(
+                    "info",
+                    "overlap",
+                    f"{named} overrides it for some profiles (an exception, as designed?)",
+                    rule.where.file,
+                    rule.where.line,
+                    rule.id,
+                    service,
+                    others,
+                )
+
+    def gaps(self, kind: str = "counselling") -> Iterator[Finding]:
+        """Profiles for whom every service of ``kind`` is not_eligible, merged into regions."""
+        services = [s for s in self.ruleset.services if s.kind == kind]
+        if not services:
+            return
+        rules = [r for s in services for r in self.ruleset.rules_of(s.id)]
+        by_service = [[i for i, r in enumerate(rules) if r.service == s.id] for s in services]
+        regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]] = []
+        days = self._points_for(rules)
+        for index, as_of in enumerate(days):
+            dims, points = self._grid(rules, as_of)
+            covered: dict[tuple[int, ...], list[str]] = {}
+            missing: set[tuple[int, ...]] = set()
+            for key, facts in zip(
+                itertools.product(*(range(len(d.classes)) for d in dims)), points, strict=True
+            ):
+                self.points += 1
+                point = (index, *key)
+                values = [_value(r, facts, as_of) for r in rules]
+                decided = [_decision([rules[i] for i in idx], [values[i] for i in idx]) for idx in by_service]
+                if any(d is not False for d in decided):
+                    covered[point] = [
+                        r.id for r, v in zip(rules, values, strict=True) if v and r.effect != "not_eligible"
+                    ]
+                else:
+                    missing.add(point)
+            regions.append((dims, missing, covered))
+        yield from self._gap_findings(services[0].where, regions, days, kind)
+
+    def _gap_findings(
+        self,
+        where: Located,
+        regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]],
+        days: Sequence[dt.date],
+        kind: str,
+    ) -> Iterator[Finding]:
+        # One as_of period after another; the dimensions of a period are the same fields but may
+        # split differently (windows depend on as_of), so periods are merged only by description.
+        described: dict[tuple[Severity, str], list[str]] = {}
+        related: dict[tuple[Severity, str], tuple[str, ...]] = {}
+        primary: dict[tuple[Severity, str], str | None] = {}
+        covered_all = {k: v for _, _, covered in regions for k, v in covered.items()}
+        # The same classes (by label) in another period: a gap only for some days between covered
+        # days is a hole in time, such as a rule that starts a day after its predecessor ends.
+        by_labels = {
+            (point[0], _labels(dims, point)): rules
+            for dims, _, covered in regions
+            for point, rules in covered.items()
+        }
+        for index, (dims, missing, _) in enumerate(regions):
+            holes: dict[tuple[int, ...], tuple[str, list[str], list[str]]] = {}
+            for point in missing:
+                labels = _labels(dims, point)
+                before, after = by_labels.get((index - 1, labels)), by_labels.get((index + 1, labels))
+                if before is not None and after is not None:
+                    holes[point] = ("as_of", before, after)
+                    continue
+                for d, dim in enumerate(dims, start=1):
+                    if not dim.ordered:
+                        continue
+                    below = (*point[:d], point[d] - 1, *point[d + 1 :])
+                    above = (*point[:d], point[d] + 1, *point[d + 1 :])
+                    if below in covered_all and above in covered_all:
+                        holes[point] = (dim.name, covered_all[below], covered_all[above])
+                        break
+            for severity, points in (("error", set(holes)), ("warning", missing - set(holes))):
+                for cube in _merge(points):
+                    text = _describe(dims, cube)
+                    key: tuple[Severity, str] = (severity, text)  # type: ignore[assignment]
+                    described.setdefault(key, []).append(days[index].isoformat())
+                    if severity == "error":
+                        first_point = (index, *min(itertools.product(*cube)))
+                        _, below_rules, above_rules = holes[first_point]
+                        primary[key] = above_rules[0] if above_rules else None
+                        related[key] = tuple(dict.fromkeys([*below_rules, *above_rules]))
+        rule_where = {r.id: r.where for r in self.ruleset.rules}
+        for (severity, text), starts in described.items():
+            periods = _periods(starts, days)
+            rule = primary.get((severity, text))
+            others = related.get((severity, text), ())
+            if severity == "error":
+                names = ", ".join(f"{r} ({rule_where[r]})" for r in others)
+                message = f"no {kind} service for {text} ({periods}), though neighbours get one: {names}"
+            else:
+                message = f"no {kind} service for {text} ({periods})"
+            located = rule_where[rule] if rule else None
+            yield Finding(
+                severity,
+                "gap",
+                message,
+                (located or where).file,
+                (located or where).line,
+                rule,
+                None,
+                others,
+            )
+
+    def coverage(self) -> Iterator[Finding]:
+        """Service × municipality × period without a partner in force, unless declared not offered."""
+        graph = self.ruleset.partners
+        for service in self.ruleset.services:
+            offers = graph.offers_for(service.id)
+            declared = [n for n in graph.not_offered if n.service == service.id]
+            for mid in graph.municipalities:
+                uncovered: list[str] = []
+                for as_of in (day for day in self.as_ofs if self.reachable_on(service.id, day)):
+                    serving = [
+                        o
+                        for o in offers
+                        if o.in_force(as_of) and (o.municipalities is None or mid in o.municipalities)
+                    ]
+                    excused = [
+                        n
+                        for n in declared
+                        if n.in_force(as_of) and (n.municipalities is None or mid in n.municipalities)
+                    ]
+                    if not serving and not excused:
+                        uncovered.append(as_of.isoformat())
+                    for note in excused if serving else ():
+                        where = note.where
+                        yield Finding(
+                            "warning",
+                            "coverage",
+                            f"declared not offered in {mid}, but offer {serving[0].id} serves it there",
+                            where.file if where else service.where.file,
+                            where.line if where else service.where.line,
+                            note.id,
+                            service.id,
+                            subject="not_offered",
+                        )
+                if uncovered:
+                    near = offers[0].where if offers and offers[0].where else service.where
+                    yield Finding(
+                        "error",
+                        "coverage",
+                        f"no partner for {service.id} in {mid} ({_periods(uncovered, self.as_ofs)}); "
+                        "add an offer or declare it under not_offered in partners.yaml",
+                        near.file,
+                        near.line,
+                        offers[0].id if offers else None,
+                        service.id,
+                        subject="offer",
+                    )
+
+
+def _merge(points: Iterable[tuple[int, ...]]) -> list[tuple[frozenset[int], ...]]:
+    """Merge points into boxes (a set of classes per dimension) that together cover them exactly."""
+    cubes = {tuple(frozenset([c]) for c in point[1:]) for point in points}
+    changed = True
+    while changed:
+        changed = False
+        for d in range(len(next(iter(cubes), ()))):
+            grouped: dict[tuple[frozenset[int], ...], set[int]] = {}
+            for cube in cubes:
+                grouped.setdefault((*cube[:d], *cube[d + 1 :]), set()).update(cube[d])
+            merged = {(*rest[:d], frozenset(classes), *rest[d:]) for rest, classes in grouped.items()}
+            if len(merged) < len(cubes):
+                cubes, changed = merged, True
+    return sorted(cubes, key=lambda cube: [sorted(s) for s in cube])
+
+
+def _labels(dims: Sequence[_Dimension], point: tuple[int, ...]) -> tuple[str, ...]:
+    """The class labels of a point (its first element is the period), comparable across periods."""
+    return tuple(dim.classes[c].label for dim, c in zip(dims, point[1:], strict=True))
+
+
+def _describe(dims: Sequence[_Dimension], cube: tuple[frozenset[int], ...]) -> str:
+    parts = []
+    for dim, chosen in zip(dims, cube, strict=True):
+        if len(chosen) == len(dim.classes):
+            continue
+        labels = [dim.classes[i].label for i in sorted(chosen)]
+        others = [c.label for i, c in enumerate(dim.classes) if i not in chosen]
+        if not dim.ordered and len(others) < len(labels):
+            parts.append(f"{dim.name} not {'|'.join(others)}")
+        else:
+            parts.append(
+                f"{dim.name} {' or '.join(labels) if FIELDS[dim.name].kind == 'date' else '|'.join(labels)}"
+            )
+    return ", ".join(parts) or "every profile"
+
+
+def _periods(days: Sequence[str], points: Sequence[dt.date]) -> str:
+    """The as_of periods that start on ``days``, as ranges ``from..to``."""
+    starts = sorted(dt.date.fromisoformat(d) for d in days)
+    index = {day: i for i, day in enumerate(points)}
+    ranges: list[list[int]] = []
+    for day in starts:
+        i = index[day]
+        if ranges and ranges[-1][1] == i - 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
+    shown = []
+    for first, last in ranges:
+        begin = "" if first == 0 else points[first].isoformat()
+        end = "" if last == len(points) - 1 else (points[last + 1] - dt.timedelta(days=1)).isoformat()
+        shown.append("any date" if not begin and not end else f"as_of {begin}..{end}")
+    return ", ".join(shown)
