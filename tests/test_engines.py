@@ -244,7 +244,8 @@ def test_cases_alternating_between_colliding_session_ids_do_not_mix() -> None:
 
 @pytest.fixture
 def durable_module() -> Any:
-    pytest.importorskip("durable_rules_engine")
+    if not durable_available():
+        pytest.skip("durable-rules is not installed")
     from referral_engine import _durable
 
     return _durable

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -25,19 +24,20 @@ from .facts import Facts
 Tri = bool | None
 Test = Callable[[Facts, dt.date], Tri]
 
-#: Operators and what they do on known values; ``within`` and ``older_than`` also need ``as_of``.
-COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "in": lambda actual, allowed: actual in allowed,
-    "not_in": lambda actual, allowed: actual not in allowed,
-    "contains": lambda actual, wanted: wanted in actual,
-}
-OPERATORS: tuple[str, ...] = (*COMPARISONS, "within", "older_than")
+#: The operators a leaf may use; ``within`` and ``older_than`` compare a date with ``as_of``.
+OPERATORS: tuple[str, ...] = (
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "in",
+    "not_in",
+    "contains",
+    "within",
+    "older_than",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +112,32 @@ def leaf(field_name: str, op: str, value: Any, shown: bool | int | str | tuple[s
 
         return Leaf(field_name, op, value, shown, test_window)
 
-    compare = COMPARISONS[op]
+    return Leaf(field_name, op, value, shown, _value_test(field_name, op, value))
 
-    def test_value(facts: Facts, as_of: dt.date) -> Tri:
-        actual = facts[field_name]
-        return None if actual is None else bool(compare(actual, value))
 
-    return Leaf(field_name, op, value, shown, test_value)
+def _value_test(name: str, op: str, value: Any) -> Test:
+    """``name op value`` as one closure with the comparison written out.
+
+    It runs for every rule and case, so it avoids an operator call and ``bool()``.
+    """
+    if op == "eq":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual == value
+    if op == "ne":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual != value
+    if op == "lt":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual < value
+    if op == "le":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual <= value
+    if op == "gt":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual > value
+    if op == "ge":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual >= value
+    if op == "in":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual in value
+    if op == "not_in":
+        return lambda facts, as_of: None if (actual := facts[name]) is None else actual not in value
+    assert op == "contains", op
+    return lambda facts, as_of: None if (actual := facts[name]) is None else value in actual
 
 
 def all_of(parts: tuple[Condition, ...]) -> AllOf:

@@ -1,0 +1,433 @@
+"""Benchmark the rule engines against a hand-written function, and recommend() per engine.
+
+Run: python benchmarks/bench_engines.py [--cases 10000] [--seed 7] [--repeats 5] [--profile]
+
+Decision step: from a case's facts (built beforehand, not timed) to the status of each of four
+services (JMD, MBE, Flüchtlingssozialarbeit, Integrationsmanagement; 15 rules), by
+(a) a hand-written Python function implementing exactly those rules, and by (b) the python and
+(c) the durable engine on a rule set restricted to those services, each followed by the
+three-valued status combination of ``decide.decide`` (grant and not exclusion; a ``check`` rule
+grants at most "unknown"), written once here without the reasons ``decide`` also builds. All
+three must agree on every case before anything is timed. Then the whole ``recommend()`` per
+engine on the bundled rules; both engines must give equal recommendations.
+
+The figures go into BENCHMARKS.md together with the machine they were measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import datetime as dt
+import gc
+import os
+import platform
+import pstats
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from bench_recommend import AS_OF, _day, random_profile
+
+import referral_engine
+from referral_engine import CaseProfile, Ruleset, default_ruleset, recommend
+from referral_engine.conditions import Tri
+from referral_engine.dates import add_months
+from referral_engine.decide import decide
+from referral_engine.engines import evaluator
+from referral_engine.facts import Facts, facts_for
+from referral_engine.models import Status
+
+T = TypeVar("T")
+
+#: One case in ten is decided on another day, so the rules' validity windows take part.
+OTHER_DAYS = (dt.date(2016, 1, 1), dt.date(2026, 12, 31))
+SUBSET = ("jmd", "mbe", "fluechtlingssozialarbeit", "integrationsmanagement")
+#: Targets of issue 3.
+PYTHON_WITHIN = 5.0
+DURABLE_AT_LEAST = 5_000.0
+
+Statuses = tuple[Tri, ...]  # per service of SUBSET: True eligible, False not eligible, None undetermined
+Case = tuple[Facts, dt.date]
+STATUS_VALUE: dict[Status, Tri] = {
+    Status.ELIGIBLE: True,
+    Status.NOT_ELIGIBLE: False,
+    Status.UNDETERMINED: None,
+}
+
+
+def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
+    """A generated profile (each field unknown with probability 0.15) and the day it is decided on."""
+    profile = random_profile(rng)
+    as_of = AS_OF if rng.random() < 0.9 else _day(rng, *OTHER_DAYS)
+    return profile, as_of
+
+
+# --- (a) the hand-written decision ----------------------------------------------------------------
+# rules/eligibility/{jmd,mbe,fluechtlingssozialarbeit,integrationsmanagement}.yaml, written out.
+
+JMD_OPENED = dt.date(2017, 1, 1)  # jmd-lawful-or-tolerated / -arrival-certificate-unclear from here
+JMD_NOT_LAWFUL = frozenset({"undocumented", "ausreisepflichtig"})
+JMD_ASYLUM_OR_DULDUNG = frozenset(
+    {
+        "arrival_certificate",
+        "gestattung",
+        "gestattung_safe_country",
+        "duldung",
+        "duldung_ermessen",
+        "duldung_light",
+        "ausbildungsduldung",
+        "beschaeftigungsduldung",
+    }
+)
+MBE_LONG_RESIDENT = frozenset(  # mbe-long-resident-need (a check); with spaetaussiedler: ...-of-arrival
+    {
+        "ae_25_1",
+        "ae_25_2_refugee",
+        "ae_25_2_subsidiary",
+        "ae_25_3",
+        "ae_25_4",
+        "ae_25_5",
+        "ae_25a_25b",
+        "ae_104c",
+        "ae_24",
+        "ae_22_23",
+        "ae_16g",
+        "ae_employment",
+        "ae_family",
+        "settlement",
+        "eu_citizen",
+    }
+)
+MBE_PERMANENT = frozenset(
+    {
+        "settlement",
+        "ae_25_1",
+        "ae_25_2_refugee",
+        "ae_25_2_subsidiary",
+        "ae_25a_25b",
+        "ae_22_23",
+        "ae_employment",
+        "ae_family",
+    }
+)
+MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles
+    {
+        "gestattung",
+        "arrival_certificate",
+        "duldung",
+        "duldung_ermessen",
+        "duldung_light",
+        "ausbildungsduldung",
+        "beschaeftigungsduldung",
+        "ae_other",
+        "german_migration_background",
+    }
+)
+IM_UKRAINE_FROM = dt.date(2022, 3, 11)
+
+
+def _within(start: dt.date | None, months: int, as_of: dt.date) -> Tri:
+    """``start`` lies at most ``months`` months before ``as_of`` (the rules' ``within``), Kleene."""
+    if start is None:
+        return None
+    return start <= as_of <= add_months(start, months)
+
+
+def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
+    """The four statuses, decided directly from the facts (unknown facts give undetermined)."""
+    age = facts["age"]
+    status = facts["residence_status"]
+
+    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate: ask), before
+    # 2017 only secure titles (asylum seekers and Duldung: ask).
+    if age is not None and not 12 <= age < 27:
+        jmd: Tri = False
+    elif status is None or status in JMD_NOT_LAWFUL:
+        jmd = None if status is None else False
+    elif as_of >= JMD_OPENED:
+        jmd = None if age is None or status == "arrival_certificate" else True
+    else:
+        jmd = None if age is None or status in JMD_ASYLUM_OR_DULDUNG else True
+
+    # MBE: 27 and over; granted within three years of arrival or of a lasting status, or for
+    # Spätaussiedler; every other status except unlawful stay is a check.
+    if age is not None and age < 27:
+        mbe: Tri = False
+    elif status is None:
+        mbe = None
+    elif status == "spaetaussiedler":
+        mbe = None if age is None else True
+    elif status in MBE_LONG_RESIDENT:
+        recent = _within(facts["entry_date"], 36, as_of) or (
+            status in MBE_PERMANENT and _within(facts["status_since"], 36, as_of)
+        )
+        mbe = True if age is not None and recent else None
+    else:
+        mbe = None if status in MBE_ASK else False
+
+    # Flüchtlingssozialarbeit: anyone in the district's provisional accommodation.
+    accommodation = facts["accommodation"]
+    fsa: Tri = None if accommodation is None else accommodation == "vorlaeufige_unterbringung"
+
+    # Integrationsmanagement: three years from the start of follow-up accommodation (the fourth
+    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11).
+    since = facts["accommodation_since"]
+    if since is None or since > as_of:
+        recent_move, fourth_year = (None, None) if since is None else (False, False)
+    else:
+        recent_move = as_of <= add_months(since, 36)
+        fourth_year = not recent_move and as_of <= add_months(since, 48)
+    ask_ukraine = (
+        as_of >= IM_UKRAINE_FROM and status in (None, "ae_24") and accommodation in (None, "private")
+    )
+    if accommodation == "anschlussunterbringung":
+        im: Tri = True if recent_move else (None if recent_move is None or fourth_year else False)
+    elif accommodation is None:
+        im = None if recent_move is not False or fourth_year is not False or ask_ukraine else False
+    else:
+        im = None if ask_ukraine else False
+    return jmd, mbe, fsa, im
+
+
+# --- (b), (c) the engines, and the status combination of decide.decide --------------------------
+
+Plan = tuple[tuple[tuple[str, str], ...], ...]  # per service: (rule id, effect) in file order
+
+
+def subset_ruleset(ruleset: Ruleset, services: Sequence[str]) -> Ruleset:
+    """``ruleset`` with only ``services``, their rules and their steps (a new object: own engines)."""
+    return dataclasses.replace(
+        ruleset,
+        services=tuple(s for s in ruleset.services if s.id in services),
+        rules=tuple(r for r in ruleset.rules if r.service in services),
+        steps=tuple(s for s in ruleset.steps if s.service in services),
+    )
+
+
+def plan(ruleset: Ruleset, services: Sequence[str]) -> Plan:
+    """The rules of each service, for :func:`combine`."""
+    return tuple(tuple((r.id, r.effect) for r in ruleset.rules_of(service)) for service in services)
+
+
+def combine(services: Plan, values: Mapping[str, Tri]) -> Statuses:
+    """Each service's status from the rule values, with the Kleene combination of ``decide.decide``.
+
+    Grant and not exclusion; an ``eligible`` rule grants its value, a ``check`` rule at most
+    "unknown", a ``not_eligible`` rule excludes; rules absent from ``values`` are not in force.
+    Written as plain loops (no reasons): :func:`verify` proves it equal to ``decide.decide``.
+    """
+    statuses: list[Tri] = []
+    for rules in services:
+        grant: Tri = False
+        exclusion: Tri = False
+        for rule_id, effect in rules:
+            if rule_id not in values:
+                continue
+            value = values[rule_id]
+            if effect == "not_eligible":
+                if value is True:
+                    exclusion = True
+                elif value is None and exclusion is False:
+                    exclusion = None
+            elif value is not False:
+                if value is True and effect == "eligible":
+                    grant = True
+                elif grant is False:
+                    grant = None
+        if exclusion is True or grant is False:
+            statuses.append(False)
+        else:
+            statuses.append(True if grant is True and exclusion is False else None)
+    return tuple(statuses)
+
+
+# --- measuring --------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """One contender's medians over the repeats."""
+
+    wall_rate: float  # cases per second, wall clock, one tight loop
+    cpu_rate: float  # cases per second of this process's CPU time, same loop
+    latency: float  # median µs per case, each case timed on its own (wall clock)
+
+
+def _loop(function: Callable[[T], object], items: Sequence[T]) -> tuple[float, float]:
+    """Cases per second of one tight loop over ``items``: by wall clock and by CPU time."""
+    cpu = time.process_time()
+    wall = time.perf_counter()
+    for item in items:
+        function(item)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    return len(items) / wall, len(items) / cpu
+
+
+def _latencies(function: Callable[[T], object], items: Sequence[T]) -> list[float]:
+    latencies = []
+    for item in items:
+        start = time.perf_counter_ns()
+        function(item)
+        latencies.append((time.perf_counter_ns() - start) / 1000)
+    return latencies
+
+
+def measure(
+    contenders: Mapping[str, tuple[Callable[[T], object], Sequence[T]]], repeats: int
+) -> dict[str, Figures]:
+    """Median rates (tight loop) and median latency (cases timed one by one) over ``repeats``.
+
+    The contenders take turns within each repeat, so a slow phase of the machine hits all alike.
+    """
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, (function, items) in contenders.items():
+            gc.collect()
+            wall_rate, cpu_rate = _loop(function, items)
+            runs[name].append((wall_rate, cpu_rate, statistics.median(_latencies(function, items))))
+    return {
+        name: Figures(*(statistics.median(run[column] for run in found) for column in range(3)))
+        for name, found in runs.items()
+    }
+
+
+def verify(cases: Sequence[Case], deciders: Mapping[str, Callable[[Case], Statuses]]) -> None:
+    """Every decider gives the same statuses for every case; exits with a message otherwise."""
+    for index, case in enumerate(cases):
+        results = {name: decider(case) for name, decider in deciders.items()}
+        if len(set(results.values())) != 1:
+            shown = ", ".join(f"{name} {value}" for name, value in results.items())
+            sys.exit(f"case {index} (as_of {case[1]}): the deciders disagree on {SUBSET}: {shown}")
+
+
+def _profile(function: Callable[[Case], object], cases: Sequence[Case], title: str) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for case in cases:
+        function(case)
+    profiler.disable()
+    print(f"\n### cProfile: {title}, {len(cases):,} cases\n")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(14)
+
+
+def _row(step: str, name: str, figures: Figures, relative: str) -> str:
+    return (
+        f"| {step} | {name} | {figures.cpu_rate:,.0f} | {figures.wall_rate:,.0f} | "
+        f"{figures.latency:,.1f} µs | {relative} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="also print cProfile of each engine")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    profiles = [random_case(rng) for _ in range(args.cases)]
+    cases = [(facts_for(profile, as_of), as_of) for profile, as_of in profiles]
+    ruleset = default_ruleset()
+    subset = subset_ruleset(ruleset, SUBSET)
+    services = plan(subset, SUBSET)
+    engines = {name: evaluator(subset, name) for name in ("python", "durable")}
+    print(f"# referral-engine engine benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+    machine = f"{platform.machine()} ({platform.system()}), {os.cpu_count()} CPUs"
+    print(f"Python {sys.version.split()[0]} on {machine}")
+    print(f"{ruleset!r} from {Path(referral_engine.__file__).parent}")
+    print(
+        f"{args.cases:,} generated cases (seed {args.seed}; each profile field unknown with "
+        f"probability 0.15; as_of {AS_OF} for 90 %, another day in "
+        f"{OTHER_DAYS[0].year}–{OTHER_DAYS[1].year} for 10 %); "
+        f"medians of {args.repeats} repeats"
+    )
+    print(
+        f"Decision step: {', '.join(SUBSET)} ({len(subset.rules)} rules), from facts built beforehand to "
+        "the four statuses; engines: rule values, then the Kleene status combination of decide.decide "
+        "written once in this script (decide.decide itself also builds reasons: not timed here)."
+    )
+    print(f"Load average before the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}\n")
+
+    def decide_with(engine: str) -> Callable[[Case], Statuses]:
+        evaluate = engines[engine]
+        return lambda case: combine(services, evaluate(*case))
+
+    deciders: dict[str, Callable[[Case], Statuses]] = {
+        "hand-written": lambda case: hand_written(*case),
+        "python engine": decide_with("python"),
+        "durable engine": decide_with("durable"),
+    }
+    order = {service.id: SUBSET.index(service.id) for service in subset.services}
+
+    def by_decide(case: Case) -> Statuses:
+        decided = decide(subset, case[0], case[1], engines["python"](*case), "de")
+        statuses: list[Tri] = [None] * len(SUBSET)
+        for found in decided:
+            statuses[order[found.service]] = STATUS_VALUE[found.status]
+        return tuple(statuses)
+
+    verify(cases, {**deciders, "decide.decide": by_decide})
+    counts = {service: dict.fromkeys(("eligible", "undetermined", "not eligible"), 0) for service in SUBSET}
+    for case in cases:
+        for service, value in zip(SUBSET, hand_written(*case), strict=True):
+            counts[service][{True: "eligible", None: "undetermined", False: "not eligible"}[value]] += 1
+    print(f"The three deciders and decide.decide agree on all {len(cases):,} cases. Statuses:\n")
+    for service, found in counts.items():
+        print(f"- {service}: " + ", ".join(f"{label} {n:,}" for label, n in found.items()))
+
+    def recommend_with(engine: str) -> Callable[[tuple[CaseProfile, dt.date]], object]:
+        return lambda case: recommend(case[0], as_of=case[1], ruleset=ruleset, engine=engine)
+
+    recommenders = {engine: recommend_with(engine) for engine in ("python", "durable")}
+    differing = sum(recommenders["python"](case) != recommenders["durable"](case) for case in profiles)
+    if differing:
+        sys.exit(f"recommend() differs between the engines on {differing} of {len(profiles)} cases")
+    print(f"\nrecommend() gives equal Recommendations with both engines on all {len(profiles):,} cases.\n")
+
+    decision = measure({name: (decider, cases) for name, decider in deciders.items()}, args.repeats)
+    whole = measure({f"`{e}`": (run, profiles) for e, run in recommenders.items()}, args.repeats)
+    hand = decision["hand-written"].cpu_rate
+    print(
+        "| step | engine | cases/s (CPU time) | cases/s (wall clock) | median latency | relative (CPU time) |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | --- |")
+    step = f"decision step ({len(subset.rules)} rules)"
+    for name, figures in decision.items():
+        relative = (
+            "1× (reference)" if name == "hand-written" else f"{hand / figures.cpu_rate:.1f}× hand-written"
+        )
+        print(_row(step, name, figures, relative))
+    step = f"`recommend()` ({len(ruleset.rules)} rules)"
+    python = whole["`python`"].cpu_rate
+    for name, figures in whole.items():
+        relative = "1× (reference)" if name == "`python`" else f"{python / figures.cpu_rate:.1f}× python"
+        print(_row(step, name, figures, relative))
+
+    ratio = hand / decision["python engine"].cpu_rate
+    durable = decision["durable engine"].cpu_rate
+    print(f"\nLoad average after the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    print(
+        f"target: python engine decision step within {PYTHON_WITHIN:.0f}× of hand-written: "
+        f"{ratio:.1f}× -> {'PASS' if ratio <= PYTHON_WITHIN else 'FAIL'}"
+    )
+    print(
+        f"target: durable engine decision step >= {DURABLE_AT_LEAST:,.0f} cases/s: "
+        f"{durable:,.0f} (CPU time), {decision['durable engine'].wall_rate:,.0f} (wall clock) -> "
+        f"{'PASS' if durable >= DURABLE_AT_LEAST else 'FAIL'}"
+    )
+    if args.profile:
+        for name in ("python engine", "durable engine"):
+            _profile(deciders[name], cases, f"decision step, {name}")
+
+
+if __name__ == "__main__":
+    main()
