@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bench_recommend import AS_OF, _day, random_profile
+from bench_recommend import AS_OF, _day, latencies, random_profile
 
 import referral_engine
 from referral_engine import CaseProfile, Ruleset, default_ruleset, recommend
@@ -270,15 +270,6 @@ def _loop(function: Callable[[T], object], items: Sequence[T]) -> tuple[float, f
     return len(items) / wall, len(items) / cpu
 
 
-def _latencies(function: Callable[[T], object], items: Sequence[T]) -> list[float]:
-    latencies = []
-    for item in items:
-        start = time.perf_counter_ns()
-        function(item)
-        latencies.append((time.perf_counter_ns() - start) / 1000)
-    return latencies
-
-
 def measure(
     contenders: Mapping[str, tuple[Callable[[T], object], Sequence[T]]], repeats: int
 ) -> dict[str, Figures]:
@@ -291,7 +282,7 @@ def measure(
         for name, (function, items) in contenders.items():
             gc.collect()
             wall_rate, cpu_rate = _loop(function, items)
-            runs[name].append((wall_rate, cpu_rate, statistics.median(_latencies(function, items))))
+            runs[name].append((wall_rate, cpu_rate, statistics.median(latencies(function, items))))
     return {
         name: Figures(*(statistics.median(run[column] for run in found) for column in range(3)))
         for name, found in runs.items()

@@ -1,6 +1,7 @@
 """Benchmark recommend() on generated profiles: median / p95 latency and cases per second.
 
-Run: python benchmarks/bench_recommend.py [--cases 5000] [--seed 7]
+Run: python benchmarks/bench_recommend.py [--cases 5000] [--seed 7] [--engine python|durable]
+(default: the library's default engine, durable where it is installed).
 The figures go into BENCHMARKS.md together with the machine they were measured on.
 """
 
@@ -17,9 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, get_args
 
 from referral_engine import CaseProfile, default_ruleset, recommend
-from referral_engine.decide import decide, evaluate_rules
+from referral_engine.decide import decide
+from referral_engine.engines import evaluator, resolve
 from referral_engine.facts import facts_for
 from referral_engine.models import (
+    ENGINES,
     Accommodation,
     Benefits,
     Employment,
@@ -63,13 +66,14 @@ def random_profile(rng: random.Random) -> CaseProfile:
     )
 
 
-def _time(function: Callable[[T], object], items: Sequence[T]) -> list[float]:
-    latencies = []
+def latencies(function: Callable[[T], object], items: Sequence[T]) -> list[float]:
+    """How long ``function`` took for each item, in µs."""
+    times = []
     for item in items:
         start = time.perf_counter_ns()
         function(item)
-        latencies.append((time.perf_counter_ns() - start) / 1000)
-    return latencies
+        times.append((time.perf_counter_ns() - start) / 1000)
+    return times
 
 
 def _report(name: str, latencies: list[float]) -> None:
@@ -84,16 +88,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--engine", choices=ENGINES, default=None)
     args = parser.parse_args()
     rng = random.Random(args.seed)
     profiles = [random_profile(rng) for _ in range(args.cases)]
-    ruleset = default_ruleset()
-    print(f"referral-engine benchmark: {args.cases} generated profiles, as_of {AS_OF}, seed {args.seed}")
+    ruleset = default_ruleset().with_engine(args.engine)
+    evaluate = evaluator(ruleset)
+    print(
+        f"referral-engine benchmark: {args.cases} generated profiles, as_of {AS_OF}, seed {args.seed}, "
+        f"engine {resolve(None, ruleset)}"
+    )
     print(f"Python {sys.version.split()[0]} on {platform.machine()} ({platform.system()}), {ruleset!r}")
 
     def decisions_only(profile: CaseProfile) -> None:
         facts = facts_for(profile, AS_OF)
-        decide(ruleset, facts, AS_OF, evaluate_rules(ruleset, facts, AS_OF), "de")
+        decide(ruleset, facts, AS_OF, evaluate(facts, AS_OF), "de")
 
     def full(profile: CaseProfile) -> None:
         recommend(profile, as_of=AS_OF, ruleset=ruleset)
@@ -103,10 +112,10 @@ def main() -> None:
     def from_mapping(index: int) -> None:
         recommend(dumped[index], as_of=AS_OF, ruleset=ruleset)
 
-    _time(full, profiles[:200])  # warm-up
-    _report("decision step", _time(decisions_only, profiles))
-    _report("recommend(CaseProfile)", _time(full, profiles))
-    _report("recommend(dict)", _time(from_mapping, list(range(len(dumped)))))
+    latencies(full, profiles[:200])  # warm-up
+    _report("decision step", latencies(decisions_only, profiles))
+    _report("recommend(CaseProfile)", latencies(full, profiles))
+    _report("recommend(dict)", latencies(from_mapping, list(range(len(dumped)))))
 
 
 if __name__ == "__main__":

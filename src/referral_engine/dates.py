@@ -14,6 +14,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _DURATION = re.compile(r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?")
 
@@ -48,8 +49,12 @@ def add_months(start: dt.date, months: int) -> dt.date:
     return dt.date(year, month + 1, day)
 
 
+@lru_cache(maxsize=65536)
 def period_end(start: dt.date, duration: Duration) -> dt.date:
-    """The last day of a period of ``duration`` that starts with an event on ``start``."""
+    """The last day of a period of ``duration`` that starts with an event on ``start``.
+
+    Memoised: every ``within`` / ``older_than`` test of every case and candidate date asks.
+    """
     return add_months(start, duration.years * 12 + duration.months) + dt.timedelta(days=duration.days)
 
 
