@@ -25,7 +25,7 @@ from referral_engine.decide import evaluate_rules
 from referral_engine.engines import default_engine, durable_available, evaluator
 from referral_engine.facts import FIELDS, Facts, facts_for
 from referral_engine.graph import Located
-from referral_engine.loader import default_ruleset
+from referral_engine.loader import _OPS_BY_KIND, default_ruleset
 from referral_engine.models import LANGUAGE_LEVELS
 from referral_engine.ruleset import Rule
 
@@ -127,15 +127,6 @@ _DURATIONS = st.builds(Duration, st.integers(0, 4), st.integers(0, 13), st.integ
     lambda d: (d.years, d.months, d.days) != (0, 0, 0)
 )
 _TOWNS = ("staufen", "bad krozingen", "hartheim")
-_OPS_BY_KIND = {
-    "int": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
-    "date": ("eq", "ne", "lt", "le", "gt", "ge", "within", "older_than"),
-    "enum": ("eq", "ne", "in", "not_in"),
-    "level": ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in"),
-    "bool": ("eq", "ne"),
-    "text": ("eq", "ne", "in", "not_in"),
-    "list": ("contains",),
-}
 
 
 def _known_values(field: str) -> st.SearchStrategy[Any]:
