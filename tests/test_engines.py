@@ -373,6 +373,24 @@ def test_a_rule_set_too_large_for_durable_says_so(durable_module: Any, minimal_r
         durable_module.DurableEngine(dataclasses.replace(minimal_ruleset, rules=many))
 
 
+def test_a_rule_set_whose_facts_durable_cannot_hold_says_so(
+    durable_module: Any, minimal_ruleset: Ruleset
+) -> None:
+    # Each distinct set of fields the rules read adds a flag to every fact; durable takes 255.
+    names = sorted(name for name, spec in FIELDS.items() if spec.kind != "list")
+    combos = [(a, b, c) for a in names for b in names for c in names if a < b < c][:300]
+    rules = tuple(
+        dataclasses.replace(
+            minimal_ruleset.rules[0],
+            id=f"r{i}",
+            when=all_of(tuple(leaf(name, "ne", "x", "x") for name in combo)),
+        )
+        for i, combo in enumerate(combos)
+    )
+    with pytest.raises(EngineError, match=r"facts of at most 255 properties; this rule set needs up to \d+"):
+        durable_module.DurableEngine(dataclasses.replace(minimal_ruleset, rules=rules))
+
+
 def test_a_large_rule_set_stays_within_durables_limits(durable_module: Any, minimal_ruleset: Ruleset) -> None:
     # Hundreds of rules that all match one fact: durable's 64-node matching stack and 255-property
     # facts must not overflow (the rules are grouped; the fact carries a bounded set of flags).

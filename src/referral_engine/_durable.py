@@ -54,6 +54,7 @@ _KNOWN = "_known."  # list fields become one flag per tested member plus a "know
 _OPEN = "_open."
 _GROUP = "_group."
 _FANOUT = 8
+_MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED, _DEFERRED = 0, 1, 2, 3
@@ -166,7 +167,7 @@ def _group(index: int) -> list[Json]:
 
     durable walks its pattern network depth first with a stack of 64 nodes and fails with
     error 303 when the tests that match one fact at one level outnumber it; grouping bounds
-    every level to a few nodes, whatever the size of the rule set.
+    every level to a few nodes for rule sets of up to 512 rules.
     """
     return [{f"{_GROUP}{index // _FANOUT**2}": 1}, {f"{_GROUP}{index // _FANOUT**2}.{index // _FANOUT}": 1}]
 
@@ -241,8 +242,6 @@ class DurableEngine:
         self._field_sets = field_sets(self._rules)
         self._durations = _durations(self._rules)
         self._lock = threading.Lock()
-        self._definition = json.dumps(compile_rules(self._rules))
-        self._handle = self._compile()
         self._constant = {name: 1 for index in range(len(self._rules)) for name in _group_flags(index)}
         members: dict[str, set[str]] = {}
         for rule in self._rules:
@@ -250,6 +249,15 @@ class DurableEngine:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
+        largest = 3 + len(self._constant) + len(FIELDS) + sum(map(len, self._members.values()))
+        largest += len(self._members) + len(self._durations) + len(self._field_sets)
+        if largest > _MAX_PROPERTIES:
+            raise EngineError(
+                f"durable-rules takes facts of at most {_MAX_PROPERTIES} properties; this rule set needs "
+                f"up to {largest} (too many distinct sets of fields or time windows); use engine='python'"
+            )
+        self._definition = json.dumps(compile_rules(self._rules))
+        self._handle = self._compile()
 
     def _compile(self) -> int:
         """A new rule-set handle in durable's core; durable cannot free one safely, so it stays."""
