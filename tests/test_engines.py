@@ -89,6 +89,14 @@ def test_the_ruleset_carries_a_default_engine_that_recommend_overrides(
         assert chosen == ["python", "durable"]
 
 
+@needs_durable
+def test_switching_engines_compiles_the_rules_once() -> None:
+    rules = default_ruleset()
+    durable = evaluator(rules.with_engine("durable"))
+    again = evaluator(rules.with_engine("python").with_engine("durable"))
+    assert durable.__self__ is again.__self__  # type: ignore[attr-defined]  # one compiled engine
+
+
 def test_with_engine_leaves_the_original_unchanged() -> None:
     rules = default_ruleset()
     other = rules.with_engine("python")

@@ -174,10 +174,17 @@ class Ruleset:
         return rules
 
     def with_engine(self, engine: str | None) -> Ruleset:
-        """The same rule set with another default engine (``"durable"``, ``"python"`` or ``None``)."""
+        """The same rule set with another default engine (``"durable"``, ``"python"`` or ``None``).
+
+        The copy shares this rule set's compiled engines and memos, so switching engines (even
+        once per request) compiles nothing again.
+        """
         if engine is not None and engine not in ENGINES:
             raise UsageError(f"engine must be one of: {', '.join(ENGINES)} (or None for the default)")
-        return dataclasses.replace(self, engine=engine)
+        copy = dataclasses.replace(self, engine=engine)
+        for cache in ("_reason_memo", "_in_force_memo", "_engines"):
+            object.__setattr__(copy, cache, getattr(self, cache))
+        return copy
 
     def __repr__(self) -> str:
         return (
