@@ -215,31 +215,19 @@ def durable_mixes_colliding_ids() -> bool:
     """Whether raw durable-rules, given the two colliding ids as session ids, mixes the two sessions.
 
     A control for check (c): it shows that the pair does collide, so a check that passes is
-    meaningful. It uses a private host of its own with two live sessions and deletes none
-    (deleting a session is what crashes durable).
+    meaningful. It uses durable's engine core with a rule set of its own, no host (so no timer
+    threads and no Python actions) and deletes nothing (deleting a session is what crashes durable).
     """
-    import durable.engine as durable_engine  # type: ignore[import-untyped]
+    import json
 
-    class QuietHost(durable_engine.Host):  # type: ignore[misc]
-        def _run(self) -> None:  # no timer threads
-            return None
+    import durable_rules_engine as core  # type: ignore[import-not-found]
 
-    class Seen:
-        def __init__(self) -> None:
-            self.values: list[int] = []
-
-        def run(self, context: object) -> None:
-            self.values.append(context.m["x"])  # type: ignore[attr-defined]
-
-    seen = Seen()
-    host = QuietHost({"probe": {"r": {"all": [{"m": {"$gte": {"x": 0}}}], "run": seen.run}}})
-    host.assert_fact("probe", {"sid": COLLIDING_IDS[0], "id": "f", "x": 1})
-    try:
-        host.assert_fact("probe", {"sid": COLLIDING_IDS[1], "id": "f", "x": 2})
-    except durable_engine.MessageObservedException:
-        return True  # durable took the second session's fact for one the first session already holds
-    state = host.get_state("probe", COLLIDING_IDS[1])
-    return seen.values != [1, 2] or state.get("sid") != COLLIDING_IDS[1]
+    handle = core.create_ruleset("probe", json.dumps({"r": {"all": [{"m": {"$gte": {"x": 0}}}]}}))
+    first, _ = core.assert_fact(handle, json.dumps({"sid": COLLIDING_IDS[0], "id": "f", "x": 1}))
+    second, _ = core.assert_fact(handle, json.dumps({"sid": COLLIDING_IDS[1], "id": "f", "x": 2}))
+    observed = 2  # durable's ERR_EVENT_OBSERVED: "this session already holds that fact"
+    # The second session's fact was taken for the one the first session holds.
+    return bool(first == 0 and second == observed)
 
 
 def check_collision(ruleset: Ruleset, rounds: int, report: Report = _quiet) -> Outcome:
