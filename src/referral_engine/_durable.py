@@ -57,7 +57,7 @@ _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
-_OK, _NOT_HANDLED, _OBSERVED, _DEFERRED = 0, 1, 2, 3
+_OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
 # A started action is a JSON object whose first key is the fired pattern's name: ours are h<i> / f<i>.
 _ACTION_NAME = re.compile(r'\{"([hf][0-9]+)"')
 
