@@ -31,6 +31,8 @@ _PLAIN_TAGS = {
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_.-]*$")
+#: A step's partner or a rule's check_with: a partner id or ``office:<id>``.
+TARGET = re.compile(r"^(office:)?[a-z][a-z0-9_]*$")
 
 
 def describe(node: Node) -> str:

@@ -9,6 +9,16 @@ The graph is a :class:`networkx.DiGraph` with four kinds of node, each named ``k
 An *offer* is one partner delivering one service in some municipalities, in some languages,
 within a validity window. Routing a case means finding the offers of a service that cover the
 person's municipality on ``as_of``.
+
+An *office* is a public function that steps and checks send a person to without it being a service
+of the catalogue (the Ausländerbehörde, the AsylbLG office): its offers route it by place and date
+like a service's (``office:auslaenderbehoerde ──▶ offer ──▶ partner``), so that Bad Krozingen's own
+Ausländerbehörde (since 2025) and the Landratsamt's are told apart.
+
+Partners are organisational *units*: one id is one office with one purpose (``landratsamt_abh``,
+``landratsamt_sozialamt``, ``landratsamt_fsa``), because a release from confidentiality names one
+recipient and one purpose. Each unit says what kind of body it is and whether it has the reporting
+duty of § 87 AufenthG.
 """
 
 from __future__ import annotations
@@ -55,20 +65,52 @@ class Municipality:
     aliases: tuple[str, ...] = ()
 
 
+#: The kinds of partner unit. ``public_body``: an authority, city or federal agency (the § 87
+#: AufenthG reporting duty applies); ``education``: a school, educational or child-care institution
+#: (public or not, exempt from § 87); ``free_welfare``: Caritas, Diakonie, DRK and other free-welfare
+#: services; ``provider``: a private or non-profit provider; ``volunteer``: a volunteer group.
+PARTNER_KINDS = ("public_body", "education", "free_welfare", "provider", "volunteer")
+
+
 @dataclass(frozen=True, slots=True)
 class Partner:
-    """A cooperation partner: a welfare organisation, an authority, a city or a volunteer group."""
+    """A cooperation partner unit: one office of one organisation, with one purpose.
+
+    ``reporting_duty`` is the duty of public bodies under § 87 AufenthG to tell the
+    Ausländerbehörde of a stay without a title or Duldung (research §9.2 item 11). ``organisation``
+    groups the units of one organisation (``landratsamt`` for ``landratsamt_abh``). ``sample``
+    marks a placeholder partner that a deployment must replace. ``replaced_by`` lists the units
+    an old, split-up id was divided into: such an id stays loadable (old consents name it) but
+    routes nowhere and covers no handover.
+    """
 
     id: str
     name: str
     kind: str
     data_protection: str
     source: tuple[str, ...] = ()
+    reporting_duty: bool = False
+    organisation: str | None = None
+    sample: bool = False
+    replaced_by: tuple[str, ...] = ()
+    where: Located | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Office:
+    """A public function that steps route to by place and date (e.g. the Ausländerbehörde)."""
+
+    id: str
+    name: Text
+    source: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """One partner delivering one service in some municipalities (``None``: all of them)."""
+    """One partner delivering one service (or office) in some municipalities (``None``: all of them).
+
+    ``service`` is the id of a service of the catalogue or, for an office's offer, ``office:<id>``.
+    """
 
     id: str
     partner: str
@@ -120,9 +162,12 @@ class PartnerGraph:
         partners: Iterable[Partner],
         offers: Iterable[Offer],
         not_offered: Iterable[NotOffered] = (),
+        offices: Iterable[Office] = (),
     ) -> None:
         self.municipalities: Mapping[str, Municipality] = MappingProxyType({m.id: m for m in municipalities})
         self.partners: Mapping[str, Partner] = MappingProxyType({p.id: p for p in partners})
+        #: Public functions routed like services (see :class:`Office`), by id.
+        self.offices: Mapping[str, Office] = MappingProxyType({o.id: o for o in offices})
         self.offers: tuple[Offer, ...] = tuple(offers)
         #: Services declared as not offered in some municipalities (see :class:`NotOffered`).
         self.not_offered: tuple[NotOffered, ...] = tuple(not_offered)
@@ -130,14 +175,24 @@ class PartnerGraph:
         for municipality in self.municipalities.values():
             graph.add_node(f"municipality:{municipality.id}", kind="municipality", name=municipality.name)
         for partner in self.partners.values():
-            graph.add_node(f"partner:{partner.id}", kind="partner", name=partner.name, type=partner.kind)
+            graph.add_node(
+                f"partner:{partner.id}",
+                kind="partner",
+                name=partner.name,
+                type=partner.kind,
+                reporting_duty=partner.reporting_duty,
+                sample=partner.sample,
+            )
+        for office in self.offices.values():
+            graph.add_node(f"office:{office.id}", kind="office", name=office.name.de)
         by_service: dict[str, list[Offer]] = {}
         for offer in self.offers:
             node = f"offer:{offer.id}"
             graph.add_node(node, kind="offer", sample=offer.sample, languages=offer.languages)
             graph.add_edge(f"partner:{offer.partner}", node, relation="delivers")
-            graph.add_edge(node, f"service:{offer.service}", relation="of")
-            graph.nodes[f"service:{offer.service}"]["kind"] = "service"
+            target = offer.service if offer.service.startswith("office:") else f"service:{offer.service}"
+            graph.add_edge(node, target, relation="of")
+            graph.nodes[target].setdefault("kind", "service")
             for municipality_id in offer.municipalities or tuple(self.municipalities):
                 graph.add_edge(node, f"municipality:{municipality_id}", relation="covers")
             by_service.setdefault(offer.service, []).append(offer)
@@ -152,8 +207,37 @@ class PartnerGraph:
         return None if name is None else self._names.get(" ".join(name.split()).casefold())
 
     def offers_for(self, service: str) -> tuple[Offer, ...]:
-        """Every offer of ``service``, whatever its area and dates."""
+        """Every offer of ``service`` (or of ``office:<id>``), whatever its area and dates."""
         return self._by_service.get(service, ())
+
+    def offers_in_force(self, service: str, municipality: str | None, on: dt.date) -> tuple[Offer, ...]:
+        """The offers of ``service`` (or ``office:<id>``) that cover ``municipality`` on ``on``.
+
+        An unknown municipality is covered only by offers for all municipalities.
+        """
+        place = self.municipality_id(municipality)
+        return tuple(
+            offer
+            for offer in self.offers_for(service)
+            if offer.in_force(on) and (offer.municipalities is None or place in offer.municipalities)
+        )
+
+    def reports(self, partner: str) -> bool:
+        """Whether ``partner`` has the § 87 AufenthG reporting duty (an unknown id counts as having it)."""
+        unit = self.partners.get(partner)
+        return True if unit is None else unit.reporting_duty
+
+    def is_sample(self, partner: str, service: str, municipality: str | None, on: dt.date) -> bool:
+        """Whether naming ``partner`` for ``service`` rests on a placeholder (``sample: true``).
+
+        True when the partner itself is a sample, or when every offer through which it delivers
+        ``service`` (or ``office:<id>``) for ``municipality`` on ``on`` is one.
+        """
+        unit = self.partners.get(partner)
+        if unit is not None and unit.sample:
+            return True
+        offers = [o for o in self.offers_in_force(service, municipality, on) if o.partner == partner]
+        return bool(offers) and all(offer.sample for offer in offers)
 
     def route(
         self,
@@ -164,18 +248,15 @@ class PartnerGraph:
     ) -> tuple[str, ...]:
         """Ids of the partners responsible for ``service`` in ``municipality`` on ``on``, best first.
 
+        ``service`` may also be ``office:<id>`` for an office (see :class:`Office`).
+
         Offers in a language the person speaks come first; ties are broken by partner id, so
         the order is deterministic. An unknown municipality is served only by offers for all
         municipalities.
         """
-        place = self.municipality_id(municipality)
         spoken = set(languages)
         ranked: list[tuple[bool, str]] = []
-        for offer in self.offers_for(service):
-            if not offer.in_force(on):
-                continue
-            if offer.municipalities is not None and place not in offer.municipalities:
-                continue
+        for offer in self.offers_in_force(service, municipality, on):
             ranked.append((not spoken.intersection(offer.languages), offer.partner))
         partners: dict[str, None] = {}
         for _, partner in sorted(ranked):

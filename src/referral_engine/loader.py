@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import string
 import threading
+import warnings
 from collections.abc import Collection, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,20 +24,27 @@ from typing import Any, cast, get_args
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
-from ._yaml import RULE_ID, Reader
+from ._yaml import RULE_ID, TARGET, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem
 from .facts import FIELDS, FieldSpec
-from .graph import Located, Municipality, NotOffered, Offer, Partner, PartnerGraph, Text
+from .handover import guard_problems
+from .graph import PARTNER_KINDS, Located, Municipality, NotOffered, Offer, Office, Partner, PartnerGraph, Text
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
 
 ELIGIBILITY_DIR = "eligibility"
 
 SERVICE_KINDS = ("counselling", "language", "work", "benefits", "recognition", "volunteer")
-PARTNER_KINDS = ("welfare", "authority", "municipality", "federal", "volunteer", "provider")
+#: Partner kinds of rule sets before 2026.11, read as today's kinds (a deprecation warning says so).
+LEGACY_PARTNER_KINDS = {
+    "welfare": "free_welfare",
+    "authority": "public_body",
+    "municipality": "public_body",
+    "federal": "public_body",
+}
 STEP_KINDS = ("appointment", "application", "information")
-STEP_FOR = ("eligible", "undetermined")
+STEP_FOR = ("eligible", "undetermined", "not_eligible")
 EFFECTS: tuple[str, ...] = get_args(Effect)
 CONFIDENCES: tuple[str, ...] = get_args(Confidence)
 CATEGORIES: tuple[str, ...] = get_args(DataCategory)
@@ -52,9 +60,13 @@ _OPS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 _MESSAGE_PLACEHOLDERS = {
     "clarify": {"question", "services"},
-    "consent": {"partner", "categories"},
+    "consent": {"partner", "categories", "purpose"},
     "check": {"partner", "service", "note"},
     "no_partner": {"service"},
+    "guardian": set(),
+    "sample": set(),
+    "restricted": {"partners"},
+    "own_application": {"partner"},
 }
 
 
@@ -374,15 +386,15 @@ def _messages(folder: _Folder) -> Messages | None:
             label = _text(reader, node)
             if label:
                 labels[category] = label
-    clarify, consent, check, no_partner = (texts.get(k) for k in _MESSAGE_PLACEHOLDERS)
-    if clarify and consent and check and no_partner and len(labels) == len(CATEGORIES):
-        return Messages(clarify, consent, check, no_partner, labels)
+    if len(texts) == len(_MESSAGE_PLACEHOLDERS) and len(labels) == len(CATEGORIES):
+        return Messages(**texts, categories=labels)
     return None
 
 
 def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None:
     municipalities: dict[str, Municipality] = {}
     partners: dict[str, Partner] = {}
+    offices: dict[str, Office] = {}
     offers: dict[str, Offer] = {}
     not_offered: dict[str, NotOffered] = {}
     removed: dict[str, tuple[Reader, Node]] = {}
@@ -390,15 +402,16 @@ def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None
     for layer in folder.layers:
         reader, root = folder.read("partners.yaml", layer)
         keys = ("municipalities", "partners", "offers")
-        optional = (*keys, "not_offered", "remove")
+        optional = (*keys, "offices", "not_offered", "remove")
         entries = reader.mapping(root, () if layer.overlay else keys, optional) if root else None
         if entries is None:
             continue
         readable = readable or not layer.overlay
-        removed.update(_remove(reader, entries, layer, offers, not_offered, partners, municipalities))
+        removed.update(_remove(reader, entries, layer, offers, not_offered, partners, municipalities, offices))
         _read_municipalities(reader, entries, municipalities)
         _read_partners(reader, entries, partners)
-        _read_offers(reader, entries, offers, partners, municipalities, services)
+        _read_offices(reader, entries, offices, services)
+        _read_offers(reader, entries, offers, partners, municipalities, services, offices)
         _read_not_offered(reader, entries, not_offered, municipalities, services)
     if not readable:
         return None
@@ -409,7 +422,56 @@ def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None
             if gone in removed and gone not in partners and gone not in municipalities:
                 reader, node = removed[gone]
                 reader.problem(node, f"'{gone}' is removed, but {what} '{entry.id}' still names it")
-    return PartnerGraph(municipalities.values(), partners.values(), offers.values(), not_offered.values())
+    _check_units(folder, partners)
+    return PartnerGraph(
+        municipalities.values(), partners.values(), offers.values(), not_offered.values(), offices.values()
+    )
+
+
+def _check_units(folder: _Folder, partners: dict[str, Partner]) -> None:
+    """A split-up partner names units that exist; a unit's organisation is a defined partner."""
+    for partner in partners.values():
+        where = partner.where
+        for unit in partner.replaced_by:
+            if unit not in partners and where is not None:
+                folder.problems.append(
+                    RuleProblem(where.file, where.line, 1, f"replaced_by names unknown partner '{unit}'", partner.id)
+                )
+
+
+def _targets(graph: PartnerGraph | None, partner_ids: Collection[str]) -> Collection[str]:
+    """What a step's ``partner`` or a rule's ``check_with`` may name: a partner unit or ``office:<id>``."""
+    if isinstance(partner_ids, _Anything) or graph is None:
+        return _Anything()
+    found = _Targets(
+        {pid for pid in partner_ids if not graph.partners[pid].replaced_by}
+        | {f"office:{oid}" for oid in graph.offices}
+    )
+    found.all_ids = frozenset(partner_ids)
+    return found
+
+
+def _all_ids(partners: Collection[str]) -> Collection[str]:
+    """Every partner id, split-up ones included, behind the collection of valid targets."""
+    return getattr(partners, "all_ids", partners)
+
+
+class _Targets(frozenset[str]):
+    """Valid targets (units and offices), remembering every partner id for better messages."""
+
+    all_ids: frozenset[str]
+
+
+def _unknown_target(graph_partners: Collection[str], name: str) -> str:
+    """The problem message for a ``partner``/``check_with`` that names no unit or office."""
+    if name.startswith("office:"):
+        return f"unknown office '{name.removeprefix('office:')}'; define it under offices in partners.yaml"
+    if name in graph_partners:
+        return (
+            f"partner '{name}' was split into units (see its replaced_by in partners.yaml); "
+            "name the unit for this purpose"
+        )
+    return f"unknown partner '{name}'"
 
 
 def _read_municipalities(
@@ -431,17 +493,73 @@ def _read_partners(reader: Reader, entries: dict[str, Node], partners: dict[str,
     reader.subject = "partner"
     seen: dict[str, Located] = {}
     required = ("id", "name", "kind", "data_protection")
+    optional = ("reporting_duty", "organisation", "sample", "replaced_by", "source")
     for item in reader.sequence(entries["partners"]) if "partners" in entries else []:
-        fields = reader.mapping(item, required, ("source",))
+        fields = reader.mapping(item, required, optional)
         if fields is None or not set(required) <= fields.keys():
             continue
         pid = reader.identifier(fields["id"])
         name = reader.string(fields["name"], pid)
-        kind = reader.choice(fields["kind"], PARTNER_KINDS, pid)
+        kind = _partner_kind(reader, fields["kind"], pid)
         regime = reader.string(fields["data_protection"], pid)
         source = reader.strings(fields["source"], pid) if "source" in fields else ()
+        duty = kind == "public_body"
+        if "reporting_duty" in fields:
+            given = reader.typed(fields["reporting_duty"], bool, "true or false", pid)
+            if given is False and kind == "public_body":
+                reader.problem(
+                    fields["reporting_duty"],
+                    "a public body has the § 87 AufenthG reporting duty; only schools, educational and "
+                    "child-care institutions are exempt (use kind: education for those)",
+                    pid,
+                )
+            elif given is not None:
+                duty = given
+        organisation = reader.identifier(fields["organisation"], pid) if "organisation" in fields else None
+        if organisation and pid and not pid.startswith(organisation):
+            reader.problem(fields["organisation"], f"a unit's id starts with its organisation's id '{organisation}'", pid)
+        sample = "sample" in fields and bool(reader.typed(fields["sample"], bool, "true or false", pid))
+        replaced_by: tuple[str, ...] = ()
+        if "replaced_by" in fields:
+            replaced_by = reader.items(fields["replaced_by"], partial(reader.identifier, rule=pid), pid)
         if pid and _unique(reader, fields["id"], pid, seen, "partner") and name and kind and regime:
-            partners[pid] = Partner(pid, name, kind, regime, source)
+            partners[pid] = Partner(
+                pid, name, kind, regime, source, duty, organisation, sample, replaced_by, _where(reader, item)
+            )
+
+
+def _partner_kind(reader: Reader, node: Node, pid: str | None) -> str | None:
+    """A partner's kind; the kinds of older rule sets are read as today's, with a deprecation warning."""
+    ok, value = reader.scalar(node, pid)
+    if ok and isinstance(value, str) and value in LEGACY_PARTNER_KINDS:
+        new = LEGACY_PARTNER_KINDS[value]
+        warnings.warn(
+            f"{reader.file}:{node.start_mark.line + 1}: partner kind '{value}' is deprecated; "
+            f"use '{new}' (and reporting_duty where it differs)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return new
+    return reader.choice(node, PARTNER_KINDS, pid)
+
+
+def _read_offices(
+    reader: Reader, entries: dict[str, Node], offices: dict[str, Office], services: Collection[str]
+) -> None:
+    """``offices``: public functions that steps route to by place and date, like services."""
+    reader.subject = "office"
+    seen: dict[str, Located] = {}
+    for item in reader.sequence(entries["offices"]) if "offices" in entries else []:
+        fields = reader.mapping(item, ("id", "name"), ("source",))
+        if fields is None or not {"id", "name"} <= fields.keys():
+            continue
+        oid = reader.identifier(fields["id"])
+        name = _text(reader, fields["name"], oid)
+        source = reader.strings(fields["source"], oid) if "source" in fields else ()
+        if oid and oid in services:
+            reader.problem(fields["id"], f"office '{oid}' has the id of a service; choose another", oid)
+        elif oid and _unique(reader, fields["id"], oid, seen, "office") and name:
+            offices[oid] = Office(oid, name, source)
 
 
 def _read_offers(
@@ -451,24 +569,38 @@ def _read_offers(
     partners: dict[str, Partner],
     municipalities: dict[str, Municipality],
     services: Collection[str],
+    offices: dict[str, Office],
 ) -> None:
     reader.subject = "offer"
     seen: dict[str, Located] = {}
-    required = ("id", "partner", "service", "municipalities")
-    optional = ("languages", "valid_from", "valid_to", "sample", "source")
+    required = ("id", "partner", "municipalities")
+    optional = ("service", "office", "languages", "valid_from", "valid_to", "sample", "source")
     for item in reader.sequence(entries["offers"]) if "offers" in entries else []:
         fields = reader.mapping(item, required, optional)
         if fields is None or not set(required) <= fields.keys():
             continue
         oid = reader.identifier(fields["id"], pattern=RULE_ID)
         partner = reader.identifier(fields["partner"], oid)
-        service = reader.identifier(fields["service"], oid)
+        service: str | None = None
+        if ("service" in fields) == ("office" in fields):
+            reader.problem(item, "an offer names exactly one of service or office", oid)
+        elif "service" in fields:
+            service = reader.identifier(fields["service"], oid)
+            if service and service not in services:
+                reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", oid)
+                service = None
+        else:
+            office = reader.identifier(fields["office"], oid)
+            if office and office not in offices:
+                reader.problem(fields["office"], f"unknown office '{office}'; define it under offices", oid)
+            service = f"office:{office}" if office and office in offices else None
         if partner and partner not in partners:
             reader.problem(fields["partner"], f"unknown partner '{partner}'; define it under partners", oid)
             partner = None
-        if service and service not in services:
-            reader.problem(fields["service"], f"unknown service '{service}'; see services.yaml", oid)
-            service = None
+        elif partner and partners[partner].replaced_by:
+            message = f"partner '{partner}' was split into units: {', '.join(partners[partner].replaced_by)}"
+            reader.problem(fields["partner"], message, oid)
+            partner = None
         readable, places = _places(reader, fields["municipalities"], municipalities, oid)
         languages = _languages(reader, fields["languages"], oid) if "languages" in fields else ()
         valid_from, valid_to = _window(reader, fields, oid)
@@ -597,9 +729,8 @@ def _rule(
 ) -> Rule | None:
     """One eligibility rule; None (with problems recorded) when it cannot be read."""
     required = ("id", "effect", "when", "source")
-    fields = reader.mapping(
-        item, required, ("valid_from", "valid_to", "confidence", "note", "check_with"), _peek_id(item)
-    )
+    optional = ("valid_from", "valid_to", "confidence", "note", "check_with", "handover", "own_application")
+    fields = reader.mapping(item, required, optional, _peek_id(item))
     if fields is None or not set(required) <= fields.keys():
         return None
     rid = reader.identifier(fields["id"], _peek_id(item), RULE_ID)
@@ -611,11 +742,19 @@ def _rule(
     valid_from, valid_to = _window(reader, fields, rid)
     confidence = reader.choice(fields["confidence"], CONFIDENCES, rid) if "confidence" in fields else None
     note = _text(reader, fields["note"], rid) if "note" in fields else None
-    check_with = reader.identifier(fields["check_with"], rid) if "check_with" in fields else None
+    check_with = reader.identifier(fields["check_with"], rid, TARGET) if "check_with" in fields else None
     if check_with and check_with not in partners:
-        reader.problem(fields["check_with"], f"unknown partner '{check_with}'", rid)
+        reader.problem(fields["check_with"], _unknown_target(_all_ids(partners), check_with), rid)
     if check_with and effect and effect != "check":
         reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
+    handover: tuple[str, ...] | None = None
+    if "handover" in fields:
+        handover = reader.items(fields["handover"], partial(reader.choice, allowed=CATEGORIES, rule=rid), rid)
+        if effect and effect != "check":
+            reader.problem(fields["handover"], "handover belongs to rules with effect: check", rid)
+    own = "own_application" in fields and reader.typed(fields["own_application"], bool, "true or false", rid)
+    if own and effect and effect != "eligible":
+        reader.problem(fields["own_application"], "own_application belongs to rules with effect: eligible", rid)
     if rid is None or not _unique(reader, fields["id"], rid, seen, "rule"):
         return None
     if not (service and effect and when and source):
@@ -632,6 +771,8 @@ def _rule(
         cast(Confidence | None, confidence),
         note,
         check_with,
+        handover=cast(tuple[DataCategory, ...] | None, handover),
+        own_application=bool(own),
     )
 
 
@@ -645,6 +786,7 @@ def _peek_id(node: Node) -> str | None:
 
 
 def _steps(folder: _Folder, services: Collection[str], partners: Collection[str]) -> list[StepTemplate]:
+    """Next-step templates; ``partners`` are what a step may name (units and ``office:<id>``)."""
     steps: dict[str, StepTemplate] = {}
     for layer in folder.layers:
         reader, root = folder.read("steps.yaml", layer)
@@ -667,7 +809,8 @@ def _step(
 ) -> StepTemplate | None:
     """One next-step template; None (with problems recorded) when it cannot be read."""
     required = ("id", "service", "kind", "text")
-    fields = reader.mapping(item, required, ("for", "partner", "handover", "when", "source"), _peek_id(item))
+    optional = ("for", "partner", "handover", "when", "order", "valid_from", "valid_to", "own_application", "source")
+    fields = reader.mapping(item, required, optional, _peek_id(item))
     if fields is None or not set(required) <= fields.keys():
         return None
     sid = reader.identifier(fields["id"], _peek_id(item), RULE_ID)
@@ -679,11 +822,11 @@ def _step(
     for_status = reader.choice(fields["for"], STEP_FOR, sid) if "for" in fields else "eligible"
     partner: str | None = "responsible"
     if "partner" in fields:
-        partner = reader.identifier(fields["partner"], sid)
+        partner = reader.identifier(fields["partner"], sid, TARGET)
         if partner == "none":
             partner = None
         elif partner and partner != "responsible" and partner not in partners:
-            message = f"unknown partner '{partner}'; use responsible, none or a partner id"
+            message = f"{_unknown_target(_all_ids(partners), partner)}; use responsible, none, a partner or office:<id>"
             reader.problem(fields["partner"], message, sid)
     text = _text(reader, fields["text"], sid, {"service"} | ({"partner"} if partner else set()))
     handover: tuple[str, ...] = ()
@@ -693,6 +836,11 @@ def _step(
             reader.problem(fields["handover"], "a step without a partner cannot hand over data", sid)
     when = _condition(reader, fields["when"], sid) if "when" in fields else None
     source = reader.strings(fields["source"], sid) if "source" in fields else ()
+    order = reader.typed(fields["order"], int, "a whole number", sid) if "order" in fields else None
+    valid_from, valid_to = _window(reader, fields, sid)
+    own = "own_application" in fields and reader.typed(fields["own_application"], bool, "true or false", sid)
+    if own and kind != "application":
+        reader.problem(fields["own_application"], "own_application belongs to steps of kind: application", sid)
     if sid is None or not _unique(reader, fields["id"], sid, seen, "step"):
         return None
     if not (service and kind and for_status and text and ("when" not in fields or when)):
@@ -708,6 +856,10 @@ def _step(
         _where(reader, item),
         when,
         source,
+        order=order,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        own_application=bool(own),
     )
 
 
@@ -787,7 +939,7 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
         fields = _fields(folder)
         messages = _messages(folder)
         graph = _partners(folder, service_ids)
-        partner_ids = folder.ids("partners.yaml", graph.partners if graph else ())
+        partner_ids = _targets(graph, folder.ids("partners.yaml", graph.partners if graph else ()))
         steps = _steps(folder, service_ids, partner_ids)
         before = len(folder.problems)
         rules = _rules(folder, service_ids, partner_ids)
@@ -797,7 +949,7 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
     if folder.problems or graph is None or messages is None:
         problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
         raise RuleFileError(problems or [RuleProblem(shown, 1, 1, "incomplete rule set")])
-    return Ruleset(
+    ruleset = Ruleset(
         name=name,
         version=version,
         digest=folder.digest.hexdigest(),
@@ -808,7 +960,11 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
         messages=messages,
         partners=graph,
         path=shown,
-    ).with_engine(engine)
+    )
+    unsafe = guard_problems(ruleset)
+    if unsafe:
+        raise RuleFileError(unsafe)
+    return ruleset.with_engine(engine)
 
 
 _default: Ruleset | None = None

@@ -138,27 +138,70 @@ class _ValidatedInput(_Frozen):
             raise ProfileError(_problems_from(error, cls)) from None
 
 
-class Consent(_ValidatedInput):
-    """A release from confidentiality (Schweigepflichtentbindung) the person gave to one partner."""
+ConsentGiver = Literal["person", "guardian"]
 
-    partner: str = Field(pattern=_ID_PATTERN, description="partner id, e.g. 'jobcenter'")
+
+class Consent(_ValidatedInput):
+    """A release from confidentiality (Schweigepflichtentbindung) for one recipient and one purpose.
+
+    It covers a handover only to its recipient unit (``partner``), for its ``purpose`` (a service
+    id, or the id of one step), of its ``categories``, from ``given_on`` until it is withdrawn or
+    expires (research §9.2 items 2, 4 and 10). For a person under 14 only a consent the guardians
+    gave (``given_by="guardian"``) counts (§ 12 DSG-EKD, § 65 SGB VIII; research §9.2 items 12-13).
+    """
+
+    partner: str = Field(pattern=_ID_PATTERN, description="recipient partner unit id, e.g. 'jobcenter'")
+    purpose: str = Field(
+        pattern=r"^[a-z][a-z0-9_.:-]*$",
+        max_length=200,
+        description="the service id (or step id) the release is given for, e.g. 'jobcenter'",
+    )
     categories: tuple[DataCategory, ...] = Field(min_length=1, description="data categories released")
     given_on: dt.date
     withdrawn_on: dt.date | None = None
+    expires_on: dt.date | None = Field(default=None, description="last day the release is valid")
+    given_by: ConsentGiver = Field(default="person", description="'person' or 'guardian' (under 14)")
+    id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.:/-]+$",
+        max_length=100,
+        description="the application's reference for this consent; handover records cite it",
+    )
 
     @model_validator(mode="after")
-    def _withdrawn_after_given(self) -> Self:
+    def _dates_in_order(self) -> Self:
         if self.withdrawn_on is not None and self.withdrawn_on < self.given_on:
             raise ValueError("withdrawn_on must not be before given_on")
+        if self.expires_on is not None and self.expires_on < self.given_on:
+            raise ValueError("expires_on must not be before given_on")
         return self
 
     def valid_on(self, on: dt.date) -> bool:
-        """Whether the consent was given on or before ``on`` and not withdrawn by then."""
-        return self.given_on <= on and (self.withdrawn_on is None or on < self.withdrawn_on)
+        """Whether the consent was given on or before ``on`` and neither withdrawn nor expired by then."""
+        return (
+            self.given_on <= on
+            and (self.withdrawn_on is None or on < self.withdrawn_on)
+            and (self.expires_on is None or on <= self.expires_on)
+        )
 
-    def covers(self, partner: str, categories: frozenset[str], on: dt.date) -> bool:
-        """Whether this consent releases ``categories`` to ``partner`` on the date ``on``."""
-        return self.partner == partner and self.valid_on(on) and categories <= set(self.categories)
+    def covers(
+        self,
+        partner: str,
+        categories: frozenset[str],
+        on: dt.date,
+        purposes: frozenset[str] | None = None,
+    ) -> bool:
+        """Whether this consent releases ``categories`` to ``partner`` on ``on`` for one of ``purposes``.
+
+        ``purposes`` are the service id and step id of a handover; ``None`` ignores the purpose
+        (only for looking at consents, never for deciding a handover).
+        """
+        return (
+            self.partner == partner
+            and (purposes is None or self.purpose in purposes)
+            and self.valid_on(on)
+            and categories <= set(self.categories)
+        )
 
 
 class CaseProfile(_ValidatedInput):
@@ -268,6 +311,11 @@ class ServiceDecision(_Frozen):
     name: str = Field(description="service name in the requested language")
     status: Status
     partners: tuple[str, ...] = Field(default=(), description="responsible partner ids, best first")
+    sample_partners: tuple[str, ...] = Field(
+        default=(),
+        description="those of partners that rest on a placeholder offer (sample: true): example "
+        "operators a deployment must replace",
+    )
     reasons: tuple[Reason, ...] = ()
     missing: tuple[str, ...] = Field(default=(), description="unknown fields that could settle it")
     valid_until: dt.date | None = Field(
@@ -313,7 +361,8 @@ class ServiceDecision(_Frozen):
     def __repr__(self) -> str:
         return (
             f"ServiceDecision(service={self.service!r}, status={self.status.value!r}, "
-            f"partners={self.partners!r}, reasons={len(self.reasons)}, missing={self.missing!r}, "
+            f"partners={self.partners!r}, sample_partners={self.sample_partners!r}, "
+            f"reasons={len(self.reasons)}, missing={self.missing!r}, "
             f"valid_until={'<set>' if self.valid_until else None})"
         )
 
@@ -403,6 +452,20 @@ class NextStep(_Frozen):
     text: str
     data_categories: tuple[DataCategory, ...] = Field(
         default=(), description="case data this step passes to the partner"
+    )
+    sample: bool = Field(
+        default=False,
+        description="the partner rests on a placeholder offer (sample: true): replace it for your deployment",
+    )
+    reporting_duty: bool = Field(
+        default=False, description="the partner must report an irregular stay (§ 87 AufenthG)"
+    )
+    own_application: bool = Field(
+        default=False,
+        description="the person's own application that the law requires, to a body with the reporting duty",
+    )
+    guardian_consent: bool = Field(
+        default=False, description="a consent step for a person under 14: the guardians must sign it"
     )
 
 

@@ -8,8 +8,9 @@ from typing import Any, get_args
 
 from .decide import decide
 from .engines import evaluator
-from .errors import UsageError
+from .errors import FieldProblem, ProfileError, UsageError
 from .facts import facts_for
+from .handover import safe_route
 from .loader import default_ruleset
 from .models import CaseProfile, Lang, Question, Recommendation, ServiceDecision, Status
 from .ruleset import Ruleset
@@ -45,17 +46,24 @@ def recommend(
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
 
+    check_consents(profile, ruleset)
     evaluate = evaluator(ruleset, engine)
     facts = facts_for(profile, as_of)
-    decided = decide(ruleset, facts, as_of, evaluate(facts, as_of), lang)
+    values = evaluate(facts, as_of)
+    decided = decide(ruleset, facts, as_of, values, lang)
     decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
-    languages = profile.languages or ()
     routes = {
-        d.service: ruleset.partners.route(d.service, profile.municipality, as_of, languages)
+        d.service: safe_route(ruleset, d.service, profile, as_of, values)
         for d in decided
         if d.status is not Status.NOT_ELIGIBLE
     }
-    missing, counts = _rank_missing(ruleset, decided)
+    # The municipality settles who is responsible, not whether: asked for where it leaves a gap.
+    asked_by: dict[str, list[str]] = {}
+    if profile.municipality is None:
+        unrouted = [d.service for d in decided if d.service in routes and not routes[d.service]]
+        if unrouted:
+            asked_by["municipality"] = unrouted
+    missing, counts = _rank_missing(ruleset, decided, asked_by)
     changes = upcoming_changes(ruleset, evaluate, profile, as_of, states_of(decided, routes))
     until = valid_until(changes)
     decisions = tuple(
@@ -64,6 +72,11 @@ def recommend(
             name=ruleset.service(d.service).name.get(lang),
             status=d.status,
             partners=routes[d.service] if d.status is Status.ELIGIBLE else (),
+            sample_partners=tuple(
+                p
+                for p in (routes[d.service] if d.status is Status.ELIGIBLE else ())
+                if ruleset.partners.is_sample(p, d.service, profile.municipality, as_of)
+            ),
             reasons=d.reasons,
             missing=d.missing,
             valid_until=until.get(d.service),
@@ -73,7 +86,7 @@ def recommend(
     return Recommendation(
         decisions=decisions,
         eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
-        next_steps=plan_steps(ruleset, decided, routes, missing, profile, facts, as_of, lang),
+        next_steps=plan_steps(ruleset, decided, routes, missing, profile, facts, as_of, lang, asked_by=asked_by),
         missing=missing,
         as_of=as_of,
         ruleset_version=ruleset.ruleset_version,
@@ -98,11 +111,38 @@ def check_as_of(as_of: object) -> dt.date:
     return as_of
 
 
-def _rank_missing(ruleset: Ruleset, decided: list[Any]) -> tuple[tuple[str, ...], dict[str, int]]:
+def check_consents(profile: CaseProfile, ruleset: Ruleset) -> None:
+    """Each consent names a partner and a purpose (service or step id) of ``ruleset``: a typo is an error.
+
+    The message names the consent's position and what is allowed, never the value given.
+    """
+    purposes = {s.id for s in ruleset.services} | {t.id for t in ruleset.steps}
+    problems = []
+    for index, consent in enumerate(profile.consents):
+        if consent.partner not in ruleset.partners.partners:
+            problems.append(
+                FieldProblem(f"consents.{index}.partner", "unknown partner unit; use an id from partners.yaml")
+            )
+        if consent.purpose not in purposes and not consent.purpose.startswith(("check:", "consent:")):
+            problems.append(
+                FieldProblem(
+                    f"consents.{index}.purpose",
+                    "unknown purpose; use a service id (e.g. 'jobcenter') or a step id of the rule set",
+                )
+            )
+    if problems:
+        raise ProfileError(problems)
+
+
+def _rank_missing(
+    ruleset: Ruleset, decided: list[Any], asked_by: Mapping[str, list[str]]
+) -> tuple[tuple[str, ...], dict[str, int]]:
     """Unknown fields, the ones that appear in the most undetermined decisions first, and those counts."""
     counts: dict[str, int] = {}
     for decision in decided:
         for field in decision.missing:
             counts[field] = counts.get(field, 0) + 1
+    for field, services in asked_by.items():
+        counts[field] = counts.get(field, 0) + len(services)
     rank = {name: index for index, name in enumerate(ruleset.fields)}
     return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name))), counts

@@ -45,7 +45,13 @@ class Rule:
     valid_to: dt.date | None = None
     confidence: Confidence | None = None
     note: Text | None = None
+    #: For a check: the partner unit (or ``office:<id>``) that settles it; None: the responsible partner.
     check_with: str | None = None
+    #: For a check: the data categories its question needs; None: the categories of the rule's fields.
+    handover: tuple[DataCategory, ...] | None = None
+    #: For a grant: it may send a person with a restricted status to a body with the § 87 AufenthG
+    #: duty, because the step is the person's own application that the law requires.
+    own_application: bool = False
     leaves: tuple[Leaf, ...] = field(init=False, repr=False, compare=False)
     outcomes: tuple[Mapping[bool | None, ConditionOutcome], ...] = field(
         init=False, repr=False, compare=False
@@ -97,16 +103,36 @@ class StepTemplate:
     where: Located
     when: Condition | None = None
     source: tuple[str, ...] = ()
+    #: Position among the service's steps (lower first); None: after the ordered ones, by kind.
+    order: int | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    #: The person's own application that the law requires (may go to a body with a reporting duty).
+    own_application: bool = False
+
+    def in_force(self, on: dt.date) -> bool:
+        """Whether the step's validity window contains ``on``."""
+        return (self.valid_from is None or self.valid_from <= on) and (
+            self.valid_to is None or on <= self.valid_to
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Messages:
-    """The texts of the steps the library writes itself (questions, consents, checks)."""
+    """The texts of the steps the library writes itself (questions, consents, checks, warnings)."""
 
     clarify: Text
     consent: Text
     check: Text
     no_partner: Text
+    #: Added to a consent for a person under 14: the guardians must give it.
+    guardian: Text
+    #: Marks a partner that rests on a placeholder offer (``sample: true``).
+    sample: Text
+    #: The confidential first contact for a person with a restricted status (§ 87 AufenthG).
+    restricted: Text
+    #: The warning on a person's own application to a body with the reporting duty.
+    own_application: Text
     categories: Mapping[str, Text]
 
 

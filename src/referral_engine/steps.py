@@ -1,8 +1,15 @@
-"""Planning the next steps of a recommendation, consent before any handover.
+"""Planning the next steps of a recommendation: safe routes, and consent before any handover.
 
-Order: questions for missing facts (most useful first), then releases from confidentiality for
-every partner that a later step hands case data to without a valid consent, then per service (in
-decision order) checks with partners, appointments, applications and information.
+Order: for a person with a restricted status the confidential first contact comes first; then
+questions for missing facts (most useful first); then releases from confidentiality, one for each
+recipient unit and purpose that a later step hands case data to without a valid consent; then the
+steps of each service (in decision order), each service's steps by their ``order`` (see
+:data:`KIND_ORDER` for steps without one).
+
+Every step passes through the guard of :mod:`referral_engine.handover`: no body with the § 87
+AufenthG reporting duty is named for a person with a restricted status (except the person's own
+application, with a warning), volunteers get no residence, benefits or health data, and a partner
+that rests on a placeholder offer is flagged as an example.
 """
 
 from __future__ import annotations
@@ -14,16 +21,22 @@ from typing import cast
 
 from .decide import Decided
 from .facts import Facts
+from .handover import allowed_categories, check_categories, is_restricted, needs_guardian, released
 from .models import CaseProfile, DataCategory, Lang, NextStep, Status, StepKind
 from .ruleset import Rule, Ruleset
 
-_KIND_ORDER: dict[StepKind, int] = {
+#: The position of a step without an explicit ``order`` among its service's steps.
+KIND_ORDER: dict[StepKind, int] = {
     "check": 0,
-    "no_partner": 1,
-    "appointment": 2,
-    "application": 3,
-    "information": 4,
+    "no_partner": 10,
+    "appointment": 20,
+    "application": 30,
+    "information": 40,
 }
+
+#: The id of the step that names the confidential first contact for a restricted status.
+CONFIDENTIAL_STEP = "restricted:confidential-first-contact"
+CONFIDENTIAL_OFFICE = "office:confidential_counselling"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +46,26 @@ class _Plan:
     facts: Facts
     as_of: dt.date
     lang: Lang
+    restricted: bool
+    minor: bool
 
     def partner_name(self, partner: str) -> str:
-        return self.ruleset.partners.partners[partner].name
+        unit = self.ruleset.partners.partners.get(partner)
+        return unit.name if unit is not None else partner
 
     def service_name(self, service: str) -> str:
         return self.ruleset.service(service).name.get(self.lang)
+
+    def route(self, target: str) -> tuple[str, ...]:
+        """The partners for a service or ``office:<id>`` at the person's place on the plan's date."""
+        languages = self.profile.languages or ()
+        return self.ruleset.partners.route(target, self.profile.municipality, self.as_of, languages)
+
+    def reports(self, partner: str) -> bool:
+        return self.ruleset.partners.reports(partner)
+
+    def is_sample(self, partner: str, target: str) -> bool:
+        return self.ruleset.partners.is_sample(partner, target, self.profile.municipality, self.as_of)
 
 
 def plan_steps(
@@ -50,22 +77,33 @@ def plan_steps(
     facts: Facts,
     as_of: dt.date,
     lang: Lang,
+    *,
+    asked_by: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[NextStep, ...]:
-    """The ordered next steps for decisions already sorted best first."""
-    plan = _Plan(ruleset, profile, facts, as_of, lang)
+    """The ordered next steps for decisions already sorted best first.
+
+    ``asked_by`` maps a missing field to the services it would settle, for fields that no
+    decision lists as missing (the municipality, which settles the partner).
+    """
+    plan = _Plan(ruleset, profile, facts, as_of, lang, is_restricted(profile), needs_guardian(facts["age"]))
     service_steps: list[NextStep] = []
     for decision in decided:
-        if decision.status is not Status.NOT_ELIGIBLE:
-            steps = _service_steps(plan, decision, routes.get(decision.service, ()))
-            service_steps += sorted(steps, key=lambda step: _KIND_ORDER[step.kind])
-    return (*_clarify_steps(plan, decided, missing), *_consent_steps(plan, service_steps), *service_steps)
+        steps = _service_steps(plan, decision, routes.get(decision.service, ()))
+        service_steps += [step for _, step in sorted(steps, key=lambda item: item[0])]
+    front = [_confidential_step(plan, decided)] if plan.restricted else []
+    front += _clarify_steps(plan, decided, missing, asked_by or {})
+    return (*front, *_consent_steps(plan, service_steps), *service_steps)
 
 
-def _clarify_steps(plan: _Plan, decided: Sequence[Decided], missing: Sequence[str]) -> list[NextStep]:
+def _clarify_steps(
+    plan: _Plan, decided: Sequence[Decided], missing: Sequence[str], asked_by: Mapping[str, Sequence[str]]
+) -> list[NextStep]:
     steps = []
     template = plan.ruleset.messages.clarify.get(plan.lang)
     for field in missing:
-        services = [d.service for d in decided if field in d.missing]
+        services = [d.service for d in decided if field in d.missing] or list(asked_by.get(field, ()))
+        if not services:
+            continue
         info = plan.ruleset.fields[field]
         text = template.format(
             question=info.question.get(plan.lang),
@@ -77,56 +115,126 @@ def _clarify_steps(plan: _Plan, decided: Sequence[Decided], missing: Sequence[st
     return steps
 
 
-def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> list[NextStep]:
+def _confidential_step(plan: _Plan, decided: Sequence[Decided]) -> NextStep:
+    """Where a person with a restricted status can go first without being reported, and why."""
+    partners = plan.route(CONFIDENTIAL_OFFICE)
+    names = ", ".join(plan.partner_name(p) for p in partners) or "Caritas, Diakonie, DRK"
+    service = next((d.service for d in decided if d.status is not Status.NOT_ELIGIBLE), decided[0].service)
+    return NextStep(
+        id=CONFIDENTIAL_STEP,
+        service=service,
+        partner=None,
+        kind="information",
+        text=plan.ruleset.messages.restricted.get(plan.lang).format(partners=names),
+    )
+
+
+def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> list[tuple[tuple[int, int], NextStep]]:
+    """A service's steps with their sort keys (order, position in the file)."""
     ruleset, lang = plan.ruleset, plan.lang
     service_name = plan.service_name(decision.service)
     responsible = route[0] if route else None
-    steps: list[NextStep] = []
+    steps: list[tuple[tuple[int, int], NextStep]] = []
     lacks_partner = False
-    for rule in decision.checks:
-        partner = rule.check_with or responsible
+    for position, rule in enumerate(decision.checks):
+        target = rule.check_with or decision.service
+        partner = _resolve(plan, rule.check_with, responsible)
         if partner is None:
             lacks_partner = True
             continue
-        steps.append(_check_step(plan, rule, partner, service_name))
-    for template in ruleset.steps:
+        step = _guarded(plan, _check_step(plan, rule, partner, service_name, target))
+        if step is not None:
+            steps.append(((KIND_ORDER["check"], position), step))
+    for position, template in enumerate(ruleset.steps):
         if template.service != decision.service or template.for_status != decision.status.value:
+            continue
+        if not template.in_force(plan.as_of):
             continue
         if template.when is not None and template.when.test(plan.facts, plan.as_of) is not True:
             continue
-        partner = responsible if template.partner == "responsible" else template.partner
-        if template.partner == "responsible" and partner is None:
+        partner = _resolve(plan, template.partner, responsible)
+        if template.partner is not None and partner is None:
             lacks_partner = True
             continue
+        target = template.partner if template.partner and template.partner.startswith("office:") else decision.service
         names = {"service": service_name, "partner": plan.partner_name(partner) if partner else ""}
-        steps.append(
+        text = template.text.get(lang).format(**names)
+        step = _guarded(
+            plan,
             NextStep(
                 id=template.id,
                 service=decision.service,
                 partner=partner,
                 kind=template.kind,
-                text=template.text.get(lang).format(**names),
+                text=text,
                 data_categories=template.handover,
-            )
+                sample=partner is not None and plan.is_sample(partner, target),
+                reporting_duty=partner is not None and plan.reports(partner),
+                own_application=template.own_application,
+            ),
         )
-    if lacks_partner:
+        if step is not None:
+            order = template.order if template.order is not None else KIND_ORDER[template.kind]
+            steps.append(((order, 1000 + position), step))
+    if lacks_partner and plan.facts["municipality"] is not None:
+        # An unknown municipality is asked for (see recommend); a known one without a partner is a gap.
         steps.append(
-            NextStep(
-                id=f"no_partner:{decision.service}",
-                service=decision.service,
-                partner=None,
-                kind="no_partner",
-                text=ruleset.messages.no_partner.get(lang).format(service=service_name),
+            (
+                (KIND_ORDER["no_partner"], 0),
+                NextStep(
+                    id=f"no_partner:{decision.service}",
+                    service=decision.service,
+                    partner=None,
+                    kind="no_partner",
+                    text=ruleset.messages.no_partner.get(lang).format(service=service_name),
+                ),
             )
         )
     return steps
 
 
-def _check_step(plan: _Plan, rule: Rule, partner: str, service_name: str) -> NextStep:
-    """Ask a partner to settle what a rule marked unsure; it sees the facts the rule tests."""
-    fields = plan.ruleset.fields
-    categories = {fields[leaf.field].category for leaf in rule.when.leaves() if leaf.field in fields}
+def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | None:
+    """The partner unit a step or check names: the responsible one, an office's, or a fixed one."""
+    if target is None:
+        return None
+    if target == "responsible":
+        return responsible
+    if target.startswith("office:"):
+        found = plan.route(target)
+        return found[0] if found else None
+    return target
+
+
+def _guarded(plan: _Plan, step: NextStep) -> NextStep | None:
+    """The step as it may be shown: dropped if it would expose a restricted status, trimmed for volunteers.
+
+    The loader already rejects rule sets that could produce such steps; this is the second lock.
+    """
+    partner = step.partner
+    if partner is None:
+        return step
+    if plan.restricted and plan.reports(partner) and not step.own_application:
+        return None
+    categories = allowed_categories(
+        plan.ruleset, partner, step.data_categories, restricted=plan.restricted, own_application=step.own_application
+    )
+    text = step.text
+    if step.sample:
+        text = f"{text} [{plan.ruleset.messages.sample.get(plan.lang)}]"
+    if step.own_application and plan.restricted and step.reporting_duty:
+        warning = plan.ruleset.messages.own_application.get(plan.lang).format(partner=plan.partner_name(partner))
+        text = f"{text} {warning}"
+    if categories == step.data_categories and text == step.text:
+        return step
+    return step.model_copy(
+        update={"data_categories": cast(tuple[DataCategory, ...], categories), "text": text}
+    )
+
+
+def _check_step(plan: _Plan, rule: Rule, partner: str, service_name: str, target: str) -> NextStep:
+    """Ask a partner to settle what a rule marked unsure; it sees only what the question needs."""
     order = tuple(plan.ruleset.messages.categories)
+    categories = check_categories(rule, plan.ruleset.fields)
     text = plan.ruleset.messages.check.get(plan.lang).format(
         partner=plan.partner_name(partner),
         service=service_name,
@@ -139,46 +247,50 @@ def _check_step(plan: _Plan, rule: Rule, partner: str, service_name: str) -> Nex
         kind="check",
         text=text,
         data_categories=cast(tuple[DataCategory, ...], tuple(sorted(categories, key=order.index))),
+        sample=plan.is_sample(partner, target),
+        reporting_duty=plan.reports(partner),
     )
 
 
 def _consent_steps(plan: _Plan, steps: Sequence[NextStep]) -> list[NextStep]:
-    """A release from confidentiality for each partner that would get data not yet released."""
-    needed: dict[str, tuple[str, set[str]]] = {}
+    """A release from confidentiality for each recipient and purpose that would get data not yet released."""
+    needed: dict[tuple[str, str], tuple[set[str], bool]] = {}
     for step in steps:
         if step.partner is None or not step.data_categories:
             continue
-        released = _released(plan, step.partner)
-        lacking = set(step.data_categories) - released
+        purposes = frozenset({step.service, step.id})
+        lacking = set(step.data_categories) - released(
+            plan.profile, step.partner, purposes, plan.as_of, minor=plan.minor
+        )
         if lacking:
-            service, categories = needed.setdefault(step.partner, (step.service, set()))
+            categories, sample = needed.setdefault((step.partner, step.service), (set(), False))
             categories |= lacking
+            needed[(step.partner, step.service)] = (categories, sample or step.sample)
     labels = plan.ruleset.messages.categories
     order = tuple(labels)
     consents = []
-    for partner, (service, categories) in needed.items():
+    for (partner, service), (categories, sample) in needed.items():
         ordered = sorted(categories, key=order.index)
         text = plan.ruleset.messages.consent.get(plan.lang).format(
             partner=plan.partner_name(partner),
+            purpose=plan.service_name(service),
             categories=", ".join(labels[c].get(plan.lang) for c in ordered),
         )
+        if sample:
+            text = f"{text} [{plan.ruleset.messages.sample.get(plan.lang)}]"
+        if plan.minor:
+            text = f"{text} {plan.ruleset.messages.guardian.get(plan.lang)}"
         consents.append(
             NextStep(
-                id=f"consent:{partner}",
+                id=f"consent:{partner}:{service}",
                 service=service,
                 partner=partner,
                 kind="consent",
                 text=text,
                 data_categories=cast(tuple[DataCategory, ...], tuple(ordered)),
+                sample=sample,
+                reporting_duty=plan.reports(partner),
+                guardian_consent=plan.minor,
             )
         )
     return consents
-
-
-def _released(plan: _Plan, partner: str) -> set[str]:
-    """Data categories the person has released to ``partner`` and not withdrawn, as of the plan date."""
-    released: set[str] = set()
-    for consent in plan.profile.consents:
-        if consent.partner == partner and consent.valid_on(plan.as_of):
-            released.update(consent.categories)
-    return released

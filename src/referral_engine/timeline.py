@@ -24,6 +24,7 @@ from .dates import period_end
 from .decide import Decided, statuses
 from .engines import Evaluate
 from .facts import Facts, facts_for
+from .handover import safe_route
 from .models import CaseProfile, Status, StatusChange
 from .ruleset import Ruleset
 
@@ -90,15 +91,10 @@ def states(
     ruleset: Ruleset, evaluate: Evaluate, profile: CaseProfile, facts: Facts, on: dt.date
 ) -> dict[str, State]:
     """Every service's status and (if eligible) partners for ``facts`` on ``on``, without reasons."""
-    languages = profile.languages or ()
+    values = evaluate(facts, on)
     return {
-        service: (
-            status,
-            ruleset.partners.route(service, profile.municipality, on, languages)
-            if status is Status.ELIGIBLE
-            else (),
-        )
-        for service, status in statuses(ruleset, evaluate(facts, on)).items()
+        service: (status, safe_route(ruleset, service, profile, on, values) if status is Status.ELIGIBLE else ())
+        for service, status in statuses(ruleset, values).items()
     }
 
 
