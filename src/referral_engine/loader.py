@@ -838,6 +838,9 @@ def _step(
     source = reader.strings(fields["source"], sid) if "source" in fields else ()
     order = reader.typed(fields["order"], int, "a whole number", sid) if "order" in fields else None
     valid_from, valid_to = _window(reader, fields, sid)
+    if for_status == "not_eligible" and partner == "responsible":
+        message = "a not_eligible decision has no responsible partner: name partner: none, a partner or office:<id>"
+        reader.problem(fields.get("partner", fields["for"]), message, sid)
     own = "own_application" in fields and reader.typed(fields["own_application"], bool, "true or false", sid)
     if own and kind != "application":
         reader.problem(fields["own_application"], "own_application belongs to steps of kind: application", sid)

@@ -176,7 +176,7 @@ def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> li
         if step is not None:
             order = template.order if template.order is not None else KIND_ORDER[template.kind]
             steps.append(((order, 1000 + position), step))
-    if lacks_partner and plan.facts["municipality"] is not None:
+    if lacks_partner and decision.status is not Status.NOT_ELIGIBLE and plan.facts["municipality"] is not None:
         # An unknown municipality is asked for (see recommend); a known one without a partner is a gap.
         steps.append(
             (
