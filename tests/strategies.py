@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from hypothesis import strategies as st
 
-from referral_engine import CaseProfile, Consent
+from referral_engine import CaseProfile, Consent, default_ruleset
 from referral_engine.dates import add_months, age_on
 from referral_engine.models import (
     Accommodation,
@@ -76,21 +76,11 @@ MUNICIPALITIES: tuple[str | None, ...] = (
     None,
 )
 LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ar", "uk", "ru", "fa", "tr", "ti", "so", "ps", "ku", "es")
-PARTNERS: tuple[str, ...] = (
-    "caritas",
-    "drk",
-    "diakonie",
-    "landratsamt",
-    "stadt_bad_krozingen",
-    "stadt_staufen",
-    "jobcenter",
-    "agentur_fuer_arbeit",
-    "helferkreis_bad_krozingen",
-    "helferkreis_staufen",
-    "bamf",
-    "iq_anerkennungsberatung",
-    "vhs",
-)
+_BUNDLED = default_ruleset()
+#: Every partner unit of the bundled rules, the split-up ``landratsamt`` included (old consents name it).
+PARTNERS: tuple[str, ...] = tuple(sorted(_BUNDLED.partners.partners))
+#: What a consent can be given for: every service and step of the bundled rules.
+PURPOSES: tuple[str, ...] = tuple(sorted({s.id for s in _BUNDLED.services} | {t.id for t in _BUNDLED.steps}))
 DATE_FIELDS: tuple[str, ...] = ("entry_date", "status_since", "accommodation_since")
 
 
@@ -160,22 +150,25 @@ def birth_dates(as_of: dt.date | None = None) -> st.SearchStrategy[dt.date]:
 
 
 def consents() -> st.SearchStrategy[Consent]:
-    """A valid consent for one of the partners, possibly withdrawn later."""
+    """A valid consent for one partner unit and one purpose, possibly withdrawn or expiring later."""
 
     @st.composite
     def build(draw: st.DrawFn) -> Consent:
         given_on = draw(event_dates())
-        withdrawn_on = draw(
-            st.none() | st.dates(min_value=given_on, max_value=max(given_on, dt.date(2028, 12, 31)))
-        )
+        later = st.dates(min_value=given_on, max_value=max(given_on, dt.date(2028, 12, 31)))
+        withdrawn_on = draw(st.none() | later)
+        expires_on = draw(st.none() | later)
         categories = draw(
             st.lists(st.sampled_from(get_args(DataCategory)), min_size=1, max_size=4, unique=True)
         )
         return Consent(
             partner=draw(st.sampled_from(PARTNERS)),
+            purpose=draw(st.sampled_from(PURPOSES)),
             categories=tuple(categories),
             given_on=given_on,
             withdrawn_on=withdrawn_on,
+            expires_on=expires_on,
+            given_by=draw(st.sampled_from(["person", "guardian"])),
         )
 
     return build()

@@ -22,7 +22,7 @@ from referral_engine.models import (
     LanguageLevel,
     ResidenceStatus,
 )
-from tests.strategies import LANGUAGES, MUNICIPALITIES, NEAR_THRESHOLDS, PARTNERS
+from tests.strategies import LANGUAGES, MUNICIPALITIES, NEAR_THRESHOLDS, PARTNERS, PURPOSES
 
 T = TypeVar("T")
 THREADS = 4
@@ -67,6 +67,7 @@ def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
     data["consents"] = [
         Consent(
             partner=rng.choice(PARTNERS),
+            purpose=rng.choice(PURPOSES),
             categories=tuple(rng.sample(get_args(DataCategory), rng.randrange(1, 4))),
             given_on=_day(rng, early, late),
         )

@@ -188,7 +188,7 @@ def test_check_rule_makes_undetermined_with_check_step(tmp_path: Path) -> None:
     assert [(r.rule, r.outcome, r.confidence) for r in youth.reasons] == [
         ("youth-arrival-check", "holds", "unverified")
     ]
-    assert step_ids(rec) == ["consent:office", "check:youth-arrival-check"]
+    assert step_ids(rec) == ["consent:office:youth", "check:youth-arrival-check"]
     consent, check = rec.next_steps
     assert (consent.kind, consent.partner, consent.data_categories) == (
         "consent",
@@ -204,7 +204,7 @@ def test_check_rule_without_check_with_asks_the_responsible_partner(tmp_path: Pa
     """Without check_with the check goes to the routed partner, or becomes a no_partner step."""
     rules = variant(tmp_path, {"eligibility/youth.yaml": YOUTH_WITH_REAL_CHECK.replace("CHECK_WITH", "")})
     rec = run(rules, lang="en", **{**YOUTH, "residence_status": "arrival_certificate", "languages": ["uk"]})
-    assert step_ids(rec) == ["consent:south", "check:youth-arrival-check"]
+    assert step_ids(rec) == ["consent:south:youth", "check:youth-arrival-check"]
     assert (
         rec.next_steps[1].text
         == "Check with South Counselling (Youth counselling): arrival certificate unclear"
@@ -219,7 +219,7 @@ def test_check_step_is_suppressed_by_consent(tmp_path: Path) -> None:
         tmp_path,
         {"eligibility/youth.yaml": YOUTH_WITH_REAL_CHECK.replace("CHECK_WITH", "check_with: office")},
     )
-    consent = Consent(partner="office", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1))
+    consent = Consent(partner="office", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1))
     rec = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "consents": [consent]})
     assert step_ids(rec) == ["check:youth-arrival-check"]
 
@@ -297,7 +297,7 @@ def test_routing_town_b(ruleset: Ruleset) -> None:
     assert run(ruleset, **{**YOUTH, "municipality": "Town B"}).decision("youth").partners == ("south",)
 
 
-@pytest.mark.parametrize("municipality", ["Town C", "Freiburg", None])
+@pytest.mark.parametrize("municipality", ["Town C", "Freiburg"])
 def test_municipality_outside_graph_gives_no_partner_step(ruleset: Ruleset, municipality: str | None) -> None:
     """Where no offer covers the municipality, an eligible service has no partners and a no_partner step."""
     rec = run(ruleset, **{**YOUTH, "municipality": municipality})
@@ -324,6 +324,16 @@ def test_offer_validity_window(ruleset: Ruleset, as_of: dt.date, partners: tuple
         assert step_ids(rec) == ["no_partner:adult"]
 
 
+def test_an_unknown_municipality_is_a_question_not_a_missing_partner(ruleset: Ruleset) -> None:
+    """Without a municipality an eligible service with no partner asks where the person lives (review #17)."""
+    rec = run(ruleset, **{**YOUTH, "municipality": None})
+    assert rec.decision("youth").partners == ()
+    assert rec.missing == ("municipality",)
+    assert step_ids(rec) == ["clarify:municipality", "youth-info"]
+    assert rec.questions[0].field == "municipality"
+    assert rec.next_steps[0].service == "youth"
+
+
 # -- next steps --------------------------------------------------------------------------------
 
 
@@ -332,12 +342,12 @@ def test_youth_steps(ruleset: Ruleset) -> None:
     rec = run(ruleset, **YOUTH)
     assert rec.eligible == ("youth",)
     assert rec.missing == ()
-    assert step_ids(rec) == ["consent:north", "youth-appointment", "youth-info"]
+    assert step_ids(rec) == ["consent:north:youth", "youth-appointment", "youth-info"]
     consent, appointment, info = rec.next_steps
     assert (consent.kind, consent.partner, consent.service) == ("consent", "north", "youth")
     assert consent.data_categories == ("identity", "residence")
     assert (
-        consent.text == "Schweigepflichtentbindung einholen für North Counselling: "
+        consent.text == "Schweigepflichtentbindung einholen für North Counselling, Zweck Jugendberatung: "
         "Weitergabe von Personalien, Aufenthaltsstatus"
     )
     assert (appointment.kind, appointment.partner, appointment.data_categories) == (
@@ -356,7 +366,7 @@ def test_texts_in_english(ruleset: Ruleset) -> None:
     assert rec.lang == "en"
     assert rec.decision("youth").name == "Youth counselling"
     assert [step.text for step in rec.next_steps] == [
-        "Obtain a release from confidentiality for North Counselling: "
+        "Obtain a release from confidentiality for North Counselling, purpose Youth counselling: "
         "sharing personal details, residence status",
         "Appointment with North Counselling (Youth counselling)",
         "Hand out the Youth counselling leaflet",
@@ -371,9 +381,9 @@ def test_texts_in_english(ruleset: Ruleset) -> None:
 @pytest.mark.parametrize(
     ("employment", "steps"),
     [
-        (None, ["consent:office", "adult-apply"]),  # unknown: a step's condition must hold
-        ("employed", ["consent:office", "adult-apply"]),
-        ("unemployed", ["consent:office", "adult-appointment", "adult-apply"]),
+        (None, ["consent:office:adult", "adult-apply"]),  # unknown: a step's condition must hold
+        ("employed", ["consent:office:adult", "adult-apply"]),
+        ("unemployed", ["consent:office:adult", "adult-appointment", "adult-apply"]),
     ],
 )
 def test_step_with_condition_and_kind_order(
@@ -396,20 +406,21 @@ def test_no_clarify_step_for_a_step_condition(ruleset: Ruleset) -> None:
 @pytest.mark.parametrize(
     ("consent", "steps"),
     [
-        pytest.param(None, ["consent:north", "youth-appointment", "youth-info"], id="none"),
+        pytest.param(None, ["consent:north:youth", "youth-appointment", "youth-info"], id="none"),
         pytest.param(
-            Consent(partner="north", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
+            Consent(partner="north", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
             ["youth-appointment", "youth-info"],
             id="valid",
         ),
         pytest.param(
-            Consent(partner="north", categories=("residence", "identity", "health"), given_on=AS_OF),
+            Consent(partner="north", purpose="youth", categories=("residence", "identity", "health"), given_on=AS_OF),
             ["youth-appointment", "youth-info"],
             id="given-on-as_of",
         ),
         pytest.param(
             Consent(
                 partner="north",
+                purpose="youth",
                 categories=("identity", "residence"),
                 given_on=dt.date(2026, 1, 1),
                 withdrawn_on=dt.date(2026, 3, 2),
@@ -420,31 +431,33 @@ def test_no_clarify_step_for_a_step_condition(ruleset: Ruleset) -> None:
         pytest.param(
             Consent(
                 partner="north",
+                purpose="youth",
                 categories=("identity", "residence"),
                 given_on=dt.date(2026, 1, 1),
                 withdrawn_on=dt.date(2026, 2, 1),
             ),
-            ["consent:north", "youth-appointment", "youth-info"],
+            ["consent:north:youth", "youth-appointment", "youth-info"],
             id="withdrawn",
         ),
         pytest.param(
             Consent(
                 partner="north",
+                purpose="youth",
                 categories=("identity", "residence"),
                 given_on=dt.date(2026, 1, 1),
                 withdrawn_on=AS_OF,
             ),
-            ["consent:north", "youth-appointment", "youth-info"],
+            ["consent:north:youth", "youth-appointment", "youth-info"],
             id="withdrawn-on-as_of",
         ),
         pytest.param(
-            Consent(partner="north", categories=("identity", "residence"), given_on=dt.date(2026, 3, 2)),
-            ["consent:north", "youth-appointment", "youth-info"],
+            Consent(partner="north", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 3, 2)),
+            ["consent:north:youth", "youth-appointment", "youth-info"],
             id="given-after-as_of",
         ),
         pytest.param(
-            Consent(partner="south", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
-            ["consent:north", "youth-appointment", "youth-info"],
+            Consent(partner="south", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
+            ["consent:north:youth", "youth-appointment", "youth-info"],
             id="other-partner",
         ),
     ],
@@ -457,17 +470,17 @@ def test_consent_suppresses_consent_step(ruleset: Ruleset, consent: Consent | No
 
 def test_partial_consent_asks_only_for_the_rest(ruleset: Ruleset) -> None:
     """A consent for some categories leaves a consent step for the categories not yet released."""
-    consent = Consent(partner="north", categories=("identity",), given_on=dt.date(2026, 1, 1))
+    consent = Consent(partner="north", purpose="youth", categories=("identity",), given_on=dt.date(2026, 1, 1))
     rec = run(ruleset, **YOUTH, consents=[consent])
-    assert rec.next_steps[0].id == "consent:north"
+    assert rec.next_steps[0].id == "consent:north:youth"
     assert rec.next_steps[0].data_categories == ("residence",)
 
 
 def test_consents_add_up(ruleset: Ruleset) -> None:
     """Two consents for the same partner together cover the categories of both."""
     consents = [
-        Consent(partner="north", categories=("identity",), given_on=dt.date(2026, 1, 1)),
-        Consent(partner="north", categories=("residence",), given_on=dt.date(2026, 2, 1)),
+        Consent(partner="north", purpose="youth", categories=("identity",), given_on=dt.date(2026, 1, 1)),
+        Consent(partner="north", purpose="youth", categories=("residence",), given_on=dt.date(2026, 2, 1)),
     ]
     assert step_ids(run(ruleset, **YOUTH, consents=consents)) == ["youth-appointment", "youth-info"]
 
@@ -594,13 +607,17 @@ rules:
 
 
 def test_checks_follow_the_decision_order(tmp_path: Path) -> None:
-    """A check for an undetermined service comes after the steps of the eligible services, consents first."""
+    """A check for an undetermined service comes after the steps of the eligible services, consents first.
+
+    The same office gets two releases, one per purpose: a consent binds one recipient and one purpose.
+    """
     rules = variant(tmp_path, {"eligibility/youth.yaml": YOUTH_CHECK_BY_STATUS})
     rec = run(rules, **{**ADULT, "residence_status": "arrival_certificate", "employment": "unemployed"})
     assert rec.eligible == ("adult",)
     assert rec.undetermined == ("youth",)
     assert step_ids(rec) == [
-        "consent:office",
+        "consent:office:adult",
+        "consent:office:youth",
         "adult-appointment",
         "adult-apply",
         "check:youth-arrival-check",

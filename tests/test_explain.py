@@ -49,7 +49,7 @@ def test_explain_in_german_and_english() -> None:
     de = jmd.explain()
     assert de.splitlines()[:4] == [
         "Jugendmigrationsdienst (JMD): berechtigt",
-        "Zuständig: diakonie",
+        "Zuständig: diakonie (Beispiel-Träger – für den eigenen Einsatz ersetzen)",
         "Ändert sich am: 2026-05-15",
         "- Regel jmd-lawful-or-tolerated (begründet Anspruch; trifft zu; gültig ab 2017-01-01; "
         "Sicherheit: Sekundärquelle)",
@@ -142,7 +142,7 @@ def test_repr_never_shows_personal_values() -> None:
         assert "26)" not in text
         assert "actual" not in text
     assert repr(mbe).startswith(
-        "ServiceDecision(service='mbe', status='not_eligible', partners=(), reasons=7"
+        "ServiceDecision(service='mbe', status='not_eligible', partners=(), sample_partners=(), reasons=7"
     )
     assert repr(mbe).endswith("valid_until=<set>)")
 

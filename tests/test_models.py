@@ -115,6 +115,7 @@ def test_each_bad_field_is_named() -> None:
             {"partner": "Caritas e.V.", "categories": [], "given_on": "soon"},
             {
                 "partner": "drk",
+                "purpose": "mbe",
                 "categories": ["health"],
                 "given_on": "2025-02-01",
                 "withdrawn_on": "2025-01-01",
@@ -132,6 +133,7 @@ def test_each_bad_field_is_named() -> None:
             "languages",
             "literate_latin",
             "consents.0.partner",
+            "consents.0.purpose",
             "consents.0.categories",
             "consents.0.given_on",
             "consents.1",
@@ -171,11 +173,12 @@ SCALAR_FIELDS = (
 
 
 def _consent(**changes: Any) -> dict[str, Any]:
-    return {"partner": "caritas", "categories": ["health"], "given_on": "2025-01-01", **changes}
+    return {"partner": "caritas", "purpose": "mbe", "categories": ["health"], "given_on": "2025-01-01", **changes}
 
 
 CONSENT_PLACEMENTS: dict[str, Callable[[str], Any]] = {
     "partner": lambda secret: [_consent(partner=secret)],
+    "purpose": lambda secret: [_consent(purpose=secret + " ")],
     "category": lambda secret: [_consent(categories=["residence", secret])],
     "given_on": lambda secret: [_consent(given_on=secret)],
     "withdrawn_on": lambda secret: [_consent(withdrawn_on=secret)],
@@ -271,7 +274,9 @@ def test_profile_that_is_no_mapping_is_a_profile_error(build: Callable[[], objec
 def test_consent_errors_are_profile_errors() -> None:
     """Building a Consent with bad data raises ProfileError naming the bad fields."""
     with pytest.raises(ProfileError) as caught:
-        Consent.model_validate({"partner": "drk", "categories": ["gossip"], "given_on": "2025-01-01"})
+        Consent.model_validate(
+            {"partner": "drk", "purpose": "mbe", "categories": ["gossip"], "given_on": "2025-01-01"}
+        )
     # pydantic also reports the list as too short once the bad item is dropped.
     assert "categories.0" in problem_fields(caught.value)
     assert all(field.startswith("categories") for field in problem_fields(caught.value))
@@ -325,7 +330,7 @@ def test_assignment_to_output_models_raises(minimal_ruleset: Ruleset) -> None:
         pytest.param(CaseProfile(age=3), "age", 40, id="profile-good-value"),
         pytest.param(CaseProfile(), "colour", "SECRET-colour", id="profile-unknown-field"),
         pytest.param(
-            Consent(partner="drk", categories=("health",), given_on=dt.date(2025, 1, 1)),
+            Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2025, 1, 1)),
             "partner",
             "SECRET-partner",
             id="consent",
@@ -359,7 +364,7 @@ def test_profile_repr_shows_only_known_field_names() -> None:
         age=33,
         municipality="Staufen",
         residence_status="duldung",
-        consents=(Consent(partner="drk", categories=("health",), given_on=dt.date(2025, 1, 1)),),
+        consents=(Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2025, 1, 1)),),
     )
     expected = "CaseProfile(<personal data; known: age, residence_status, municipality, consents>)"
     assert repr(profile) == expected
@@ -399,14 +404,14 @@ WITHDRAWN = dt.date(2025, 2, 1)
 def test_consent_covers_between_given_and_withdrawn(on: dt.date, covered: bool) -> None:
     """A consent covers from the day it is given up to the day before it is withdrawn."""
     consent = Consent(
-        partner="drk", categories=("identity", "residence"), given_on=GIVEN, withdrawn_on=WITHDRAWN
+        partner="drk", purpose="mbe", categories=("identity", "residence"), given_on=GIVEN, withdrawn_on=WITHDRAWN
     )
     assert consent.covers("drk", frozenset({"residence"}), on) is covered
 
 
 def test_consent_covers_only_its_partner_and_categories() -> None:
     """A consent covers a subset of its categories for its own partner only."""
-    consent = Consent(partner="drk", categories=("identity", "residence"), given_on=GIVEN)
+    consent = Consent(partner="drk", purpose="mbe", categories=("identity", "residence"), given_on=GIVEN)
     assert consent.covers("drk", frozenset(), GIVEN)
     assert consent.covers("drk", frozenset({"identity", "residence"}), dt.date(2030, 1, 1))
     assert not consent.covers("drk", frozenset({"identity", "health"}), GIVEN)
@@ -415,7 +420,7 @@ def test_consent_covers_only_its_partner_and_categories() -> None:
 
 def test_consent_withdrawn_on_the_day_it_was_given_is_valid() -> None:
     """A consent withdrawn on the day it was given is valid and never covers anything."""
-    consent = Consent(partner="drk", categories=("health",), given_on=GIVEN, withdrawn_on=GIVEN)
+    consent = Consent(partner="drk", purpose="mbe", categories=("health",), given_on=GIVEN, withdrawn_on=GIVEN)
     assert not consent.covers("drk", frozenset({"health"}), GIVEN)
 
 
@@ -434,6 +439,7 @@ def test_withdrawn_before_given_is_rejected(build: Callable[[dict[str, Any]], ob
     """A consent withdrawn before it was given is a ProfileError about the whole consent."""
     data = {
         "partner": "drk",
+        "purpose": "mbe",
         "categories": ["health"],
         "given_on": "2025-02-01",
         "withdrawn_on": "2025-01-31",

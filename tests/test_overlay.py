@@ -50,10 +50,11 @@ def test_example_deployment_replaces_the_sample_jmd_operator() -> None:
 def test_example_deployment_adds_a_rule() -> None:
     """A rule the deployment adds takes part in the decision like a bundled one."""
     ruleset = load_ruleset(REPO / "examples" / "deployment")
-    rec = recommend({"age": 20, "residence_status": "undocumented"}, as_of=AS_OF, ruleset=ruleset)
-    decision = rec.decision("berufsberatung")
-    assert decision.status == "not_eligible"
-    assert [reason.rule for reason in decision.reasons] == ["berufsberatung-undocumented-local-policy"]
+    profile = {"age": 34, "residence_status": "ae_family", "municipality": "Staufen"}
+    decision = recommend(profile, as_of=AS_OF, ruleset=ruleset).decision("helferkreis")
+    assert decision.status == "eligible"
+    assert [reason.rule for reason in decision.reasons] == ["helferkreis-family-reunification-local"]
+    assert recommend(profile, as_of=AS_OF).decision("helferkreis").status == "undetermined"
 
 
 def test_a_rule_with_a_base_id_replaces_it_in_place(tmp_path: Path) -> None:

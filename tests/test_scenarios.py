@@ -32,7 +32,7 @@ scenarios:
       eligible: [youth]
       not_eligible: [adult]
       partners: {youth: [south, north]}
-      next_steps: [consent:south, youth-appointment, youth-info]
+      next_steps: [consent:south:youth, youth-appointment, youth-info]
   - name: adult in Town A
     as_of: 2025-06-01
     profile: {age: 30, residence_status: ae_family, entry_date: 2024-01-01, municipality: Town A}
@@ -307,12 +307,12 @@ BROKEN = {
     "unknown_step": (
         _one("{next_steps: [youth-apply]}"),
         "scenario 'x': unknown step 'youth-apply'; expected a step of steps.yaml (adult-apply, "
-        "adult-appointment, youth-appointment, youth-info) or clarify:<field>, consent:<partner>, "
+        "adult-appointment, youth-appointment, youth-info) or clarify:<field>, consent:<partner>:<service>, "
         "check:<check rule>, no_partner:<service>",
     ),
     "unknown_consent_partner": (
-        _one("{not_next_steps: [consent:west]}"),
-        "scenario 'x': step 'consent:west' names an unknown partner 'west'; expected one of: north, office,",
+        _one("{not_next_steps: [consent:west:youth]}"),
+        "scenario 'x': unknown partner 'west'; expected one of: north, office, south",
     ),
     "unknown_check_rule": (
         _one("{next_steps: [check:youth-age]}"),
@@ -333,7 +333,8 @@ BROKEN = {
     ),
     "bad_consent": (
         "as_of: 2026-01-01\nscenarios:\n  - name: x\n    profile:\n      consents:\n"
-        "        - {partner: north, categories: [identity], given_on: 2026-01-02, withdrawn_on: 2026-01-01}\n"
+        "        - {partner: north, purpose: youth, categories: [identity], given_on: 2026-01-02, "
+        "withdrawn_on: 2026-01-01}\n"
         "    expect: {eligible: [youth]}\n",
         ":6:11: scenario 'x': profile field consents.0: withdrawn_on must not be before given_on",
     ),

@@ -135,7 +135,12 @@ def test_ukraine_benefit_switch_date() -> None:
 def test_integrationsmanagement_ends_after_three_and_four_years() -> None:
     """Three years of Integrationsmanagement from the move, a checked fourth, then none."""
     rec = recommend(
-        {"age": 34, "accommodation": "anschlussunterbringung", "accommodation_since": D(2026, 3, 1)},
+        {
+            "age": 34,
+            "residence_status": "ae_25_2_refugee",  # unknown, it could be restricted: no city IM (§ 87)
+            "accommodation": "anschlussunterbringung",
+            "accommodation_since": D(2026, 3, 1),
+        },
         as_of=AS_OF,
     )
     timeline = rec.timeline(D(2031, 1, 1))

@@ -110,13 +110,26 @@ def test_duplicated_rule_id_is_found(tmp_path: Path) -> None:
 def test_unknown_partner_is_found(tmp_path: Path) -> None:
     """A rule that asks an unknown partner to check is a load error with the rule id and file:line."""
     folder = seeded(
-        tmp_path, "eligibility/integrationskurs.yaml", "check_with: landratsamt", "check_with: landratsamtt"
+        tmp_path,
+        "eligibility/integrationskurs.yaml",
+        "check_with: landratsamt_sozialamt",
+        "check_with: landratsamt_sozialamtt",
     )
     [finding] = only(check(folder), "load")
-    assert finding.rule == "integrationskurs-entitlement-depends-on-paragraph"
-    line = line_of(folder, "eligibility/integrationskurs.yaml", "check_with: landratsamtt")
+    assert finding.rule == "integrationskurs-obligation-asylblg"
+    line = line_of(folder, "eligibility/integrationskurs.yaml", "check_with: landratsamt_sozialamtt")
     assert finding.where == f"{folder}/eligibility/integrationskurs.yaml:{line}"
-    assert "unknown partner 'landratsamtt'" in finding.message
+    assert "unknown partner 'landratsamt_sozialamtt'" in finding.message
+
+
+def test_a_split_partner_is_named_with_its_units(tmp_path: Path) -> None:
+    """A rule that still names the split-up Landratsamt is told to name the unit for its purpose."""
+    folder = seeded(
+        tmp_path, "eligibility/integrationskurs.yaml", "check_with: landratsamt_sozialamt", "check_with: landratsamt"
+    )
+    [finding] = only(check(folder), "load")
+    assert finding.rule == "integrationskurs-obligation-asylblg"
+    assert "was split into units" in finding.message
 
 
 def test_unknown_partner_of_an_offer_is_found(tmp_path: Path) -> None:
@@ -135,7 +148,10 @@ def test_unknown_partner_of_an_offer_is_found(tmp_path: Path) -> None:
 def test_removed_partner_for_one_municipality_is_found(tmp_path: Path) -> None:
     """An integration course without a provider for Hartheim is a coverage error at the course's offers."""
     folder = seeded(
-        tmp_path, "partners.yaml", "municipalities: [staufen, hartheim]", "municipalities: [staufen]"
+        tmp_path,
+        "partners.yaml",
+        "service: integrationskurs\n    municipalities: [staufen, hartheim]",
+        "service: integrationskurs\n    municipalities: [staufen]",
     )
     report = check(folder)
     [finding] = only(report, "coverage")
@@ -225,7 +241,10 @@ def test_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["check"]) == 0
     assert "0 errors" in capsys.readouterr().out
     folder = seeded(
-        tmp_path, "partners.yaml", "municipalities: [staufen, hartheim]", "municipalities: [staufen]"
+        tmp_path,
+        "partners.yaml",
+        "service: integrationskurs\n    municipalities: [staufen, hartheim]",
+        "service: integrationskurs\n    municipalities: [staufen]",
     )
     assert main(["check", str(folder)]) == 1
     out = capsys.readouterr().out

@@ -50,7 +50,7 @@ def test_move_into_anschlussunterbringung_hands_over_to_integrationsmanagement()
         "eligible",
         "not_eligible",
     )
-    assert change["fluechtlingssozialarbeit"].partners_before == ("landratsamt",)
+    assert change["fluechtlingssozialarbeit"].partners_before == ("landratsamt_fsa",)
     assert change["integrationsmanagement"].partners_after == ("stadt_bad_krozingen",)
     assert [r.rule for r in change["integrationsmanagement"].reasons] == [
         "integrationsmanagement-follow-up-accommodation"

@@ -96,6 +96,7 @@ _WORDS: _T = {
     "to": ("gültig bis", "valid to"),
     "not_in_force": ("am Stichtag nicht in Kraft", "not in force on the date"),
     "partners": ("Zuständig", "Responsible"),
+    "sample": ("Beispiel-Träger – für den eigenen Einsatz ersetzen", "example operator – replace for your deployment"),
     "missing": ("Offene Angaben", "Missing facts"),
     "until": ("Ändert sich am", "Changes on"),
     "yes": ("ja", "yes"),
@@ -180,7 +181,7 @@ def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bo
     _check_lang(lang)
     lines = [f"{decision.name}: {_t(_STATUS, decision.status.value, lang)}"]
     if decision.partners:
-        lines.append(f"{_t(_WORDS, 'partners', lang)}: {', '.join(decision.partners)}")
+        lines.append(f"{_t(_WORDS, 'partners', lang)}: {_partners(decision, lang)}")
     if decision.valid_until is not None and not redact:
         lines.append(f"{_t(_WORDS, 'until', lang)}: {_date(decision.valid_until)}")
     for reason in decision.reasons:
@@ -194,6 +195,12 @@ def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bo
         labels = [_field(name, lang) for name in decision.missing]
         lines.append(f"{_t(_WORDS, 'missing', lang)}: {', '.join(labels)}")
     return "\n".join(lines)
+
+
+def _partners(decision: ServiceDecision, lang: Lang) -> str:
+    """The responsible partners, each placeholder marked as an example operator."""
+    sample = f" ({_t(_WORDS, 'sample', lang)})"
+    return ", ".join(p + (sample if p in decision.sample_partners else "") for p in decision.partners)
 
 
 def _field(name: str, lang: Lang) -> str:
@@ -224,7 +231,7 @@ def decision_html(decision: ServiceDecision, lang: Lang = "de") -> str:
     """
     parts = [f"<div><p><b>{escape(decision.name)}</b>: {_status_html(decision.status, lang)}"]
     if decision.partners:
-        parts.append(f" — {escape(_t(_WORDS, 'partners', lang))}: {escape(', '.join(decision.partners))}")
+        parts.append(f" — {escape(_t(_WORDS, 'partners', lang))}: {escape(_partners(decision, lang))}")
     if decision.valid_until is not None:
         parts.append(f" — {escape(_t(_WORDS, 'until', lang))}: {_date(decision.valid_until)}")
     parts.append("</p>")
@@ -257,7 +264,7 @@ def recommendation_html(rec: Recommendation) -> str:
         until = _date(decision.valid_until) if decision.valid_until else ""
         rows.append(
             f"<tr><td>{escape(decision.name)}</td><td>{_status_html(decision.status, lang)}</td>"
-            f"<td>{escape(', '.join(decision.partners))}</td><td>{until}</td></tr>"
+            f"<td>{escape(_partners(decision, lang))}</td><td>{until}</td></tr>"
         )
     steps = "".join(f"<li>{escape(step.text)}</li>" for step in rec.next_steps)
     title = "Empfehlung" if lang == "de" else "Recommendation"

@@ -60,7 +60,11 @@ def recommend(
     # The municipality settles who is responsible, not whether: asked for where it leaves a gap.
     asked_by: dict[str, list[str]] = {}
     if profile.municipality is None:
-        unrouted = [d.service for d in decided if d.service in routes and not routes[d.service]]
+        unrouted = [
+            d.service
+            for d in decided
+            if d.service in routes and not routes[d.service] and (d.status is Status.ELIGIBLE or d.checks)
+        ]
         if unrouted:
             asked_by["municipality"] = unrouted
     missing, counts = _rank_missing(ruleset, decided, asked_by)

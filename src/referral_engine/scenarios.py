@@ -38,6 +38,7 @@ from .loader import default_ruleset, load_ruleset
 from .models import ENGINES, CaseProfile, Consent, Recommendation
 from .recommend import recommend
 from .ruleset import Ruleset
+from .steps import CONFIDENTIAL_STEP
 
 __all__ = [
     "DEFAULT_RULES",
@@ -379,7 +380,9 @@ class _Ids:
         return self._unknown("field", value, self.fields)
 
     def step(self, value: str) -> str | None:
-        """Steps are templates of steps.yaml, or ``clarify:<field>``, ``consent:<partner>`` and so on."""
+        """Steps are templates of steps.yaml, or ``clarify:<field>``, ``consent:<partner>:<service>`` and so on."""
+        if value == CONFIDENTIAL_STEP:
+            return None
         prefix, _, rest = value.partition(":")
         generated = {
             "clarify": ("field", self.fields),
@@ -387,6 +390,12 @@ class _Ids:
             "check": ("check rule", self.checks),
             "no_partner": ("service", self.services),
         }
+        if prefix == "consent" and rest:
+            partner, _, purpose = rest.partition(":")
+            problem = self.partner(partner) if self.known else None
+            if problem is None and self.known and purpose not in self.services:
+                problem = f"step '{value}' names an unknown service '{purpose}'; expected consent:<partner>:<service>"
+            return problem
         if rest and prefix in generated:
             what, known = generated[prefix]
             if not self.known or rest in known:
@@ -394,7 +403,9 @@ class _Ids:
             return f"step '{value}' names an unknown {what} '{rest}'; expected one of: {_join(known)}"
         if not self.known or value in self.templates:
             return None
-        forms = ", ".join(f"{prefix}:<{what}>" for prefix, (what, _) in generated.items())
+        forms = ", ".join(f"{prefix}:<{what}>" for prefix, (what, _) in generated.items()).replace(
+            "consent:<partner>", "consent:<partner>:<service>"
+        )
         return f"unknown step '{value}'; expected a step of steps.yaml ({_join(self.templates)}) or {forms}"
 
 

@@ -169,8 +169,14 @@ def _consents(ruleset: Ruleset) -> st.SearchStrategy[Consent]:
         withdrawn = draw(st.none() | st.dates(min_value=given_on, max_value=dt.date(2029, 12, 31)))
         categories = draw(st.lists(st.sampled_from(_CATEGORIES), min_size=1, max_size=4, unique=True))
         partner = draw(st.sampled_from(sorted(ruleset.partners.partners)))
+        purposes = sorted({s.id for s in ruleset.services} | {t.id for t in ruleset.steps})
         return Consent(
-            partner=partner, categories=tuple(categories), given_on=given_on, withdrawn_on=withdrawn
+            partner=partner,
+            purpose=draw(st.sampled_from(purposes)),
+            categories=tuple(categories),
+            given_on=given_on,
+            withdrawn_on=withdrawn,
+            given_by=draw(st.sampled_from(("person", "guardian"))),
         )
 
     return build()
