@@ -219,7 +219,9 @@ def test_check_step_is_suppressed_by_consent(tmp_path: Path) -> None:
         tmp_path,
         {"eligibility/youth.yaml": YOUTH_WITH_REAL_CHECK.replace("CHECK_WITH", "check_with: office")},
     )
-    consent = Consent(partner="office", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1))
+    consent = Consent(
+        partner="office", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)
+    )
     rec = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "consents": [consent]})
     assert step_ids(rec) == ["check:youth-arrival-check"]
 
@@ -408,12 +410,22 @@ def test_no_clarify_step_for_a_step_condition(ruleset: Ruleset) -> None:
     [
         pytest.param(None, ["consent:north:youth", "youth-appointment", "youth-info"], id="none"),
         pytest.param(
-            Consent(partner="north", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
+            Consent(
+                partner="north",
+                purpose="youth",
+                categories=("identity", "residence"),
+                given_on=dt.date(2026, 1, 1),
+            ),
             ["youth-appointment", "youth-info"],
             id="valid",
         ),
         pytest.param(
-            Consent(partner="north", purpose="youth", categories=("residence", "identity", "health"), given_on=AS_OF),
+            Consent(
+                partner="north",
+                purpose="youth",
+                categories=("residence", "identity", "health"),
+                given_on=AS_OF,
+            ),
             ["youth-appointment", "youth-info"],
             id="given-on-as_of",
         ),
@@ -451,12 +463,22 @@ def test_no_clarify_step_for_a_step_condition(ruleset: Ruleset) -> None:
             id="withdrawn-on-as_of",
         ),
         pytest.param(
-            Consent(partner="north", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 3, 2)),
+            Consent(
+                partner="north",
+                purpose="youth",
+                categories=("identity", "residence"),
+                given_on=dt.date(2026, 3, 2),
+            ),
             ["consent:north:youth", "youth-appointment", "youth-info"],
             id="given-after-as_of",
         ),
         pytest.param(
-            Consent(partner="south", purpose="youth", categories=("identity", "residence"), given_on=dt.date(2026, 1, 1)),
+            Consent(
+                partner="south",
+                purpose="youth",
+                categories=("identity", "residence"),
+                given_on=dt.date(2026, 1, 1),
+            ),
             ["consent:north:youth", "youth-appointment", "youth-info"],
             id="other-partner",
         ),
@@ -470,7 +492,9 @@ def test_consent_suppresses_consent_step(ruleset: Ruleset, consent: Consent | No
 
 def test_partial_consent_asks_only_for_the_rest(ruleset: Ruleset) -> None:
     """A consent for some categories leaves a consent step for the categories not yet released."""
-    consent = Consent(partner="north", purpose="youth", categories=("identity",), given_on=dt.date(2026, 1, 1))
+    consent = Consent(
+        partner="north", purpose="youth", categories=("identity",), given_on=dt.date(2026, 1, 1)
+    )
     rec = run(ruleset, **YOUTH, consents=[consent])
     assert rec.next_steps[0].id == "consent:north:youth"
     assert rec.next_steps[0].data_categories == ("residence",)

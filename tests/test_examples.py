@@ -50,7 +50,7 @@ def test_quickstart_prints_what_the_readme_shows(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize("case", CASES, ids=[case.stem for case in CASES])
 def test_example_cases_are_valid_and_lead_somewhere(case: Path) -> None:
-    """Each example case is a valid profile whose recommendation has an eligible service or a question, and steps."""
+    """Each example case is a valid profile with an eligible service or a question, and next steps."""
     profile, as_of = _case(case.name)
     rec = recommend(profile, as_of=as_of)
     assert rec.eligible or rec.questions

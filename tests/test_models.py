@@ -173,7 +173,13 @@ SCALAR_FIELDS = (
 
 
 def _consent(**changes: Any) -> dict[str, Any]:
-    return {"partner": "caritas", "purpose": "mbe", "categories": ["health"], "given_on": "2025-01-01", **changes}
+    return {
+        "partner": "caritas",
+        "purpose": "mbe",
+        "categories": ["health"],
+        "given_on": "2025-01-01",
+        **changes,
+    }
 
 
 CONSENT_PLACEMENTS: dict[str, Callable[[str], Any]] = {
@@ -364,7 +370,9 @@ def test_profile_repr_shows_only_known_field_names() -> None:
         age=33,
         municipality="Staufen",
         residence_status="duldung",
-        consents=(Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2025, 1, 1)),),
+        consents=(
+            Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2025, 1, 1)),
+        ),
     )
     expected = "CaseProfile(<personal data; known: age, residence_status, municipality, consents>)"
     assert repr(profile) == expected
@@ -404,7 +412,11 @@ WITHDRAWN = dt.date(2025, 2, 1)
 def test_consent_covers_between_given_and_withdrawn(on: dt.date, covered: bool) -> None:
     """A consent covers from the day it is given up to the day before it is withdrawn."""
     consent = Consent(
-        partner="drk", purpose="mbe", categories=("identity", "residence"), given_on=GIVEN, withdrawn_on=WITHDRAWN
+        partner="drk",
+        purpose="mbe",
+        categories=("identity", "residence"),
+        given_on=GIVEN,
+        withdrawn_on=WITHDRAWN,
     )
     assert consent.covers("drk", frozenset({"residence"}), on) is covered
 
@@ -420,7 +432,9 @@ def test_consent_covers_only_its_partner_and_categories() -> None:
 
 def test_consent_withdrawn_on_the_day_it_was_given_is_valid() -> None:
     """A consent withdrawn on the day it was given is valid and never covers anything."""
-    consent = Consent(partner="drk", purpose="mbe", categories=("health",), given_on=GIVEN, withdrawn_on=GIVEN)
+    consent = Consent(
+        partner="drk", purpose="mbe", categories=("health",), given_on=GIVEN, withdrawn_on=GIVEN
+    )
     assert not consent.covers("drk", frozenset({"health"}), GIVEN)
 
 

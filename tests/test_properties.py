@@ -178,7 +178,7 @@ def test_missing_names_unknown_fields_of_undetermined_decisions(case: Case) -> N
 @given(case=cases())
 @settings(max_examples=500, deadline=None)
 def test_consent_comes_before_every_handover(case: Case) -> None:
-    """No step hands data to a partner without a consent for that partner and purpose, or a consent step first."""
+    """No step hands data to a partner without a consent for it and its purpose, or a consent step first."""
     profile, as_of = case
     rec = run(case)
     minor = needs_guardian(facts_for(profile, as_of)["age"])
@@ -204,7 +204,10 @@ def test_consent_comes_before_every_handover(case: Case) -> None:
             assert step.guardian_consent is minor
             later = rec.next_steps[index + 1 :]
             assert any(
-                s.partner == step.partner and s.service == step.service and s.data_categories and s.kind != "consent"
+                s.partner == step.partner
+                and s.service == step.service
+                and s.data_categories
+                and s.kind != "consent"
                 for s in later
             )
             asked[key] = set(step.data_categories)
@@ -219,7 +222,7 @@ def test_consent_comes_before_every_handover(case: Case) -> None:
 @given(case=cases())
 @settings(max_examples=200, deadline=None)
 def test_steps_are_unique_and_grouped(case: Case) -> None:
-    """Step ids are unique; the confidential first contact, questions, consents, then the services' own steps."""
+    """Step ids are unique; the confidential contact, questions, consents, then the services' own steps."""
     rec = run(case)
     ids = [step.id for step in rec.next_steps]
     assert len(ids) == len(set(ids))

@@ -125,7 +125,10 @@ def test_unknown_partner_is_found(tmp_path: Path) -> None:
 def test_a_split_partner_is_named_with_its_units(tmp_path: Path) -> None:
     """A rule that still names the split-up Landratsamt is told to name the unit for its purpose."""
     folder = seeded(
-        tmp_path, "eligibility/integrationskurs.yaml", "check_with: landratsamt_sozialamt", "check_with: landratsamt"
+        tmp_path,
+        "eligibility/integrationskurs.yaml",
+        "check_with: landratsamt_sozialamt",
+        "check_with: landratsamt",
     )
     [finding] = only(check(folder), "load")
     assert finding.rule == "integrationskurs-obligation-asylblg"

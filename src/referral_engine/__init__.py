@@ -15,6 +15,7 @@ from .errors import (
     RuleProblem,
     UsageError,
 )
+from .handover import RESTRICTED_STATUSES, HandoverPacket, HandoverRecord
 from .loader import default_ruleset, load_ruleset
 from .models import (
     CaseProfile,
@@ -35,6 +36,7 @@ from .ruleset import Ruleset
 from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
+    "RESTRICTED_STATUSES",
     "CaseFileError",
     "CaseProfile",
     "ConditionOutcome",
@@ -43,6 +45,8 @@ __all__ = [
     "EngineError",
     "FieldProblem",
     "Handover",
+    "HandoverPacket",
+    "HandoverRecord",
     "NextStep",
     "ProfileError",
     "Question",

@@ -96,7 +96,10 @@ _WORDS: _T = {
     "to": ("gültig bis", "valid to"),
     "not_in_force": ("am Stichtag nicht in Kraft", "not in force on the date"),
     "partners": ("Zuständig", "Responsible"),
-    "sample": ("Beispiel-Träger – für den eigenen Einsatz ersetzen", "example operator – replace for your deployment"),
+    "sample": (
+        "Beispiel-Träger – für den eigenen Einsatz ersetzen",
+        "example operator – replace for your deployment",
+    ),
     "missing": ("Offene Angaben", "Missing facts"),
     "until": ("Ändert sich am", "Changes on"),
     "yes": ("ja", "yes"),

@@ -28,7 +28,7 @@ from pydantic import Field
 
 from .errors import RuleProblem, UsageError
 from .facts import facts_for
-from .models import CaseProfile, Consent, DataCategory, NextStep, _Frozen
+from .models import CaseProfile, Consent, DataCategory, NextStep, Recommendation, _Frozen
 from .ruleset import Rule, Ruleset, StepTemplate
 
 #: Residence statuses whose holders a body with the § 87 AufenthG reporting duty must never learn of
@@ -190,7 +190,7 @@ def handover_packet(
         raise UsageError(f"step '{step.id}' passes no case data to a partner: it has no handover packet")
     partner = step.partner
     facts = facts_for(profile, as_of)
-    minor = needs_guardian(facts["age"])  # type: ignore[arg-type]
+    minor = needs_guardian(facts["age"])
     restricted = is_restricted(profile)
     allowed = allowed_categories(
         ruleset, partner, step.data_categories, restricted=restricted, own_application=step.own_application
@@ -241,6 +241,27 @@ def handover_packet(
     )
 
 
+def packet_for(
+    rec: Recommendation, step_id: str, profile: CaseProfile | Mapping[str, Any], ruleset: Ruleset | None
+) -> HandoverPacket:
+    """The packet of :meth:`Recommendation.handover`."""
+    if not isinstance(profile, CaseProfile):
+        profile = CaseProfile.model_validate(profile)
+    if ruleset is None:
+        from .loader import default_ruleset
+
+        ruleset = default_ruleset()
+    if ruleset.ruleset_version != rec.ruleset_version:
+        raise UsageError(
+            f"the recommendation was made with {rec.ruleset_version}, not {ruleset.ruleset_version}: "
+            "pass the rule set it was made with"
+        )
+    step = next((s for s in rec.next_steps if s.id == step_id), None)
+    if step is None:
+        raise UsageError(f"the recommendation has no next step '{step_id}'")
+    return handover_packet(step, profile, ruleset, as_of=rec.as_of, lang=rec.lang)
+
+
 def _plain(value: Any) -> Any:
     """A profile value as plain JSON-ready data."""
     if isinstance(value, dt.date):
@@ -287,7 +308,7 @@ def guard_problems(ruleset: Ruleset) -> list[RuleProblem]:
     problems: list[RuleProblem] = []
     on = dt.date(2000, 1, 1)  # any date: only residence_status is known, windows stay unknown
     for status in sorted(RESTRICTED_STATUSES):
-        facts = facts_for(CaseProfile(residence_status=status), on)  # type: ignore[arg-type]
+        facts = facts_for(CaseProfile.model_validate({"residence_status": status}), on)
         reach: dict[str, _Reach] = {}
         for service in ruleset.services:
             rules = ruleset.rules_of(service.id)
@@ -353,7 +374,7 @@ def _volunteer_problems(ruleset: Ruleset) -> list[RuleProblem]:
     fields = ruleset.fields
     for template in ruleset.steps:
         volunteers = _volunteers(ruleset, template.service, template.partner)
-        forbidden = sorted(set(template.handover) & VOLUNTEER_FORBIDDEN)
+        forbidden = sorted({str(c) for c in template.handover} & VOLUNTEER_FORBIDDEN)
         if volunteers and forbidden:
             problems.append(
                 _problem(
@@ -397,7 +418,7 @@ def check_categories(rule: Rule, fields: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def possible_partners(ruleset: Ruleset, service: str, target: str | None) -> tuple[str, ...]:
-    """Every partner unit a step or check of ``service`` naming ``target`` could go to, at any place or time."""
+    """Every partner unit a step or check of ``service`` naming ``target`` could reach, anywhere, any time."""
     if target is None:
         return ()
     if target == "responsible":
@@ -413,12 +434,16 @@ def _reporting(ruleset: Ruleset, service: str, target: str | None) -> list[str]:
 
 def _volunteers(ruleset: Ruleset, service: str, target: str | None) -> list[str]:
     units = ruleset.partners.partners
-    return [p for p in possible_partners(ruleset, service, target) if p in units and units[p].kind == "volunteer"]
+    return [
+        p for p in possible_partners(ruleset, service, target) if p in units and units[p].kind == "volunteer"
+    ]
 
 
 def _covers_window(exclusion: Rule, rule: Rule | StepTemplate) -> bool:
     """Whether ``exclusion`` is in force on every day ``rule`` is."""
-    starts = exclusion.valid_from is None or (rule.valid_from is not None and exclusion.valid_from <= rule.valid_from)
+    starts = exclusion.valid_from is None or (
+        rule.valid_from is not None and exclusion.valid_from <= rule.valid_from
+    )
     ends = exclusion.valid_to is None or (rule.valid_to is not None and rule.valid_to <= exclusion.valid_to)
     return starts and ends
 

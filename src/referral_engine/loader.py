@@ -28,8 +28,18 @@ from ._yaml import RULE_ID, TARGET, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem
 from .facts import FIELDS, FieldSpec
+from .graph import (
+    PARTNER_KINDS,
+    Located,
+    Municipality,
+    NotOffered,
+    Offer,
+    Office,
+    Partner,
+    PartnerGraph,
+    Text,
+)
 from .handover import guard_problems
-from .graph import PARTNER_KINDS, Located, Municipality, NotOffered, Offer, Office, Partner, PartnerGraph, Text
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
 
@@ -407,7 +417,9 @@ def _partners(folder: _Folder, services: Collection[str]) -> PartnerGraph | None
         if entries is None:
             continue
         readable = readable or not layer.overlay
-        removed.update(_remove(reader, entries, layer, offers, not_offered, partners, municipalities, offices))
+        removed.update(
+            _remove(reader, entries, layer, offers, not_offered, partners, municipalities, offices)
+        )
         _read_municipalities(reader, entries, municipalities)
         _read_partners(reader, entries, partners)
         _read_offices(reader, entries, offices, services)
@@ -435,7 +447,9 @@ def _check_units(folder: _Folder, partners: dict[str, Partner]) -> None:
         for unit in partner.replaced_by:
             if unit not in partners and where is not None:
                 folder.problems.append(
-                    RuleProblem(where.file, where.line, 1, f"replaced_by names unknown partner '{unit}'", partner.id)
+                    RuleProblem(
+                        where.file, where.line, 1, f"replaced_by names unknown partner '{unit}'", partner.id
+                    )
                 )
 
 
@@ -517,7 +531,9 @@ def _read_partners(reader: Reader, entries: dict[str, Node], partners: dict[str,
                 duty = given
         organisation = reader.identifier(fields["organisation"], pid) if "organisation" in fields else None
         if organisation and pid and not pid.startswith(organisation):
-            reader.problem(fields["organisation"], f"a unit's id starts with its organisation's id '{organisation}'", pid)
+            reader.problem(
+                fields["organisation"], f"a unit's id starts with its organisation's id '{organisation}'", pid
+            )
         sample = "sample" in fields and bool(reader.typed(fields["sample"], bool, "true or false", pid))
         replaced_by: tuple[str, ...] = ()
         if "replaced_by" in fields:
@@ -754,7 +770,9 @@ def _rule(
             reader.problem(fields["handover"], "handover belongs to rules with effect: check", rid)
     own = "own_application" in fields and reader.typed(fields["own_application"], bool, "true or false", rid)
     if own and effect and effect != "eligible":
-        reader.problem(fields["own_application"], "own_application belongs to rules with effect: eligible", rid)
+        reader.problem(
+            fields["own_application"], "own_application belongs to rules with effect: eligible", rid
+        )
     if rid is None or not _unique(reader, fields["id"], rid, seen, "rule"):
         return None
     if not (service and effect and when and source):
@@ -809,7 +827,17 @@ def _step(
 ) -> StepTemplate | None:
     """One next-step template; None (with problems recorded) when it cannot be read."""
     required = ("id", "service", "kind", "text")
-    optional = ("for", "partner", "handover", "when", "order", "valid_from", "valid_to", "own_application", "source")
+    optional = (
+        "for",
+        "partner",
+        "handover",
+        "when",
+        "order",
+        "valid_from",
+        "valid_to",
+        "own_application",
+        "source",
+    )
     fields = reader.mapping(item, required, optional, _peek_id(item))
     if fields is None or not set(required) <= fields.keys():
         return None
@@ -826,7 +854,8 @@ def _step(
         if partner == "none":
             partner = None
         elif partner and partner != "responsible" and partner not in partners:
-            message = f"{_unknown_target(_all_ids(partners), partner)}; use responsible, none, a partner or office:<id>"
+            known = _unknown_target(_all_ids(partners), partner)
+            message = f"{known}; use responsible, none, a partner or office:<id>"
             reader.problem(fields["partner"], message, sid)
     text = _text(reader, fields["text"], sid, {"service"} | ({"partner"} if partner else set()))
     handover: tuple[str, ...] = ()
@@ -839,11 +868,15 @@ def _step(
     order = reader.typed(fields["order"], int, "a whole number", sid) if "order" in fields else None
     valid_from, valid_to = _window(reader, fields, sid)
     if for_status == "not_eligible" and partner == "responsible":
-        message = "a not_eligible decision has no responsible partner: name partner: none, a partner or office:<id>"
+        message = (
+            "a not_eligible decision has no responsible partner: name partner: none, a partner or office:<id>"
+        )
         reader.problem(fields.get("partner", fields["for"]), message, sid)
     own = "own_application" in fields and reader.typed(fields["own_application"], bool, "true or false", sid)
     if own and kind != "application":
-        reader.problem(fields["own_application"], "own_application belongs to steps of kind: application", sid)
+        reader.problem(
+            fields["own_application"], "own_application belongs to steps of kind: application", sid
+        )
     if sid is None or not _unique(reader, fields["id"], sid, seen, "step"):
         return None
     if not (service and kind and for_status and text and ("when" not in fields or when)):

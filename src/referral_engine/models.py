@@ -9,6 +9,7 @@ never repeats the value that was given.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any, Literal, get_args
 
@@ -508,6 +509,19 @@ class Recommendation(_Frozen):
         from .explain import recommendation_html
 
         return recommendation_html(self)
+
+    def handover(self, step_id: str, profile: CaseProfile | Mapping[str, Any], *, ruleset: Any = None) -> Any:
+        """What may actually be passed on for one next step: a :class:`~referral_engine.HandoverPacket`.
+
+        ``profile`` is the profile this recommendation was made for (the packet takes the values
+        from it) and ``ruleset`` the rule set (default: the bundled rules; its version must match).
+        The packet holds exactly the profile fields the step needs *and* a valid consent for its
+        recipient and purpose releases — nothing of a restricted status for a body with the § 87
+        AufenthG duty, nothing sensitive for volunteers — plus an audit record without values.
+        """
+        from .handover import packet_for
+
+        return packet_for(self, step_id, profile, ruleset)
 
     def decision(self, service_id: str) -> ServiceDecision:
         """The decision for one service; raises ``KeyError`` for an id the ruleset does not know."""

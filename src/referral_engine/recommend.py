@@ -90,7 +90,9 @@ def recommend(
     return Recommendation(
         decisions=decisions,
         eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
-        next_steps=plan_steps(ruleset, decided, routes, missing, profile, facts, as_of, lang, asked_by=asked_by),
+        next_steps=plan_steps(
+            ruleset, decided, routes, missing, profile, facts, as_of, lang, asked_by=asked_by
+        ),
         missing=missing,
         as_of=as_of,
         ruleset_version=ruleset.ruleset_version,
@@ -125,7 +127,9 @@ def check_consents(profile: CaseProfile, ruleset: Ruleset) -> None:
     for index, consent in enumerate(profile.consents):
         if consent.partner not in ruleset.partners.partners:
             problems.append(
-                FieldProblem(f"consents.{index}.partner", "unknown partner unit; use an id from partners.yaml")
+                FieldProblem(
+                    f"consents.{index}.partner", "unknown partner unit; use an id from partners.yaml"
+                )
             )
         if consent.purpose not in purposes and not consent.purpose.startswith(("check:", "consent:")):
             problems.append(

@@ -380,7 +380,7 @@ class _Ids:
         return self._unknown("field", value, self.fields)
 
     def step(self, value: str) -> str | None:
-        """Steps are templates of steps.yaml, or ``clarify:<field>``, ``consent:<partner>:<service>`` and so on."""
+        """Steps are templates of steps.yaml, or ``clarify:<field>``, ``consent:<partner>:<service>`` etc."""
         if value == CONFIDENTIAL_STEP:
             return None
         prefix, _, rest = value.partition(":")

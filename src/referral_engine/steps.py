@@ -129,7 +129,9 @@ def _confidential_step(plan: _Plan, decided: Sequence[Decided]) -> NextStep:
     )
 
 
-def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> list[tuple[tuple[int, int], NextStep]]:
+def _service_steps(
+    plan: _Plan, decision: Decided, route: tuple[str, ...]
+) -> list[tuple[tuple[int, int], NextStep]]:
     """A service's steps with their sort keys (order, position in the file)."""
     ruleset, lang = plan.ruleset, plan.lang
     service_name = plan.service_name(decision.service)
@@ -137,7 +139,8 @@ def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> li
     steps: list[tuple[tuple[int, int], NextStep]] = []
     lacks_partner = False
     for position, rule in enumerate(decision.checks):
-        target = rule.check_with or decision.service
+        office = rule.check_with is not None and rule.check_with.startswith("office:")
+        target = rule.check_with if office and rule.check_with else decision.service
         partner = _resolve(plan, rule.check_with or "responsible", responsible)
         if partner is None:
             lacks_partner = True
@@ -156,7 +159,11 @@ def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> li
         if template.partner is not None and partner is None:
             lacks_partner = True
             continue
-        target = template.partner if template.partner and template.partner.startswith("office:") else decision.service
+        target = (
+            template.partner
+            if template.partner and template.partner.startswith("office:")
+            else decision.service
+        )
         names = {"service": service_name, "partner": plan.partner_name(partner) if partner else ""}
         text = template.text.get(lang).format(**names)
         step = _guarded(
@@ -176,7 +183,11 @@ def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> li
         if step is not None:
             order = template.order if template.order is not None else KIND_ORDER[template.kind]
             steps.append(((order, 1000 + position), step))
-    if lacks_partner and decision.status is not Status.NOT_ELIGIBLE and plan.facts["municipality"] is not None:
+    if (
+        lacks_partner
+        and decision.status is not Status.NOT_ELIGIBLE
+        and plan.facts["municipality"] is not None
+    ):
         # An unknown municipality is asked for (see recommend); a known one without a partner is a gap.
         steps.append(
             (
@@ -216,13 +227,19 @@ def _guarded(plan: _Plan, step: NextStep) -> NextStep | None:
     if plan.restricted and plan.reports(partner) and not step.own_application:
         return None
     categories = allowed_categories(
-        plan.ruleset, partner, step.data_categories, restricted=plan.restricted, own_application=step.own_application
+        plan.ruleset,
+        partner,
+        step.data_categories,
+        restricted=plan.restricted,
+        own_application=step.own_application,
     )
     text = step.text
     if step.sample:
         text = f"{text} [{plan.ruleset.messages.sample.get(plan.lang)}]"
     if step.own_application and plan.restricted and step.reporting_duty:
-        warning = plan.ruleset.messages.own_application.get(plan.lang).format(partner=plan.partner_name(partner))
+        warning = plan.ruleset.messages.own_application.get(plan.lang).format(
+            partner=plan.partner_name(partner)
+        )
         text = f"{text} {warning}"
     if categories == step.data_categories and text == step.text:
         return step

@@ -93,7 +93,10 @@ def states(
     """Every service's status and (if eligible) partners for ``facts`` on ``on``, without reasons."""
     values = evaluate(facts, on)
     return {
-        service: (status, safe_route(ruleset, service, profile, on, values) if status is Status.ELIGIBLE else ())
+        service: (
+            status,
+            safe_route(ruleset, service, profile, on, values) if status is Status.ELIGIBLE else (),
+        )
         for service, status in statuses(ruleset, values).items()
     }
 

@@ -40,13 +40,14 @@ from .dates import period_end
 from .errors import RuleFileError
 from .facts import FIELDS, Facts
 from .graph import Located
+from .handover import guard_problems
 from .loader import load_ruleset
 from .models import LANGUAGE_LEVELS
 from .ruleset import Rule, Ruleset
 from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
-Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage"]
+Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "safety"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
 
@@ -160,10 +161,59 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Repor
             )
             return Report(str(rules), failed, 0, time.perf_counter() - started)
     sweep = _Sweep(ruleset, since)
-    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage()]
+    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage(), *_safety(ruleset)]
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
     return Report(ruleset.ruleset_version, tuple(findings), sweep.points, time.perf_counter() - started)
+
+
+def _safety(ruleset: Ruleset) -> Iterator[Finding]:
+    """The § 87 guard, and placeholder partners that could reach the output without their flag.
+
+    A rule set from :func:`load_ruleset` passed the guard already; one built otherwise may not.
+    A text that names a partner literally (instead of ``{partner}``) where that partner's offer for
+    the service is a placeholder would show an example operator as a fact: an error. Each
+    placeholder offer is listed as an info, so that a deployment sees what it must replace.
+    """
+    for problem in guard_problems(ruleset):
+        yield Finding(
+            "error",
+            "safety",
+            problem.message,
+            problem.file,
+            problem.line,
+            problem.rule,
+            subject=problem.subject,
+        )
+    graph = ruleset.partners
+    for template in ruleset.steps:
+        for offer in graph.offers_for(template.service):
+            if not offer.sample:
+                continue
+            unit = graph.partners.get(offer.partner)
+            names = {offer.partner, *((unit.name,) if unit else ())}
+            if any(name in text for name in names for text in (template.text.de, template.text.en)):
+                where = template.where
+                message = (
+                    f"names the example operator '{offer.partner}' (offer '{offer.id}' is sample: true) "
+                    "in its text; use {partner}, so that the output flags it as an example"
+                )
+                yield Finding(
+                    "error",
+                    "safety",
+                    message,
+                    where.file,
+                    where.line,
+                    template.id,
+                    template.service,
+                    subject="step",
+                )
+    for offer in graph.offers:
+        if offer.sample and offer.where is not None:
+            message = f"example operator '{offer.partner}' (sample: true): replace it for your deployment"
+            yield Finding(
+                "info", "safety", message, offer.where.file, offer.where.line, offer.id, subject="offer"
+            )
 
 
 # -- the finite domain ---------------------------------------------------------------------------
