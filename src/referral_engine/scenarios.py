@@ -394,7 +394,8 @@ class _Ids:
             partner, _, purpose = rest.partition(":")
             problem = self.partner(partner) if self.known else None
             if problem is None and self.known and purpose not in self.services:
-                problem = f"step '{value}' names an unknown service '{purpose}'; expected consent:<partner>:<service>"
+                problem = f"step '{value}' names an unknown service '{purpose}'; "
+                problem += "expected consent:<partner>:<service>"
             return problem
         if rest and prefix in generated:
             what, known = generated[prefix]
