@@ -154,6 +154,7 @@ class Ruleset:
     engine: str | None = None
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
     #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes). A pure
     #: memo of immutable values: sharing it between threads is safe, and it is bounded.
     _reason_memo: dict[tuple[object, ...], object] = field(
@@ -175,6 +176,7 @@ class Ruleset:
         object.__setattr__(
             self, "_rules_by_service", MappingProxyType({k: tuple(v) for k, v in by_service.items()})
         )
+        object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
 
     @property
     def ruleset_version(self) -> str:
@@ -184,6 +186,10 @@ class Ruleset:
     def service(self, service_id: str) -> Service:
         """The service with id ``service_id``; raises ``KeyError`` if there is none."""
         return self._services_by_id[service_id]
+
+    def rule(self, rule_id: str) -> Rule:
+        """The rule with id ``rule_id``; raises ``KeyError`` if there is none."""
+        return self._rules_by_id[rule_id]
 
     def rules_of(self, service_id: str) -> tuple[Rule, ...]:
         """The rules of one service, in file order; raises ``KeyError`` for an unknown service."""

@@ -192,7 +192,8 @@ def _safety(ruleset: Ruleset) -> Iterator[Finding]:
                 continue
             unit = graph.partners.get(offer.partner)
             names = {offer.partner, *((unit.name,) if unit else ())}
-            if any(name in text for name in names for text in (template.text.de, template.text.en)):
+            texts = (template.text.de.casefold(), template.text.en.casefold())
+            if any(name.casefold() in text for name in names for text in texts):
                 where = template.where
                 message = (
                     f"names the example operator '{offer.partner}' (offer '{offer.id}' is sample: true) "
