@@ -457,30 +457,26 @@ def _targets(graph: PartnerGraph | None, partner_ids: Collection[str]) -> Collec
     """What a step's ``partner`` or a rule's ``check_with`` may name: a partner unit or ``office:<id>``."""
     if isinstance(partner_ids, _Anything) or graph is None:
         return _Anything()
-    found = _Targets(
-        {pid for pid in partner_ids if not graph.partners[pid].replaced_by}
-        | {f"office:{oid}" for oid in graph.offices}
-    )
-    found.all_ids = frozenset(partner_ids)
-    return found
-
-
-def _all_ids(partners: Collection[str]) -> Collection[str]:
-    """Every partner id, split-up ones included, behind the collection of valid targets."""
-    return getattr(partners, "all_ids", partners)
+    units = {pid for pid in partner_ids if not graph.partners[pid].replaced_by}
+    return _Targets(units | {f"office:{oid}" for oid in graph.offices}, split=frozenset(partner_ids) - units)
 
 
 class _Targets(frozenset[str]):
-    """Valid targets (units and offices), remembering every partner id for better messages."""
+    """The valid targets (units and offices), knowing the split-up partner ids for clearer messages."""
 
-    all_ids: frozenset[str]
+    split: frozenset[str]
+
+    def __new__(cls, items: Iterable[str], split: frozenset[str]) -> _Targets:
+        targets = super().__new__(cls, items)
+        targets.split = split
+        return targets
 
 
-def _unknown_target(graph_partners: Collection[str], name: str) -> str:
+def _unknown_target(targets: Collection[str], name: str) -> str:
     """The problem message for a ``partner``/``check_with`` that names no unit or office."""
     if name.startswith("office:"):
         return f"unknown office '{name.removeprefix('office:')}'; define it under offices in partners.yaml"
-    if name in graph_partners:
+    if name in getattr(targets, "split", ()):
         return (
             f"partner '{name}' was split into units (see its replaced_by in partners.yaml); "
             "name the unit for this purpose"
@@ -760,7 +756,7 @@ def _rule(
     note = _text(reader, fields["note"], rid) if "note" in fields else None
     check_with = reader.identifier(fields["check_with"], rid, TARGET) if "check_with" in fields else None
     if check_with and check_with not in partners:
-        reader.problem(fields["check_with"], _unknown_target(_all_ids(partners), check_with), rid)
+        reader.problem(fields["check_with"], _unknown_target(partners, check_with), rid)
     if check_with and effect and effect != "check":
         reader.problem(fields["check_with"], "check_with belongs to rules with effect: check", rid)
     handover: tuple[str, ...] | None = None
@@ -854,7 +850,7 @@ def _step(
         if partner == "none":
             partner = None
         elif partner and partner != "responsible" and partner not in partners:
-            known = _unknown_target(_all_ids(partners), partner)
+            known = _unknown_target(partners, partner)
             message = f"{known}; use responsible, none, a partner or office:<id>"
             reader.problem(fields["partner"], message, sid)
     text = _text(reader, fields["text"], sid, {"service"} | ({"partner"} if partner else set()))
