@@ -202,6 +202,12 @@ class PartnerGraph:
             name.casefold(): m.id for m in self.municipalities.values() for name in (m.name, *m.aliases)
         }
 
+    def to_networkx(self, *, service: str | None = None, municipality: str | None = None) -> nx.DiGraph:
+        """A plain, mutable networkx copy for notebooks (see :func:`referral_engine.exports.partner_network`)."""
+        from .exports import partner_network
+
+        return partner_network(self, service=service, municipality=municipality)
+
     def municipality_id(self, name: str | None) -> str | None:
         """The id of the municipality called ``name`` (or one of its aliases), case-insensitively."""
         return None if name is None else self._names.get(" ".join(name.split()).casefold())

@@ -1,0 +1,201 @@
+"""The partner graph for people and other tools: Mermaid, Graphviz DOT, GraphML and node-link JSON.
+
+Every format is written from one plain networkx graph (:func:`partner_network`), so a picture, a
+GraphML file opened in Gephi or yEd and a notebook's ``nx`` analysis show the same structure::
+
+    partner:caritas ──delivers──▶ offer:caritas-mbe ──of──▶ service:mbe
+                                        └──covers──▶ municipality:staufen
+
+An offer carries its validity window, languages and ``sample`` flag; placeholder offers are drawn
+dashed. ``service=`` or ``municipality=`` cut the graph down to what concerns one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+
+from .errors import UsageError
+from .graph import PartnerGraph
+
+#: The formats :func:`export_graph` writes.
+GRAPH_FORMATS = ("mermaid", "dot", "graphml", "json")
+
+
+def partner_network(
+    graph: PartnerGraph, *, service: str | None = None, municipality: str | None = None
+) -> nx.DiGraph:
+    """A plain, mutable networkx copy of the partner graph with JSON-friendly node and edge attributes.
+
+    Nodes are ``kind:id`` with ``kind`` (partner, offer, service, office, municipality) and
+    ``label``; partners add ``type`` (their kind), ``reporting_duty`` and ``sample``; offers add
+    ``valid_from``/``valid_to`` (ISO dates or ``""`` for open), ``languages`` (comma-separated) and
+    ``sample``. ``service`` (a service id or ``office:<id>``) or ``municipality`` (an id or name)
+    keep only the offers that concern it, with their partners, targets and municipalities.
+    """
+    network = nx.DiGraph()
+    place = None
+    if municipality is not None:
+        place = graph.municipality_id(municipality) or (
+            municipality if municipality in graph.municipalities else None
+        )
+        if place is None:
+            raise UsageError(f"unknown municipality; expected one of: {', '.join(graph.municipalities)}")
+    if service is not None and not graph.offers_for(service):
+        raise UsageError(f"no offer delivers '{service}'")
+    for offer in graph.offers:
+        if service is not None and offer.service != service:
+            continue
+        places = offer.municipalities or tuple(graph.municipalities)
+        if place is not None and place not in places:
+            continue
+        partner = graph.partners[offer.partner]
+        network.add_node(
+            f"partner:{partner.id}",
+            kind="partner",
+            label=partner.name,
+            type=partner.kind,
+            reporting_duty=partner.reporting_duty,
+            sample=partner.sample,
+        )
+        node = f"offer:{offer.id}"
+        network.add_node(
+            node,
+            kind="offer",
+            label=offer.id,
+            valid_from=offer.valid_from.isoformat() if offer.valid_from else "",
+            valid_to=offer.valid_to.isoformat() if offer.valid_to else "",
+            languages=",".join(offer.languages),
+            sample=offer.sample,
+        )
+        network.add_edge(f"partner:{partner.id}", node, relation="delivers")
+        if offer.service.startswith("office:"):
+            office = graph.offices[offer.service.removeprefix("office:")]
+            network.add_node(offer.service, kind="office", label=office.name.de)
+            network.add_edge(node, offer.service, relation="of")
+        else:
+            network.add_node(f"service:{offer.service}", kind="service", label=offer.service)
+            network.add_edge(node, f"service:{offer.service}", relation="of")
+        for municipality_id in places if place is None else (place,):
+            name = graph.municipalities[municipality_id].name
+            network.add_node(f"municipality:{municipality_id}", kind="municipality", label=name)
+            network.add_edge(node, f"municipality:{municipality_id}", relation="covers")
+    return network
+
+
+def export_graph(
+    graph: PartnerGraph, fmt: str, *, service: str | None = None, municipality: str | None = None
+) -> str:
+    """The partner graph (or the part of one service or municipality) as text in ``fmt``.
+
+    ``fmt`` is one of :data:`GRAPH_FORMATS`: ``mermaid`` (a flowchart for Markdown), ``dot``
+    (Graphviz), ``graphml`` (Gephi, yEd, ``networkx.read_graphml``) or ``json`` (networkx
+    node-link data).
+    """
+    writers: dict[str, Callable[[nx.DiGraph], str]] = {
+        "mermaid": to_mermaid,
+        "dot": to_dot,
+        "graphml": to_graphml,
+        "json": to_node_link_json,
+    }
+    if fmt not in writers:
+        raise UsageError(f"format must be one of: {', '.join(GRAPH_FORMATS)}")
+    return writers[fmt](partner_network(graph, service=service, municipality=municipality))
+
+
+_SHAPES = {
+    "partner": ('["', '"]'),
+    "offer": ('("', '")'),
+    "service": ('(["', '"])'),
+    "office": ('{{"', '"}}'),
+    "municipality": ('[("', '")]'),
+}
+
+
+def to_mermaid(network: nx.DiGraph) -> str:
+    """A Mermaid flowchart: partners as boxes, offers as rounded boxes, services as stadiums.
+
+    Placeholder (``sample``) offers and partners are labelled and drawn dashed.
+    """
+    names = {node: f"n{index}" for index, node in enumerate(sorted(network.nodes))}
+    lines = ["flowchart LR"]
+    dashed = []
+    for node in sorted(network.nodes):
+        data = network.nodes[node]
+        label = str(data.get("label", node))
+        if data.get("sample"):
+            label += " (example)"
+            dashed.append(names[node])
+        if data.get("kind") == "offer" and (data.get("valid_from") or data.get("valid_to")):
+            label += f" {data.get('valid_from') or '…'}–{data.get('valid_to') or '…'}"
+        left, right = _SHAPES[str(data["kind"])]
+        lines.append(f"    {names[node]}{left}{_mermaid_text(label)}{right}")
+    for source, target, data in sorted(network.edges(data=True)):
+        lines.append(f"    {names[source]} -->|{data['relation']}| {names[target]}")
+    if dashed:
+        lines.append("    classDef sample stroke-dasharray: 5 5")
+        lines.append(f"    class {','.join(dashed)} sample")
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label: quotes and angle brackets as entity codes, one line."""
+    one_line = re.sub(r"\s+", " ", text)
+    return one_line.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
+
+def to_dot(network: nx.DiGraph) -> str:
+    """A Graphviz digraph; render with ``dot -Tsvg``."""
+    shapes = {
+        "partner": "box",
+        "offer": "ellipse",
+        "service": "oval",
+        "office": "hexagon",
+        "municipality": "house",
+    }
+    lines = ["digraph partners {", "    rankdir=LR;"]
+    for node in sorted(network.nodes):
+        data = network.nodes[node]
+        style = ', style="dashed"' if data.get("sample") else ""
+        lines.append(
+            f"    {_dot_id(node)} [label={_dot_id(str(data.get('label', node)))}, "
+            f"shape={shapes[str(data['kind'])]}{style}];"
+        )
+    for source, target, data in sorted(network.edges(data=True)):
+        lines.append(f"    {_dot_id(source)} -> {_dot_id(target)} [label={_dot_id(str(data['relation']))}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_id(text: str) -> str:
+    """A double-quoted DOT id with backslashes, quotes and line breaks escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\r\n]+", " ", escaped) + '"'
+
+
+def to_graphml(network: nx.DiGraph) -> str:
+    """GraphML text that ``networkx.read_graphml`` reads back into the same nodes, edges and attributes."""
+    return "\n".join(nx.generate_graphml(network)) + "\n"
+
+
+def to_node_link_json(network: nx.DiGraph) -> str:
+    """Node-link JSON as networkx ≥ 3.4 writes it (``networkx.node_link_graph(data)`` rebuilds the graph).
+
+    Written here rather than by ``networkx.node_link_data``, whose key for edges changed between
+    releases, so that the output is the same whatever networkx is installed.
+    """
+    data: dict[str, Any] = {
+        "directed": True,
+        "multigraph": False,
+        "graph": {},
+        "nodes": [{"id": node, **network.nodes[node]} for node in sorted(network.nodes)],
+        "edges": [
+            {"source": source, "target": target, **attributes}
+            for source, target, attributes in sorted(network.edges(data=True))
+        ],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
