@@ -387,6 +387,8 @@ class _Ids:
             "check": ("check rule", self.checks),
             "no_partner": ("service", self.services),
         }
+        if prefix == "consent":
+            rest = rest.partition(":")[0]  # consent:<partner>:<purpose>
         if rest and prefix in generated:
             what, known = generated[prefix]
             if not self.known or rest in known:

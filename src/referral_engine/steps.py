@@ -138,7 +138,7 @@ def _service_steps(plan: _Plan, decision: Decided, route: tuple[str, ...]) -> li
     lacks_partner = False
     for position, rule in enumerate(decision.checks):
         target = rule.check_with or decision.service
-        partner = _resolve(plan, rule.check_with, responsible)
+        partner = _resolve(plan, rule.check_with or "responsible", responsible)
         if partner is None:
             lacks_partner = True
             continue
