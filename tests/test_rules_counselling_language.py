@@ -169,11 +169,21 @@ def test_mbe_unverified_groups_are_undetermined(status: str, rule: str) -> None:
     assert check.confidence == "unverified"
 
 
-@pytest.mark.parametrize("status", ["gestattung_safe_country", "undocumented"])
-def test_mbe_not_for_safe_country_or_undocumented(status: str) -> None:
-    """An asylum seeker from a safe country or an undocumented person is not eligible for the MBE."""
-    _, d = decide("mbe", {"age": 30, "residence_status": status, "entry_date": "2025-05-01"})
+def test_mbe_not_for_undocumented() -> None:
+    """An undocumented person is not eligible for the MBE."""
+    _, d = decide("mbe", {"age": 30, "residence_status": "undocumented", "entry_date": "2025-05-01"})
     assert d.status == "not_eligible"
+
+
+def test_mbe_for_safe_country_asylum_seekers_is_a_check() -> None:
+    """A safe-country asylum seeker aged 27+ gets the same check as other asylum seekers.
+
+    Review 2026-11 #9 and answer (a): whether the 2024 MBE-FöRL covers all asylum seekers is open
+    (research §3.3), so the former hard exclusion became the Gestattung check.
+    """
+    _, d = decide("mbe", {"age": 30, "residence_status": "gestattung_safe_country", "entry_date": "2025-05-01"})
+    assert d.status == "undetermined"
+    assert "mbe-gestattung-bleibeperspektive" in holding(d)
 
 
 def test_mbe_unknown_arrival_is_asked_for() -> None:
