@@ -367,8 +367,12 @@ def test_careers_guidance_age_band(age: int, expected: str) -> None:
 @pytest.mark.parametrize("status", ["gestattung", "duldung", "ae_25_2_refugee", "eu_citizen", "undocumented"])
 @pytest.mark.parametrize("municipality", ["Bad Krozingen", "Staufen", "Hartheim"])
 def test_recognition_counselling_for_any_foreign_qualification(status: str, municipality: str) -> None:
-    """Anyone with a foreign qualification gets IQ recognition counselling, whatever the status or town."""
-    profile = {"residence_status": status, "foreign_qualification": True, "municipality": municipality}
+    """Any adult with a foreign qualification gets IQ recognition counselling, whatever the status or town.
+
+    The profile gives an age: children are decided by age first (review 2026-11 #11), so without an
+    age the decision stays open and the age is asked for.
+    """
+    profile = {"age": 30, "residence_status": status, "foreign_qualification": True, "municipality": municipality}
     _, d = decide("anerkennungsberatung", profile)
     assert d.status == "eligible"
     assert d.partners == ("iq_anerkennungsberatung",)
