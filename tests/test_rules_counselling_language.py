@@ -46,11 +46,22 @@ def test_jmd_open_to_lawful_or_tolerated_stay(status: str) -> None:
     assert "jmd-lawful-or-tolerated" in holding(d)
 
 
-@pytest.mark.parametrize("status", ["undocumented", "ausreisepflichtig"])
-def test_jmd_closed_without_lawful_or_tolerated_stay(status: str) -> None:
-    """A 19-year-old without a title or Duldung is not eligible for the JMD."""
-    _, d = decide("jmd", {"age": 19, "residence_status": status})
+def test_jmd_closed_to_undocumented() -> None:
+    """A 19-year-old without any papers is not eligible for the JMD."""
+    _, d = decide("jmd", {"age": 19, "residence_status": "undocumented"})
     assert d.status == "not_eligible"
+
+
+def test_jmd_for_ausreisepflichtig_is_a_check() -> None:
+    """A 19-year-old obliged to leave is checked with the JMD operator, not excluded.
+
+    Review 2026-11 #21: the research's own sketch (R §10.2/§10.3) excludes only UNDOCUMENTED and the
+    status's basis is unverified (R §1.1), so the hard exclusion became a check with the (free-welfare)
+    operator.
+    """
+    _, d = decide("jmd", {"age": 19, "residence_status": "ausreisepflichtig"})
+    assert d.status == "undetermined"
+    assert "jmd-ausreisepflichtig-unclear" in holding(d)
 
 
 def test_jmd_arrival_certificate_is_checked() -> None:
@@ -65,12 +76,13 @@ def test_jmd_arrival_certificate_is_checked() -> None:
 @pytest.mark.parametrize(
     ("status", "expected", "rule"),
     [
-        ("ae_family", "eligible", "jmd-secure-title-before-2017"),
+        # a check since review 2026-11 #20: the older reading is unverified (R §2.1 historical note)
+        ("ae_family", "undetermined", "jmd-secure-title-before-2017"),
         ("gestattung", "undetermined", "jmd-asylum-or-duldung-before-2017"),
     ],
 )
 def test_jmd_before_2017_used_the_narrower_reading(status: str, expected: str, rule: str) -> None:
-    """In 2016 a secure title gives access to the JMD, while an asylum seeker's access has to be checked."""
+    """In 2016 both a title holder's and an asylum seeker's access to the JMD have to be checked."""
     _, d = decide("jmd", {"age": 19, "residence_status": status}, dt.date(2016, 6, 1))
     assert d.status == expected
     assert rule in holding(d)
@@ -169,11 +181,21 @@ def test_mbe_unverified_groups_are_undetermined(status: str, rule: str) -> None:
     assert check.confidence == "unverified"
 
 
-@pytest.mark.parametrize("status", ["gestattung_safe_country", "undocumented"])
-def test_mbe_not_for_safe_country_or_undocumented(status: str) -> None:
-    """An asylum seeker from a safe country or an undocumented person is not eligible for the MBE."""
-    _, d = decide("mbe", {"age": 30, "residence_status": status, "entry_date": "2025-05-01"})
+def test_mbe_not_for_undocumented() -> None:
+    """An undocumented person is not eligible for the MBE."""
+    _, d = decide("mbe", {"age": 30, "residence_status": "undocumented", "entry_date": "2025-05-01"})
     assert d.status == "not_eligible"
+
+
+def test_mbe_for_safe_country_asylum_seekers_is_a_check() -> None:
+    """A safe-country asylum seeker aged 27+ gets the same check as other asylum seekers.
+
+    Review 2026-11 #9 and answer (a): whether the 2024 MBE-FöRL covers all asylum seekers is open
+    (research §3.3), so the former hard exclusion became the Gestattung check.
+    """
+    _, d = decide("mbe", {"age": 30, "residence_status": "gestattung_safe_country", "entry_date": "2025-05-01"})
+    assert d.status == "undetermined"
+    assert "mbe-gestattung-bleibeperspektive" in holding(d)
 
 
 def test_mbe_unknown_arrival_is_asked_for() -> None:
