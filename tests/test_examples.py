@@ -66,7 +66,7 @@ def test_explain_and_what_if_example_runs(capsys: pytest.CaptureFixture[str]) ->
     assert "changed: ('integrationsmanagement', 'fluechtlingssozialarbeit')" in out
     assert "Integrationsmanagement until: 2029-03-02" in out
     assert "2025-10-31 eligible until 2025-11-01" in out
-    assert "2026-02-09 not_eligible until None" in out
+    assert "2026-02-09 not_eligible until 2027-01-01" in out
     assert "(26)" not in out  # the explanation it prints is redacted
 
 

@@ -142,7 +142,7 @@ def test_repr_never_shows_personal_values() -> None:
         assert "26)" not in text
         assert "actual" not in text
     assert repr(mbe).startswith(
-        "ServiceDecision(service='mbe', status='not_eligible', partners=(), sample_partners=(), reasons=7"
+        "ServiceDecision(service='mbe', status='not_eligible', partners=(), sample_partners=(), reasons=8"
     )
     assert repr(mbe).endswith("valid_until=<set>)")
 

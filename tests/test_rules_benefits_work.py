@@ -236,9 +236,15 @@ def test_asylum_seeker_work_access_after_3_and_6_months(entry_date: str, expecte
 
 @pytest.mark.parametrize(
     ("municipality", "office"),
-    [("Staufen", "landratsamt_abh"), ("Hartheim", "landratsamt_abh"), ("Bad Krozingen", "stadt_bad_krozingen_abh")],
+    [
+        ("Staufen", "landratsamt_abh"),
+        ("Hartheim", "landratsamt_abh"),
+        ("Bad Krozingen", "stadt_bad_krozingen_abh"),
+    ],
 )
-def test_discretionary_work_permit_is_checked_with_the_immigration_office(municipality: str, office: str) -> None:
+def test_discretionary_work_permit_is_checked_with_the_immigration_office(
+    municipality: str, office: str
+) -> None:
     """Between 3 and 6 months the check about the work permit goes to the person's Ausländerbehörde.
 
     Bad Krozingen is its own Ausländerbehörde since 2025 (review 2026-11 #7, "New fact"); the office
@@ -351,7 +357,14 @@ def test_careers_guidance_is_open_whatever_the_status(status: str) -> None:
 
 @pytest.mark.parametrize(
     ("age", "expected"),
-    [(13, "not_eligible"), (14, "eligible"), (15, "eligible"), (45, "eligible"), (66, "eligible"), (67, "not_eligible")],
+    [
+        (13, "not_eligible"),
+        (14, "eligible"),
+        (15, "eligible"),
+        (45, "eligible"),
+        (66, "eligible"),
+        (67, "not_eligible"),
+    ],
 )
 def test_careers_guidance_age_band(age: int, expected: str) -> None:
     """Careers guidance starts at 14 and also serves adults up to 66.
@@ -372,7 +385,12 @@ def test_recognition_counselling_for_any_foreign_qualification(status: str, muni
     The profile gives an age: children are decided by age first (review 2026-11 #11), so without an
     age the decision stays open and the age is asked for.
     """
-    profile = {"age": 30, "residence_status": status, "foreign_qualification": True, "municipality": municipality}
+    profile = {
+        "age": 30,
+        "residence_status": status,
+        "foreign_qualification": True,
+        "municipality": municipality,
+    }
     _, d = decide("anerkennungsberatung", profile)
     assert d.status == "eligible"
     assert d.partners == ("iq_anerkennungsberatung",)

@@ -193,7 +193,9 @@ def test_mbe_for_safe_country_asylum_seekers_is_a_check() -> None:
     Review 2026-11 #9 and answer (a): whether the 2024 MBE-FöRL covers all asylum seekers is open
     (research §3.3), so the former hard exclusion became the Gestattung check.
     """
-    _, d = decide("mbe", {"age": 30, "residence_status": "gestattung_safe_country", "entry_date": "2025-05-01"})
+    _, d = decide(
+        "mbe", {"age": 30, "residence_status": "gestattung_safe_country", "entry_date": "2025-05-01"}
+    )
     assert d.status == "undetermined"
     assert "mbe-gestattung-bleibeperspektive" in holding(d)
 

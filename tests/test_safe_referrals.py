@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from referral_engine import (
-    RESTRICTED_STATUSES,
     CaseProfile,
     Consent,
     NextStep,
@@ -36,7 +35,7 @@ from referral_engine.cli import main
 from referral_engine.conditions import Leaf, all_of
 from referral_engine.facts import facts_for
 from referral_engine.graph import PARTNER_KINDS
-from referral_engine.handover import VOLUNTEER_FORBIDDEN, handover_packet
+from referral_engine.handover import RESTRICTED_STATUSES, VOLUNTEER_FORBIDDEN, handover_packet
 from referral_engine.models import Accommodation, Benefits, ResidenceStatus
 from referral_engine.steps import CONFIDENTIAL_STEP
 from referral_engine.verify import check

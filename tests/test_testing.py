@@ -36,7 +36,7 @@ PLANT = ("{field: age, op: ge, value: 27}", "{field: birth_date, op: older_than,
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Ruleset:
     """The bundled rules with MBE's age limit written as a period on the birth date: a one-day gap."""
     folder = edited_rules(tmp_path_factory.mktemp("planted"), "eligibility/mbe.yaml", *PLANT)
-    assert (folder / "eligibility" / "mbe.yaml").read_text(encoding="utf-8").count(PLANT[1]) == 7
+    assert (folder / "eligibility" / "mbe.yaml").read_text(encoding="utf-8").count(PLANT[1]) == 8
     return load_ruleset(folder)
 
 

@@ -97,8 +97,10 @@ def test_admission_stop_either_side() -> None:
         ),  # integrationskurs-admission-gestattung until 2025-10-31
         (D(2025, 11, 1), "undetermined", D(2026, 2, 9)),  # integrationskurs-admission-de-facto-stop
         (D(2026, 2, 8), "undetermined", D(2026, 2, 9)),
-        (D(2026, 2, 9), "not_eligible", None),  # the formal stop names no rule for a Gestattung
-        (D(2026, 3, 1), "not_eligible", None),
+        # The formal stop names no rule for a Gestattung; from 2027 the BAMF is asked (review #15).
+        (D(2026, 2, 9), "not_eligible", D(2027, 1, 1)),
+        (D(2026, 3, 1), "not_eligible", D(2027, 1, 1)),
+        (D(2027, 1, 1), "undetermined", None),  # integrationskurs-admission-after-2026
     ]
     for as_of, status, until in expected:
         decision = recommend(APPLICANT, as_of=as_of).decision("integrationskurs")

@@ -67,7 +67,8 @@ def test_recognition_moves_benefits_from_asylblg_to_jobcenter() -> None:
     change = {d.service: (d.before, d.after) for d in result.decisions}
     assert change["asylblg"] == ("eligible", "not_eligible")
     assert change["jobcenter"] == ("not_eligible", "eligible")
-    assert change["erstorientierungskurs"] == ("eligible", "not_eligible")  # only for asylum seekers
+    # Only for asylum seekers; after recognition a check while the course entitlement is open (review #14).
+    assert change["erstorientierungskurs"] == ("eligible", "undetermined")
     assert "jobcenter" in result.partners_changed
     text = result.explain("en")
     assert text.startswith("jobcenter: not eligible → eligible (Responsible: – → jobcenter)")
@@ -146,9 +147,11 @@ def test_why_not_is_empty_when_no_change_of_the_person_helps() -> None:
     """JMD at 30 cannot be reached by changing German, work or courses."""
     result = why_not(JOBSEEKER, "jmd", as_of=AS_OF)
     assert result.status == "not_eligible"
-    # jmd-lawful-or-tolerated and jmd-arrival-certificate-unclear both need age < 27 (listed once).
+    # The JMD rules all need age < 27 (listed once); the two checks also name a status each
+    # (arrival certificate; ausreisepflichtig, review #21).
     assert [(c.field, c.op, c.outcome) for c in result.conditions] == [
         ("age", "lt", "failed"),
+        ("residence_status", "eq", "failed"),
         ("residence_status", "eq", "failed"),
     ]
     assert result.alternatives == ()

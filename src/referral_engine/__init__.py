@@ -15,7 +15,7 @@ from .errors import (
     RuleProblem,
     UsageError,
 )
-from .handover import RESTRICTED_STATUSES, HandoverPacket, HandoverRecord
+from .handover import HandoverPacket, HandoverRecord
 from .loader import default_ruleset, load_ruleset
 from .models import (
     CaseProfile,
@@ -36,7 +36,6 @@ from .ruleset import Ruleset
 from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
-    "RESTRICTED_STATUSES",
     "CaseFileError",
     "CaseProfile",
     "ConditionOutcome",

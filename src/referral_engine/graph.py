@@ -203,7 +203,7 @@ class PartnerGraph:
         }
 
     def to_networkx(self, *, service: str | None = None, municipality: str | None = None) -> nx.DiGraph:
-        """A plain, mutable networkx copy for notebooks (see :func:`referral_engine.exports.partner_network`)."""
+        """A mutable networkx copy for notebooks (see :func:`referral_engine.exports.partner_network`)."""
         from .exports import partner_network
 
         return partner_network(self, service=service, municipality=municipality)

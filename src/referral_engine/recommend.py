@@ -14,7 +14,7 @@ from .handover import safe_route
 from .loader import default_ruleset
 from .models import CaseProfile, Lang, Question, Recommendation, ServiceDecision, Status
 from .ruleset import Ruleset
-from .steps import plan_steps
+from .steps import plan_steps, service_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
 _STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
@@ -57,16 +57,9 @@ def recommend(
         for d in decided
         if d.status is not Status.NOT_ELIGIBLE
     }
-    # The municipality settles who is responsible, not whether: asked for where it leaves a gap.
-    asked_by: dict[str, list[str]] = {}
-    if profile.municipality is None:
-        unrouted = [
-            d.service
-            for d in decided
-            if d.service in routes and not routes[d.service] and (d.status is Status.ELIGIBLE or d.checks)
-        ]
-        if unrouted:
-            asked_by["municipality"] = unrouted
+    planned = service_steps(ruleset, decided, routes, profile, facts, as_of, lang)
+    # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
+    asked_by = {"municipality": list(planned.unrouted)} if planned.unrouted else {}
     missing, counts = _rank_missing(ruleset, decided, asked_by)
     changes = upcoming_changes(ruleset, evaluate, profile, as_of, states_of(decided, routes))
     until = valid_until(changes)
@@ -91,7 +84,7 @@ def recommend(
         decisions=decisions,
         eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
         next_steps=plan_steps(
-            ruleset, decided, routes, missing, profile, facts, as_of, lang, asked_by=asked_by
+            ruleset, decided, planned, missing, profile, facts, as_of, lang, asked_by=asked_by
         ),
         missing=missing,
         as_of=as_of,

@@ -68,10 +68,40 @@ class _Plan:
         return self.ruleset.partners.is_sample(partner, target, self.profile.municipality, self.as_of)
 
 
-def plan_steps(
+@dataclass(frozen=True, slots=True)
+class ServiceSteps:
+    """The services' own steps, in order, and the services a step of which found no partner."""
+
+    steps: tuple[NextStep, ...]
+    #: Services with a step (or check) whose partner depends on the unknown municipality.
+    unrouted: tuple[str, ...]
+
+
+def service_steps(
     ruleset: Ruleset,
     decided: Sequence[Decided],
     routes: Mapping[str, tuple[str, ...]],
+    profile: CaseProfile,
+    facts: Facts,
+    as_of: dt.date,
+    lang: Lang,
+) -> ServiceSteps:
+    """Each service's checks, appointments, applications and information, for decisions sorted best first."""
+    plan = _plan(ruleset, profile, facts, as_of, lang)
+    steps: list[NextStep] = []
+    unrouted: list[str] = []
+    for decision in decided:
+        keyed, lacks_partner = _service_steps(plan, decision, routes.get(decision.service, ()))
+        steps += [step for _, step in sorted(keyed, key=lambda item: item[0])]
+        if lacks_partner and facts["municipality"] is None:
+            unrouted.append(decision.service)
+    return ServiceSteps(tuple(steps), tuple(unrouted))
+
+
+def plan_steps(
+    ruleset: Ruleset,
+    decided: Sequence[Decided],
+    planned: ServiceSteps,
     missing: Sequence[str],
     profile: CaseProfile,
     facts: Facts,
@@ -80,19 +110,19 @@ def plan_steps(
     *,
     asked_by: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[NextStep, ...]:
-    """The ordered next steps for decisions already sorted best first.
+    """All next steps: the confidential contact, questions, consents, then the services' own steps.
 
     ``asked_by`` maps a missing field to the services it would settle, for fields that no
     decision lists as missing (the municipality, which settles the partner).
     """
-    plan = _Plan(ruleset, profile, facts, as_of, lang, is_restricted(profile), needs_guardian(facts["age"]))
-    service_steps: list[NextStep] = []
-    for decision in decided:
-        steps = _service_steps(plan, decision, routes.get(decision.service, ()))
-        service_steps += [step for _, step in sorted(steps, key=lambda item: item[0])]
+    plan = _plan(ruleset, profile, facts, as_of, lang)
     front = [_confidential_step(plan, decided)] if plan.restricted else []
     front += _clarify_steps(plan, decided, missing, asked_by or {})
-    return (*front, *_consent_steps(plan, service_steps), *service_steps)
+    return (*front, *_consent_steps(plan, planned.steps), *planned.steps)
+
+
+def _plan(ruleset: Ruleset, profile: CaseProfile, facts: Facts, as_of: dt.date, lang: Lang) -> _Plan:
+    return _Plan(ruleset, profile, facts, as_of, lang, is_restricted(profile), needs_guardian(facts["age"]))
 
 
 def _clarify_steps(
@@ -131,8 +161,8 @@ def _confidential_step(plan: _Plan, decided: Sequence[Decided]) -> NextStep:
 
 def _service_steps(
     plan: _Plan, decision: Decided, route: tuple[str, ...]
-) -> list[tuple[tuple[int, int], NextStep]]:
-    """A service's steps with their sort keys (order, position in the file)."""
+) -> tuple[list[tuple[tuple[int, int], NextStep]], bool]:
+    """A service's steps with their sort keys (order, position in file), and whether one lacked a partner."""
     ruleset, lang = plan.ruleset, plan.lang
     service_name = plan.service_name(decision.service)
     responsible = route[0] if route else None
@@ -183,11 +213,8 @@ def _service_steps(
         if step is not None:
             order = template.order if template.order is not None else KIND_ORDER[template.kind]
             steps.append(((order, 1000 + position), step))
-    if (
-        lacks_partner
-        and decision.status is not Status.NOT_ELIGIBLE
-        and plan.facts["municipality"] is not None
-    ):
+    lacks_partner = lacks_partner and decision.status is not Status.NOT_ELIGIBLE
+    if lacks_partner and plan.facts["municipality"] is not None:
         # An unknown municipality is asked for (see recommend); a known one without a partner is a gap.
         steps.append(
             (
@@ -201,7 +228,7 @@ def _service_steps(
                 ),
             )
         )
-    return steps
+    return steps, lacks_partner
 
 
 def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | None:
