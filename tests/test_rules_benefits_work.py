@@ -325,7 +325,7 @@ def test_jobcenter_clients_are_placed_by_the_jobcenter(benefits: str, expected: 
 
 
 def test_gestattung_work_permit_step_goes_to_the_immigration_office() -> None:
-    """An asylum seeker in Staufen placed by the Agentur is told to ask the Landratsamt's ABH for the work permit."""
+    """An asylum seeker in Staufen placed by the Agentur asks the Landratsamt's ABH for the work permit."""
     profile = {
         "age": 30,
         "residence_status": "gestattung",
