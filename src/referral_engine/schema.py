@@ -236,7 +236,7 @@ def _partners() -> dict[str, Any]:
         ]
     }
     ids = {"type": "array", "items": {"type": "string", "pattern": _ID}}
-    entries = {
+    entries: dict[str, dict[str, Any]] = {
         "municipality": {
             "properties": {
                 "id": {"type": "string", "pattern": _ID},
