@@ -14,6 +14,8 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from referral_engine import UsageError, default_ruleset
 from referral_engine.exports import GRAPH_FORMATS, export_graph, partner_network
@@ -300,3 +302,43 @@ def test_write_hsds_writes_two_json_files(tmp_path: Path) -> None:
     paths = write_hsds(RULES, tmp_path / "hsds", as_of=AS_OF)
     assert [p.name for p in paths] == ["organizations.json", "services.json"]
     assert json.loads(paths[1].read_text(encoding="utf-8")) == hsds_directory(RULES, as_of=AS_OF)["services"]
+
+
+# -- routing reads the graph ---------------------------------------------------------------------
+
+
+def _reference_route(
+    service: str, municipality: str | None, on: dt.date, languages: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Routing as it was before it read the graph: a scan of the offers, written out independently."""
+    place = GRAPH.municipality_id(municipality)
+    ranked = sorted(
+        (not set(languages) & set(offer.languages), offer.partner)
+        for offer in GRAPH.offers
+        if offer.service == service
+        and (offer.valid_from is None or offer.valid_from <= on)
+        and (offer.valid_to is None or on <= offer.valid_to)
+        and (offer.municipalities is None or place in offer.municipalities)
+    )
+    return tuple(dict.fromkeys(partner for _, partner in ranked))
+
+
+_TARGETS = sorted({offer.service for offer in GRAPH.offers} | {"nothing", "office:nothing"})
+
+
+@given(
+    service=st.sampled_from(_TARGETS),
+    municipality=st.sampled_from(
+        [None, "Bad Krozingen", "staufen", "Staufen im Breisgau", "Hartheim", "Freiburg"]
+    ),
+    on=st.dates(dt.date(2015, 1, 1), dt.date(2030, 12, 31)),
+    languages=st.lists(st.sampled_from(["de", "en", "ar", "uk", "tr", "fa", "ru"]), max_size=3),
+)
+@settings(max_examples=400, deadline=None)
+def test_routing_on_the_graph_gives_the_answers_of_the_offer_scan(
+    service: str, municipality: str | None, on: dt.date, languages: list[str]
+) -> None:
+    """Graph queries over dated offer nodes route exactly as scanning the offers did."""
+    assert GRAPH.route(service, municipality, on, languages) == _reference_route(
+        service, municipality, on, tuple(languages)
+    )

@@ -37,7 +37,7 @@ def partner_network(
     ``sample``. ``service`` (a service id or ``office:<id>``) or ``municipality`` (an id or name)
     keep only the offers that concern it, with their partners, targets and municipalities.
     """
-    network = nx.DiGraph()
+    source = graph.graph
     place = None
     if municipality is not None:
         place = graph.municipality_id(municipality) or (
@@ -47,44 +47,43 @@ def partner_network(
             raise UsageError(f"unknown municipality; expected one of: {', '.join(graph.municipalities)}")
     if service is not None and not graph.offers_for(service):
         raise UsageError(f"no offer delivers '{service}'")
-    for offer in graph.offers:
-        if service is not None and offer.service != service:
+    network = nx.DiGraph()
+    for node, data in source.nodes(data=True):
+        if data["kind"] != "offer":
             continue
-        places = offer.municipalities or tuple(graph.municipalities)
-        if place is not None and place not in places:
+        target = next(t for t in source.succ[node] if source.edges[node, t]["relation"] == "of")
+        places = [t for t in source.succ[node] if source.edges[node, t]["relation"] == "covers"]
+        if service is not None and target != (
+            service if service.startswith("office:") else f"service:{service}"
+        ):
             continue
-        partner = graph.partners[offer.partner]
-        network.add_node(
-            f"partner:{partner.id}",
-            kind="partner",
-            label=partner.name,
-            type=partner.kind,
-            reporting_duty=partner.reporting_duty,
-            sample=partner.sample,
-        )
-        node = f"offer:{offer.id}"
-        network.add_node(
-            node,
-            kind="offer",
-            label=offer.id,
-            valid_from=offer.valid_from.isoformat() if offer.valid_from else "",
-            valid_to=offer.valid_to.isoformat() if offer.valid_to else "",
-            languages=",".join(offer.languages),
-            sample=offer.sample,
-        )
-        network.add_edge(f"partner:{partner.id}", node, relation="delivers")
-        if offer.service.startswith("office:"):
-            office = graph.offices[offer.service.removeprefix("office:")]
-            network.add_node(offer.service, kind="office", label=office.name.de)
-            network.add_edge(node, offer.service, relation="of")
-        else:
-            network.add_node(f"service:{offer.service}", kind="service", label=offer.service)
-            network.add_edge(node, f"service:{offer.service}", relation="of")
-        for municipality_id in places if place is None else (place,):
-            name = graph.municipalities[municipality_id].name
-            network.add_node(f"municipality:{municipality_id}", kind="municipality", label=name)
-            network.add_edge(node, f"municipality:{municipality_id}", relation="covers")
+        if place is not None:
+            if f"municipality:{place}" not in places:
+                continue
+            places = [f"municipality:{place}"]
+        partner = f"partner:{data['partner']}"
+        for kept in (partner, node, target, *places):
+            network.add_node(kept, **_plain(source.nodes[kept]))
+        network.add_edge(partner, node, relation="delivers")
+        network.add_edge(node, target, relation="of")
+        for covered in places:
+            network.add_edge(node, covered, relation="covers")
     return network
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    """A node's attributes as GraphML and JSON can carry them: text, numbers and booleans only."""
+    plain: dict[str, Any] = {"kind": data["kind"], "label": data.get("name", "")}
+    if data["kind"] == "partner":
+        plain.update(type=data["type"], reporting_duty=data["reporting_duty"], sample=data["sample"])
+    elif data["kind"] == "offer":
+        plain.update(
+            valid_from=data["valid_from"].isoformat() if data["valid_from"] else "",
+            valid_to=data["valid_to"].isoformat() if data["valid_to"] else "",
+            languages=",".join(data["languages"]),
+            sample=data["sample"],
+        )
+    return plain
 
 
 def export_graph(

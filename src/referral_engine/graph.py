@@ -153,6 +153,11 @@ class NotOffered:
         )
 
 
+def _target(service: str) -> str:
+    """The graph node of a service id or an ``office:<id>``."""
+    return service if service.startswith("office:") else f"service:{service}"
+
+
 class PartnerGraph:
     """Partners, municipalities and offers, as a read-only networkx graph with routing on top."""
 
@@ -185,19 +190,37 @@ class PartnerGraph:
             )
         for office in self.offices.values():
             graph.add_node(f"office:{office.id}", kind="office", name=office.name.de)
-        by_service: dict[str, list[Offer]] = {}
         for offer in self.offers:
             node = f"offer:{offer.id}"
-            graph.add_node(node, kind="offer", sample=offer.sample, languages=offer.languages)
+            graph.add_node(
+                node,
+                kind="offer",
+                name=offer.id,
+                offer=offer,
+                partner=offer.partner,
+                valid_from=offer.valid_from,
+                valid_to=offer.valid_to,
+                languages=offer.languages,
+                sample=offer.sample,
+                everywhere=offer.municipalities is None,
+            )
             graph.add_edge(f"partner:{offer.partner}", node, relation="delivers")
-            target = offer.service if offer.service.startswith("office:") else f"service:{offer.service}"
+            target = _target(offer.service)
             graph.add_edge(node, target, relation="of")
             graph.nodes[target].setdefault("kind", "service")
+            graph.nodes[target].setdefault("name", offer.service)
             for municipality_id in offer.municipalities or tuple(self.municipalities):
                 graph.add_edge(node, f"municipality:{municipality_id}", relation="covers")
-            by_service.setdefault(offer.service, []).append(offer)
+        #: The graph every query reads: ``partner ─delivers▶ offer ─of▶ service|office`` and
+        #: ``offer ─covers▶ municipality``; offers carry their validity window and languages.
         self.graph: nx.DiGraph = nx.freeze(graph)
-        self._by_service = {service: tuple(items) for service, items in by_service.items()}
+        # The graph's own attribute and adjacency dicts of each target's offers, looked up once
+        # here rather than through networkx's views on every query (routing runs per case).
+        self._offer_nodes = {
+            target: tuple((graph.nodes[node], graph.succ[node]) for node in graph.pred[target])
+            for target, data in graph.nodes(data=True)
+            if data["kind"] in ("service", "office")
+        }
         self._names = {
             name.casefold(): m.id for m in self.municipalities.values() for name in (m.name, *m.aliases)
         }
@@ -213,20 +236,26 @@ class PartnerGraph:
         return None if name is None else self._names.get(" ".join(name.split()).casefold())
 
     def offers_for(self, service: str) -> tuple[Offer, ...]:
-        """Every offer of ``service`` (or of ``office:<id>``), whatever its area and dates."""
-        return self._by_service.get(service, ())
+        """Every offer of ``service`` (or of ``office:<id>``), whatever its area and dates, in file order."""
+        return tuple(data["offer"] for data, _ in self._offer_nodes.get(_target(service), ()))
 
     def offers_in_force(self, service: str, municipality: str | None, on: dt.date) -> tuple[Offer, ...]:
         """The offers of ``service`` (or ``office:<id>``) that cover ``municipality`` on ``on``.
 
-        An unknown municipality is covered only by offers for all municipalities.
+        A graph query: the offer nodes before the service node whose validity window contains
+        ``on`` and that have an edge to the municipality's node (an unknown municipality is covered
+        only by offers for all municipalities).
         """
         place = self.municipality_id(municipality)
-        return tuple(
-            offer
-            for offer in self.offers_for(service)
-            if offer.in_force(on) and (offer.municipalities is None or place in offer.municipalities)
-        )
+        covered = f"municipality:{place}"
+        found = []
+        for data, edges in self._offer_nodes.get(_target(service), ()):
+            start, end = data["valid_from"], data["valid_to"]
+            if (start is not None and on < start) or (end is not None and end < on):
+                continue
+            if data["everywhere"] or (place is not None and covered in edges):
+                found.append(data["offer"])
+        return tuple(found)
 
     def reports(self, partner: str) -> bool:
         """Whether ``partner`` has the § 87 AufenthG reporting duty (an unknown id counts as having it)."""
