@@ -169,12 +169,11 @@ def _service_steps(
     steps: list[tuple[tuple[int, int], NextStep]] = []
     lacks_partner = False
     for position, rule in enumerate(decision.checks):
-        office = rule.check_with is not None and rule.check_with.startswith("office:")
-        target = rule.check_with if office and rule.check_with else decision.service
         partner = _resolve(plan, rule.check_with or "responsible", responsible)
         if partner is None:
             lacks_partner = True
             continue
+        target = _offered(rule.check_with, decision.service)
         step = _guarded(plan, _check_step(plan, rule, partner, service_name, target))
         if step is not None:
             steps.append(((KIND_ORDER["check"], position), step))
@@ -189,11 +188,7 @@ def _service_steps(
         if template.partner is not None and partner is None:
             lacks_partner = True
             continue
-        target = (
-            template.partner
-            if template.partner and template.partner.startswith("office:")
-            else decision.service
-        )
+        target = _offered(template.partner, decision.service)
         names = {"service": service_name, "partner": plan.partner_name(partner) if partner else ""}
         text = template.text.get(lang).format(**names)
         step = _guarded(
@@ -241,6 +236,11 @@ def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | 
         found = plan.route(target)
         return found[0] if found else None
     return target
+
+
+def _offered(target: str | None, service: str) -> str:
+    """What a named partner is offered for: an office named by the step, else the step's service."""
+    return target if target is not None and target.startswith("office:") else service
 
 
 def _guarded(plan: _Plan, step: NextStep) -> NextStep | None:
