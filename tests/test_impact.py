@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from referral_engine import CaseFileError, Ruleset, Status, default_ruleset, load_ruleset
+from referral_engine import CaseFileError, CaseProfile, Ruleset, Status, default_ruleset, load_ruleset
 from referral_engine.cli import main
 from referral_engine.dates import add_months, age_on
-from referral_engine.impact import GENERATED, diff, generated_cases, read_cases
+from referral_engine.impact import GENERATED, Case, diff, generated_cases, read_cases
 
-from .conftest import edited_rules
+from .conftest import REPO, edited_rules
 
 AS_OF = dt.date(2026, 3, 1)
 SECRET = "SECRET-Zeynep-1987"
@@ -100,14 +100,20 @@ def test_changed_age_limit_affects_exactly_the_26_year_olds(jmd_until_25: Path, 
         default_ruleset(), load_ruleset(jmd_until_25), read_cases(write_jsonl(tmp_path / "c.jsonl", rows))
     )
     assert impact.cases == len(rows)
-    assert set(impact.changed_cases) == expected_changes(rows)
+    statuses = [c for c in impact.changes if c.aspect == "status"]
+    assert {c.case for c in statuses} == expected_changes(rows)
     assert {c.service for c in impact.changes} == {"jmd"}
-    assert all(c.after is Status.NOT_ELIGIBLE for c in impact.changes)
-    lawful = next(c for c in impact.changes if c.case == "age-26-ae_25_1")
+    assert all(c.after is Status.NOT_ELIGIBLE for c in statuses)
+    lawful = next(c for c in statuses if c.case == "age-26-ae_25_1")
     assert lawful.before is Status.ELIGIBLE
     assert lawful.rules_before == ("jmd-lawful-or-tolerated",)
     assert lawful.rules_after == ()
-    assert impact.summary() == {"jmd: eligible -> not_eligible": 9, "jmd: undetermined -> not_eligible": 9}
+    summary = {kind: n for kind, n in impact.summary().items() if "->" in kind and "valid_until" not in kind}
+    assert summary == {"jmd: eligible -> not_eligible": 9, "jmd: undetermined -> not_eligible": 9}
+    # Younger people with a birth date keep the JMD, but it now ends a year earlier.
+    earlier = {c.case for c in impact.changes if c.aspect == "valid_until"}
+    assert earlier
+    assert all(c.startswith("born-2") and c not in expected_changes(rows) for c in earlier)
 
 
 def test_csv_cases_give_the_same_impact(jmd_until_25: Path, tmp_path: Path) -> None:
@@ -116,7 +122,7 @@ def test_csv_cases_give_the_same_impact(jmd_until_25: Path, tmp_path: Path) -> N
     impact = diff(
         default_ruleset(), load_ruleset(jmd_until_25), read_cases(write_csv(tmp_path / "c.csv", rows))
     )
-    assert set(impact.changed_cases) == expected_changes(rows)
+    assert {c.case for c in impact.changes if c.aspect == "status"} == expected_changes(rows)
 
 
 def test_cases_without_id_are_named_by_file_and_line(tmp_path: Path) -> None:
@@ -170,12 +176,14 @@ def test_diff_command_prints_summary_and_samples(
     cases = write_jsonl(tmp_path / "c.jsonl", case_rows())
     assert main(["diff", "default", str(jmd_until_25), "--cases", str(cases)]) == 0
     out = capsys.readouterr().out
-    assert f"18 of {len(case_rows())} cases change" in out
+    assert f"of {len(case_rows())} cases change" in out
     assert "jmd: eligible -> not_eligible" in out
+    assert "jmd: valid_until" in out
     assert "e.g. age-26-" in out
     assert main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert set(data["changed_cases"]) == expected_changes(case_rows())
+    status = {c["case"] for c in data["changes"] if c["aspect"] == "status"}
+    assert status == expected_changes(case_rows())
 
 
 def test_diff_command_generates_profiles_without_cases(
@@ -190,7 +198,11 @@ def test_diff_command_generates_profiles_without_cases(
     assert data["generated"] is True
     assert data["cases"] == 300
     assert data["changed_cases"]
-    assert set(data["summary"]) <= {"jmd: eligible -> not_eligible", "jmd: undetermined -> not_eligible"}
+    assert {c["service"] for c in data["changes"]} == {"jmd"}
+    assert {kind for kind in data["summary"] if "->" in kind and "valid_until" not in kind} <= {
+        "jmd: eligible -> not_eligible",
+        "jmd: undetermined -> not_eligible",
+    }
 
 
 def test_diff_command_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,3 +211,32 @@ def test_diff_command_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert "none.jsonl: no such file" in capsys.readouterr().err
     assert main(["diff", "default", str(tmp_path)]) == 2
     assert "referral-engine: error:" in capsys.readouterr().err
+
+
+def test_replacing_the_jmd_operator_is_reported_for_the_affected_cases() -> None:
+    """The example deployment's own JMD operator shows as a partner and consent change, not '0 cases'."""
+    deployment = load_ruleset(REPO / "examples" / "deployment")
+    young = CaseProfile.model_validate(
+        {"age": 19, "residence_status": "gestattung", "municipality": "Staufen"}
+    )
+    adult = CaseProfile.model_validate({"age": 40, "residence_status": "ae_25_1", "municipality": "Staufen"})
+    cases = [Case("young", young, AS_OF), Case("adult", adult, AS_OF)]
+    impact = diff(default_ruleset(), deployment, cases)
+    assert impact.changed_cases == ("young",)
+    kinds = {change.kind for change in impact.changes}
+    assert "jmd: partners diakonie -> caritas" in kinds
+    assert "jmd: next_steps +consent:caritas:jmd -consent:diakonie:jmd" in kinds
+    assert impact.counts() == {"status": 0, "partners": 1, "next_steps": 1, "valid_until": 0}
+
+
+def test_the_html_report_counts_kinds_without_values(jmd_until_25: Path, tmp_path: Path) -> None:
+    """The HTML table lists kinds, counts and case ids, never a profile value."""
+    rows = case_rows()
+    impact = diff(
+        default_ruleset(), load_ruleset(jmd_until_25), read_cases(write_jsonl(tmp_path / "c.jsonl", rows))
+    )
+    html = impact._repr_html_()
+    assert html.startswith("<div>")
+    assert "jmd: eligible -&gt; not_eligible</td><td>9</td>" in html
+    for row in rows:
+        assert row.get("birth_date", "no birth date") not in html

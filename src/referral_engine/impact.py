@@ -12,18 +12,20 @@ the report shows case ids (``file:line`` or the case's ``id``), never profiles.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from .errors import CaseFileError, ProfileError
 from .facts import FIELDS
-from .models import LANGUAGE_LEVELS, CaseProfile, ServiceDecision, Status
+from .models import LANGUAGE_LEVELS, CaseProfile, Recommendation, ServiceDecision, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .thresholds import Thresholds, as_of_points, representatives, thresholds
@@ -46,9 +48,19 @@ class Case:
         return f"Case({self.id!r}, as_of={self.as_of})"
 
 
+#: What a :class:`Change` is about.
+ASPECTS = ("status", "partners", "next_steps", "valid_until")
+
+
 @dataclass(frozen=True)
 class Change:
-    """One decision that differs between the old and the new rules for one case."""
+    """One thing that differs between the old and the new rules for one case and one service.
+
+    ``aspect`` is ``status`` (``before``/``after`` differ), ``partners``, ``next_steps`` or
+    ``valid_until`` (the status stays; ``detail`` says what changed, e.g. ``diakonie -> caritas``
+    or ``+consent:caritas:jmd -consent:diakonie:jmd``; a changed ``valid_until`` is reported
+    without its dates, which can reveal a birthday).
+    """
 
     case: str
     as_of: dt.date
@@ -58,11 +70,15 @@ class Change:
     #: The rules that hold (or are unknown) for the case under the old and the new rule set.
     rules_before: tuple[str, ...]
     rules_after: tuple[str, ...]
+    aspect: str = "status"
+    detail: str = ""
 
     @property
     def kind(self) -> str:
-        """``service: before -> after``, what the summary counts."""
-        return f"{self.service}: {self.before.value} -> {self.after.value}"
+        """What the summary counts: ``service: before -> after``, or ``service: aspect detail``."""
+        if self.aspect == "status":
+            return f"{self.service}: {self.before.value} -> {self.after.value}"
+        return f"{self.service}: {self.aspect} {self.detail}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -102,17 +118,18 @@ class Impact:
         lines = [
             f"old: {self.old}",
             f"new: {self.new}",
-            f"{len(self.changed_cases)} of {self.cases} {source} change ({len(self.changes)} decisions)",
+            f"{len(self.changed_cases)} of {self.cases} {source} change ({len(self.changes)} changes)",
         ]
         samples = self.samples(per_kind)
         for kind, count in self.summary().items():
             lines.append(f"  {count:6d}  {kind}")
             for change in samples[kind]:
-                before = ", ".join(change.rules_before) or "-"
-                after = ", ".join(change.rules_after) or "-"
-                lines.append(
-                    f"          e.g. {change.case} (as of {change.as_of}): was {before}; now {after}"
-                )
+                line = f"          e.g. {change.case} (as of {change.as_of})"
+                if change.aspect == "status":
+                    before = ", ".join(change.rules_before) or "-"
+                    after = ", ".join(change.rules_after) or "-"
+                    line += f": was {before}; now {after}"
+                lines.append(line)
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:
@@ -133,10 +150,33 @@ class Impact:
                     "after": c.after.value,
                     "rules_before": list(c.rules_before),
                     "rules_after": list(c.rules_after),
+                    "aspect": c.aspect,
+                    "detail": c.detail,
                 }
                 for c in self.changes
             ],
         }
+
+    def counts(self) -> dict[str, int]:
+        """Number of changes per aspect (status, partners, next_steps, valid_until)."""
+        return {aspect: sum(c.aspect == aspect for c in self.changes) for aspect in ASPECTS}
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_html(self, per_kind: int = 3) -> str:
+        """The report as an HTML table for notebooks and browsers: kinds, counts and sample case ids."""
+        source = "generated profiles" if self.generated else "cases"
+        rows = []
+        samples = self.samples(per_kind)
+        for kind, count in self.summary().items():
+            shown = ", ".join(escape(change.case) for change in samples[kind])
+            rows.append(f"<tr><td>{escape(kind)}</td><td>{count}</td><td>{shown}</td></tr>")
+        return (
+            f"<div><p><b>{escape(self.old)}</b> → <b>{escape(self.new)}</b>: "
+            f"{len(self.changed_cases)} of {self.cases} {source} change</p>"
+            "<table><tr><th>change</th><th>count</th><th>e.g.</th></tr>" + "".join(rows) + "</table></div>"
+        )
 
 
 def diff(
@@ -167,14 +207,7 @@ def diff(
             after = recommend(case.profile, as_of=day, ruleset=new, engine=engine)
         except ProfileError as error:
             raise CaseFileError(f"{case.id}: {error}") from None
-        old_decisions = {d.service: d for d in before.decisions}
-        for decision in after.decisions:
-            previous = old_decisions.get(decision.service)
-            if previous is None or previous.status is not decision.status:
-                changes.append(_change(case.id, day, decision, previous))
-        for service in old_decisions.keys() - {d.service for d in after.decisions}:
-            gone = old_decisions[service]
-            changes.append(Change(case.id, day, service, gone.status, Status.NOT_ELIGIBLE, _rules(gone), ()))
+        changes += _differences(case.id, day, before, after)
     return Impact(old.ruleset_version, new.ruleset_version, count, tuple(changes), generated)
 
 
@@ -185,9 +218,39 @@ def _rules(decision: ServiceDecision | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.rule for r in decision.reasons if r.in_force and r.outcome != "fails"))
 
 
-def _change(case: str, day: dt.date, decision: ServiceDecision, previous: ServiceDecision | None) -> Change:
-    before = previous.status if previous is not None else Status.NOT_ELIGIBLE
-    return Change(case, day, decision.service, before, decision.status, _rules(previous), _rules(decision))
+def _differences(case: str, day: dt.date, before: Recommendation, after: Recommendation) -> list[Change]:
+    """Every change for one case, service by service: status, partners, next steps, valid_until."""
+    found = []
+    old = {d.service: d for d in before.decisions}
+    new = {d.service: d for d in after.decisions}
+    old_steps = _steps_by_service(before)
+    new_steps = _steps_by_service(after)
+    for service in [*new, *(s for s in old if s not in new)]:
+        was, now = old.get(service), new.get(service)
+        status = (was.status if was else Status.NOT_ELIGIBLE, now.status if now else Status.NOT_ELIGIBLE)
+        base = Change(case, day, service, *status, _rules(was), _rules(now))
+        if status[0] is not status[1]:
+            found.append(base)
+            continue
+        partners = (was.partners if was else (), now.partners if now else ())
+        if partners[0] != partners[1]:
+            shown = f"{', '.join(partners[0]) or '-'} -> {', '.join(partners[1]) or '-'}"
+            found.append(dataclasses.replace(base, aspect="partners", detail=shown))
+        steps = (old_steps.get(service, ()), new_steps.get(service, ()))
+        added = [f"+{step}" for step in steps[1] if step not in steps[0]]
+        removed = [f"-{step}" for step in steps[0] if step not in steps[1]]
+        if added or removed:
+            found.append(dataclasses.replace(base, aspect="next_steps", detail=" ".join(added + removed)))
+        if (was.valid_until if was else None) != (now.valid_until if now else None):
+            found.append(dataclasses.replace(base, aspect="valid_until"))
+    return found
+
+
+def _steps_by_service(rec: Recommendation) -> dict[str, tuple[str, ...]]:
+    steps: dict[str, list[str]] = {}
+    for step in rec.next_steps:
+        steps.setdefault(step.service, []).append(step.id)
+    return {service: tuple(ids) for service, ids in steps.items()}
 
 
 # -- cases -------------------------------------------------------------------------------------------
