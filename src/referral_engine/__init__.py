@@ -31,7 +31,7 @@ from .models import (
     Timeline,
 )
 from .recommend import recommend
-from .ruleset import Ruleset
+from .ruleset import Ruleset, purge_caches
 from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
@@ -61,6 +61,7 @@ __all__ = [
     "WhyNot",
     "default_ruleset",
     "load_ruleset",
+    "purge_caches",
     "recommend",
     "what_if",
     "why_not",

@@ -31,11 +31,14 @@ are all known and whose *holds* did not fire is false without asking.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +46,7 @@ import durable_rules_engine as core  # type: ignore[import-not-found]
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, period_end
-from .errors import EngineError
+from .errors import EngineError, RuleProblem
 from .facts import FIELDS, Facts
 from .ruleset import Rule, Ruleset
 
@@ -55,6 +58,10 @@ _OPEN = "_open."
 _GROUP = "_group."
 _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
+_MAX_RULES = _FANOUT**3  # what the grouping of _group() keeps within durable's matching stack
+_MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (measured: 65 gives error 303)
+#: Handles that could not be freed (or were abandoned in a forked child) before the engine gives up.
+_MAX_LOST_HANDLES = 32
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
@@ -185,6 +192,14 @@ def field_sets(rules: Iterable[Rule]) -> list[frozenset[str]]:
     return list(dict.fromkeys(_fields_of(rule) for rule in rules))
 
 
+def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
+    prefix = [*_group(index), *_in_force(rule)]
+    some_unknown = {f"{_OPEN}{open_set}": 1}
+    holds = _all([*prefix, _condition(rule.when, negate=False)])
+    fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
+    return {f"h{index}": {"all": [{"m": holds}]}, f"f{index}": {"all": [{"m": fails}]}}
+
+
 def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     """The durable definition of ``rules``: per rule, a *holds* rule ``h<i>`` and a *fails* rule ``f<i>``.
 
@@ -193,18 +208,143 @@ def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     known and *holds* did not fire, the rule is false without durable having to say so (and
     every rule that fires costs time).
     """
-    if len(rules) > _FANOUT**3:
-        raise EngineError(f"durable-rules can take at most {_FANOUT**3} rules here; use engine='python'")
+    if len(rules) > _MAX_RULES:
+        raise EngineError(f"durable-rules can take at most {_MAX_RULES} rules here; use engine='python'")
     sets = field_sets(rules)
     definition: dict[str, Json] = {}
     for index, rule in enumerate(rules):
-        prefix = [*_group(index), *_in_force(rule)]
-        some_unknown = {f"{_OPEN}{sets.index(_fields_of(rule))}": 1}
-        holds = _all([*prefix, _condition(rule.when, negate=False)])
-        fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
-        definition[f"h{index}"] = {"all": [{"m": holds}]}
-        definition[f"f{index}"] = {"all": [{"m": fails}]}
+        definition.update(_rule_definition(index, rule, sets.index(_fields_of(rule))))
     return definition
+
+
+def _alternatives(expression: Any) -> Iterator[int]:
+    """The width of every ``$or`` in an expression that could match several alternatives at once.
+
+    An ``$or`` of equalities of one field (what ``in`` becomes) matches at most one alternative.
+    """
+    if isinstance(expression, dict):
+        for key, value in expression.items():
+            if key == "$or" and isinstance(value, list):
+                fields = {next(iter(part)) for part in value if isinstance(part, dict) and len(part) == 1}
+                single_field = len(fields) == 1 and not next(iter(fields)).startswith("$")
+                if not single_field:
+                    yield len(value)
+            yield from _alternatives(value)
+    elif isinstance(expression, list):
+        for item in expression:
+            yield from _alternatives(item)
+
+
+def _properties(rules: Sequence[Rule]) -> Iterator[tuple[int, int]]:
+    """``(index, properties)``: how many properties a fact may need with the rules up to ``index``."""
+    groups: set[str] = set()
+    members: set[tuple[str, str]] = set()
+    lists: set[str] = set()
+    durations: set[Duration] = set()
+    sets: set[frozenset[str]] = set()
+    for index, rule in enumerate(rules):
+        groups.update(_group_flags(index))
+        sets.add(_fields_of(rule))
+        for leaf in rule.leaves:
+            if leaf.op == "contains":
+                members.add((leaf.field, leaf.value))
+                lists.add(leaf.field)
+            elif leaf.op in ("within", "older_than"):
+                durations.add(leaf.value)
+        yield index, 3 + len(groups) + len(FIELDS) + len(members) + len(lists) + len(durations) + len(sets)
+
+
+def _problem(rule: Rule, message: str) -> RuleProblem:
+    return RuleProblem(rule.where.file, rule.where.line, 1, f"{message}; use engine='python'", rule.id)
+
+
+def check_ruleset(ruleset: Ruleset, *, compile_check: bool = True) -> list[RuleProblem]:
+    """Every reason the durable engine cannot run ``ruleset``, each located at the rule that causes it.
+
+    Checks the number of rules, the properties a fact would need, ``any`` conditions wider than
+    durable's matching stack and, with ``compile_check``, that durable's core compiles each rule
+    (it refuses deeply nested conditions with error 113). Empty when durable can run it.
+    """
+    rules = ruleset.rules
+    problems: list[RuleProblem] = []
+    if len(rules) > _MAX_RULES:
+        problems.append(
+            _problem(
+                rules[_MAX_RULES],
+                f"durable-rules can run at most {_MAX_RULES} rules; this rule set has {len(rules)}",
+            )
+        )
+    for index, properties in _properties(rules):
+        if properties > _MAX_PROPERTIES:
+            message = (
+                f"with this rule, durable-rules facts would need more than {_MAX_PROPERTIES} properties "
+                "(too many distinct sets of fields, time windows or tested languages)"
+            )
+            problems.append(_problem(rules[index], message))
+            break
+    if problems:
+        return problems
+    sets = field_sets(rules)
+    definitions = []
+    for index, rule in enumerate(rules):
+        definition = _rule_definition(index, rule, sets.index(_fields_of(rule)))
+        definitions.append(definition)
+        widest = max(_alternatives(definition), default=0)
+        if widest > _MAX_ALTERNATIVES:
+            message = (
+                f"a condition of {widest} alternatives that can hold at once (any, or the negation of all); "
+                f"durable-rules takes at most {_MAX_ALTERNATIVES}"
+            )
+            problems.append(_problem(rule, message))
+    if problems or not compile_check:
+        return problems
+    for rule, definition in zip(rules, definitions, strict=True):
+        try:
+            handle = core.create_ruleset(_RULESET, json.dumps(definition))
+        except Exception as error:
+            code = re.search(r"error code: ?([0-9]+)", str(error))
+            what = f"error code {code.group(1)}" if code else type(error).__name__
+            problems.append(
+                _problem(
+                    rule, f"durable-rules cannot compile this condition ({what}; is it nested too deeply?)"
+                )
+            )
+        else:
+            _free(handle, session=False)
+    return problems
+
+
+def _free(handle: int, *, session: bool = True) -> bool:
+    """Free a rule-set handle and its session in durable's core; False when durable refuses.
+
+    Measured on 2.0.28: ``delete_state`` then ``delete_ruleset`` frees everything, also for a
+    session whose action was started and never completed, without the host's timer threads.
+    """
+    if session:
+        with contextlib.suppress(Exception):  # no session yet: nothing to delete
+            core.delete_state(handle, _SESSION)
+    try:
+        core.delete_ruleset(handle)
+    except Exception:
+        return False
+    return True
+
+
+_live: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Give every engine of a forked child a fresh lock and (on next use) a fresh handle.
+
+    Another thread of the parent may hold a lock or be half-way through a case at fork time,
+    and neither would ever finish in the child.
+    """
+    for engine in list(_live):
+        engine._lock = threading.Lock()
+        engine._abandon = True
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _durations(rules: Iterable[Rule]) -> tuple[Duration, ...]:
@@ -232,9 +372,17 @@ def _engine_error(error: BaseException, doing: str) -> EngineError:
 
 
 class DurableEngine:
-    """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe."""
+    """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe.
+
+    Safe against interruption: any exception during a case, including ``KeyboardInterrupt`` and
+    ``SystemExit``, marks the handle dirty, and the next case runs on a fresh one (the old one is
+    freed). The caller's exception is re-raised unchanged; durable's own become :class:`EngineError`.
+    """
 
     def __init__(self, ruleset: Ruleset) -> None:
+        problems = check_ruleset(ruleset, compile_check=False)
+        if problems:
+            raise EngineError(f"durable-rules cannot run this rule set: {problems[0]}")
         self._ruleset = ruleset
         self._rules = ruleset.rules
         self._index = {rule.id: index for index, rule in enumerate(self._rules)}
@@ -249,23 +397,39 @@ class DurableEngine:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
-        largest = 3 + len(self._constant) + len(FIELDS) + sum(map(len, self._members.values()))
-        largest += len(self._members) + len(self._durations) + len(self._field_sets)
-        if largest > _MAX_PROPERTIES:
-            raise EngineError(
-                f"durable-rules takes facts of at most {_MAX_PROPERTIES} properties; this rule set needs "
-                f"up to {largest} (too many distinct sets of fields or time windows); use engine='python'"
-            )
         self._definition = json.dumps(compile_rules(self._rules))
+        self._dirty = False  # the handle's session may hold a half-done case: never touch it again
+        self._abandon = False  # set in a forked child: the handle is the parent's, do not free it
+        self.renewals = 0  #: how often a dirty handle was replaced by a fresh one
+        self._lost = 0  # handles that could not be freed
         self._handle = self._compile()
+        _live.add(self)
 
     def _compile(self) -> int:
-        """A new rule-set handle in durable's core; durable cannot free one safely, so it stays."""
+        """A new rule-set handle in durable's core."""
         try:
             handle: int = core.create_ruleset(_RULESET, self._definition)
         except Exception as error:
             raise _engine_error(error, "compiling the rule set") from None
         return handle
+
+    def _renew(self) -> None:
+        """Replace a dirty (or, in a forked child, inherited) handle by a fresh one; free the old one.
+
+        Bounded: when handles cannot be freed, the engine stops after a few with an :class:`EngineError`
+        instead of growing without bound.
+        """
+        if self._abandon or not _free(self._handle):
+            self._lost += 1
+        self._abandon = False
+        if self._lost > _MAX_LOST_HANDLES:
+            raise EngineError(
+                f"durable-rules failed {self._lost} times without releasing its memory; "
+                "the durable engine stops here to bound it; use engine='python'"
+            )
+        self._handle = self._compile()
+        self._dirty = False
+        self.renewals += 1
 
     def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
         """The fact durable sees for one case, and the names of the known fields."""
@@ -296,6 +460,8 @@ class DurableEngine:
         fact, known = self.fact(facts, as_of)
         text = json.dumps(fact, ensure_ascii=False)
         with self._lock:
+            if self._dirty or self._abandon:
+                self._renew()
             fired = self._run(text)
         values: dict[str, Tri] = {}
         for rule in self._ruleset.rules_in_force(as_of):
@@ -311,8 +477,10 @@ class DurableEngine:
     def _run(self, fact: str) -> frozenset[str]:
         """Assert one case's fact, collect the patterns that fired, and retract the fact again.
 
-        After any error the session is not touched again: durable crashes when a session whose
-        action failed is used further (measured), so the engine starts over on a fresh handle.
+        After any exception, also ``KeyboardInterrupt`` landing while the action queue is drained,
+        the session is not touched again: durable gives wrong results and then crashes when a
+        session with a started action is used further (measured), so the next case starts over on
+        a fresh handle. The caller's exception is re-raised as it is.
         """
         try:
             code, state = core.assert_fact(self._handle, fact)
@@ -328,9 +496,9 @@ class DurableEngine:
                 raise EngineError(f"durable-rules did not take the case (result code {code})")
             self._retract(fact)
             return fired
-        except Exception as error:
-            self._handle = self._compile()
-            if isinstance(error, EngineError):
+        except BaseException as error:
+            self._dirty = True
+            if isinstance(error, EngineError) or not isinstance(error, Exception):
                 raise
             raise _engine_error(error, "evaluating a case") from None
 
