@@ -25,6 +25,7 @@ from typing import Any, cast, get_args
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
+from . import engines
 from ._yaml import RULE_ID, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem, UsageError
@@ -989,8 +990,6 @@ def prepare_durable(ruleset: Ruleset) -> None:
     Raises :class:`RuleFileError` locating each rule durable cannot run, or
     :class:`referral_engine.UsageError` when durable-rules does not import here.
     """
-    from . import engines
-
     engines.resolve("durable", ruleset)  # a UsageError that says why durable cannot run here
     from ._durable import check_ruleset
 

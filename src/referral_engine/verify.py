@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import engines
 from .conditions import Leaf, Tri
 from .dates import period_end
 from .errors import RuleFileError
@@ -46,7 +47,7 @@ from .ruleset import Rule, Ruleset
 from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
-Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage"]
+Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "engine"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
 
@@ -131,12 +132,15 @@ class Report:
         return "\n".join([*(lines if shown else []), summary]) + "\n"
 
 
-def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Report:
+def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: str | None = None) -> Report:
     """Verify the rule folder (or loaded :class:`Ruleset`) ``rules``; see the module docstring.
 
     ``since`` limits the sweep to ``as_of`` dates from that day on (a deployment that adopts the
     rules on a given day need not cover the past). The sweep evaluates conditions with the
     reference semantics of :mod:`referral_engine.conditions`: it analyses the rules, not an engine.
+    With ``engine="durable"``, every rule durable-rules cannot run (too deeply nested, too wide,
+    too many rules or fact properties) is an error of kind ``engine`` at its ``file:line``; a
+    :class:`referral_engine.UsageError` says when durable-rules does not import here.
     """
     started = time.perf_counter()
     if isinstance(rules, Ruleset):
@@ -160,10 +164,22 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Repor
             )
             return Report(str(rules), failed, 0, time.perf_counter() - started)
     sweep = _Sweep(ruleset, since)
-    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage()]
+    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage(), *_engine_findings(ruleset, engine)]
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
     return Report(ruleset.ruleset_version, tuple(findings), sweep.points, time.perf_counter() - started)
+
+
+def _engine_findings(ruleset: Ruleset, engine: str | None) -> list[Finding]:
+    """What keeps ``engine`` from running the rule set (only durable has limits)."""
+    if engine is None or engines.resolve(engine, ruleset) != "durable":
+        return []
+    from ._durable import check_ruleset
+
+    return [
+        Finding("error", "engine", p.message, p.file, p.line, p.rule, subject=p.subject)
+        for p in check_ruleset(ruleset)
+    ]
 
 
 # -- the finite domain ---------------------------------------------------------------------------
