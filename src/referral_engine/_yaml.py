@@ -99,8 +99,9 @@ class Reader:
 
         Every failure of the parser becomes a located problem, never an exception.
         """
-        loader = _StrictLoader(text)
+        loader: _StrictLoader | None = None
         try:
+            loader = _StrictLoader(text)
             return loader.get_single_node()
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
@@ -118,7 +119,8 @@ class Reader:
         except Exception as error:
             self.problems.append(RuleProblem(self.file, 1, 1, f"invalid YAML ({type(error).__name__})"))
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         return None
 
     def mapping(
