@@ -148,7 +148,7 @@ def test_a_template_with_a_format_spec_or_conversion_is_a_located_error(
     ],
 )
 def test_extends_cannot_leave_its_root(tmp_path: Path, extends: str, message: str) -> None:
-    """extends with an absolute path or one that climbs out of the root is refused, located."""
+    """Extends with an absolute path or one that climbs out of the root is refused, located."""
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     outside = tmp_path / "a" / "outside"
