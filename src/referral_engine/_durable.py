@@ -60,8 +60,9 @@ _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
 _MAX_RULES = _FANOUT**3  # what the grouping of _group() keeps within durable's matching stack
 _MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (measured: 65 gives error 303)
-#: Handles that could not be freed (or were abandoned in a forked child) before the engine gives up.
-_MAX_LOST_HANDLES = 32
+#: Fresh handles an engine may take after failures or interrupts before it gives up. durable
+#: cannot free a handle whose session saw a fact (see _free_unused): each costs 1-4 MiB.
+_MAX_RENEWALS = 16
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
@@ -310,24 +311,19 @@ def check_ruleset(ruleset: Ruleset, *, compile_check: bool = True) -> list[RuleP
                 )
             )
         else:
-            _free(handle, session=False)
+            _free_unused(handle)
     return problems
 
 
-def _free(handle: int, *, session: bool = True) -> bool:
-    """Free a rule-set handle and its session in durable's core; False when durable refuses.
+def _free_unused(handle: int) -> None:
+    """Free a rule-set handle no fact ever reached (a compile check's); used ones are never freed.
 
-    Measured on 2.0.28: ``delete_state`` then ``delete_ruleset`` frees everything, also for a
-    session whose action was started and never completed, without the host's timer threads.
+    Measured on 2.0.28: ``delete_ruleset`` of a handle without a session is safe, but
+    ``delete_state`` frees pointers durable never initialised and aborts the process once the
+    heap has been reused, so a handle whose session saw a fact cannot be freed safely.
     """
-    if session:
-        with contextlib.suppress(Exception):  # no session yet: nothing to delete
-            core.delete_state(handle, _SESSION)
-    try:
+    with contextlib.suppress(Exception):
         core.delete_ruleset(handle)
-    except Exception:
-        return False
-    return True
 
 
 _live: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
@@ -375,8 +371,9 @@ class DurableEngine:
     """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe.
 
     Safe against interruption: any exception during a case, including ``KeyboardInterrupt`` and
-    ``SystemExit``, marks the handle dirty, and the next case runs on a fresh one (the old one is
-    freed). The caller's exception is re-raised unchanged; durable's own become :class:`EngineError`.
+    ``SystemExit``, marks the handle dirty, and the next case runs on a fresh one (at most
+    :data:`_MAX_RENEWALS` times). The caller's exception is re-raised unchanged; durable's own
+    become :class:`EngineError`.
     """
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -401,7 +398,6 @@ class DurableEngine:
         self._dirty = False  # the handle's session may hold a half-done case: never touch it again
         self._abandon = False  # set in a forked child: the handle is the parent's, do not free it
         self.renewals = 0  #: how often a dirty handle was replaced by a fresh one
-        self._lost = 0  # handles that could not be freed
         self._handle = self._compile()
         _live.add(self)
 
@@ -414,21 +410,21 @@ class DurableEngine:
         return handle
 
     def _renew(self) -> None:
-        """Replace a dirty (or, in a forked child, inherited) handle by a fresh one; free the old one.
+        """Replace a dirty (or, in a forked child, inherited) handle by a fresh one.
 
-        Bounded: when handles cannot be freed, the engine stops after a few with an :class:`EngineError`
+        The old handle is left alone: durable cannot free it safely. So renewals are bounded:
+        after :data:`_MAX_RENEWALS`, the engine refuses every case with an :class:`EngineError`
         instead of growing without bound.
         """
-        if self._abandon or not _free(self._handle):
-            self._lost += 1
-        self._abandon = False
-        if self._lost > _MAX_LOST_HANDLES:
+        if self.renewals >= _MAX_RENEWALS:
             raise EngineError(
-                f"durable-rules failed {self._lost} times without releasing its memory; "
-                "the durable engine stops here to bound it; use engine='python'"
+                f"durable-rules was interrupted or failed {self.renewals + 1} times on this rule set; "
+                "durable cannot release the memory of a failed session, so the durable engine stops "
+                "here to bound it; load the rule set again or use engine='python'"
             )
         self._handle = self._compile()
         self._dirty = False
+        self._abandon = False
         self.renewals += 1
 
     def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
