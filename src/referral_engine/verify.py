@@ -37,14 +37,14 @@ from typing import Any, Literal
 
 from . import engines
 from .conditions import Leaf, Tri
-from .dates import period_end
+from .dates import add_days, period_end
 from .errors import RuleFileError
 from .facts import FIELDS, Facts
 from .graph import Located
 from .loader import load_ruleset
 from .models import LANGUAGE_LEVELS
 from .ruleset import Rule, Ruleset
-from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
+from .thresholds import Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
 Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "engine"]
@@ -282,7 +282,7 @@ class _Sweep:
         """
         changes = sorted(
             {r.valid_from for r in rules if r.valid_from}
-            | {r.valid_to + ONE_DAY for r in rules if r.valid_to}
+            | {add_days(r.valid_to, 1) for r in rules if r.valid_to}
         )
         leaves = [leaf for rule in rules for leaf in rule.leaves if FIELDS[leaf.field].kind == "date"]
         windows = {(lf.field, lf.value) for lf in leaves if lf.op in ("within", "older_than")}
@@ -290,13 +290,13 @@ class _Sweep:
         mixed = [(name, day, d) for name, day in fixed for other, d in windows if other == name]
         if mixed:
             extra = {
-                edge + shift * ONE_DAY
+                add_days(edge, shift)
                 for _, day, duration in mixed
                 for edge in (day, period_end(day, duration))
                 for shift in (0, 1)
             }
             return self._from_since(tuple(sorted(set(as_of_points(self.th)) | extra)))
-        return self._from_since((changes[0] - ONE_DAY, *changes)) if changes else self.as_ofs[:1]
+        return self._from_since((add_days(changes[0], -1), *changes)) if changes else self.as_ofs[:1]
 
     def _from_since(self, points: tuple[dt.date, ...]) -> tuple[dt.date, ...]:
         """The periods (given by their first days) that do not end before ``since``."""
@@ -623,6 +623,6 @@ def _periods(days: Sequence[str], points: Sequence[dt.date]) -> str:
     shown = []
     for first, last in ranges:
         begin = "" if first == 0 else points[first].isoformat()
-        end = "" if last == len(points) - 1 else (points[last + 1] - dt.timedelta(days=1)).isoformat()
+        end = "" if last == len(points) - 1 else add_days(points[last + 1], -1).isoformat()
         shown.append("any date" if not begin and not end else f"as_of {begin}..{end}")
     return ", ".join(shown)
