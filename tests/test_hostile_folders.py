@@ -230,3 +230,21 @@ def test_the_cli_check_reports_a_fifo_folder_in_one_line(
         code = main(["check", "--rules", str(folder), "--json"])
     assert code == 1
     assert "messages.yaml" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("written", ["027", "0x1b", "1_000", "1:30", "0o33"])
+def test_a_number_yaml_would_read_as_octal_hex_or_sexagesimal_is_a_located_error(
+    tmp_path: Path, written: str
+) -> None:
+    """An age limit written 027 (YAML 1.1 reads 23) is refused at its line instead of misread."""
+    folder = _copy(tmp_path)
+    rules = folder / "eligibility" / "adult.yaml"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(
+        text.replace("{field: age, op: ge, value: 27}", f"{{field: age, op: ge, value: {written}}}"),
+        encoding="utf-8",
+    )
+    problems = _problems(folder)
+    located = [p for p in problems if "adult.yaml:7:" in p]
+    assert located, problems
+    assert "not a plain decimal number" in located[0] or "expected a whole number" in located[0]

@@ -340,7 +340,8 @@ def _after_fork_in_child() -> None:
         engine._abandon = True
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _durations(rules: Iterable[Rule]) -> tuple[Duration, ...]:

@@ -31,6 +31,8 @@ _PLAIN_TAGS = {
 #: How deeply mappings and lists may nest in a rule file (PyYAML composes recursively).
 MAX_DEPTH = 64
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
+# A whole number as people write it: YAML 1.1 also reads 027 as 23 (octal), 0x1b, 1_000, 1:30.
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
 
@@ -175,6 +177,14 @@ class Reader:
             return False, None
         if node.tag not in _PLAIN_TAGS:
             self.problem(node, f"YAML tags are not allowed (found {node.tag})", rule)
+            return False, None
+        if node.tag == "tag:yaml.org,2002:int" and not _DECIMAL.match(node.value):
+            self.problem(
+                node,
+                f"'{node.value}' is not a plain decimal number (YAML would read octal, hex, _ or :); "
+                "write it like 23, or quote it for text",
+                rule,
+            )
             return False, None
         if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
             self.problem(

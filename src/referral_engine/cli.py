@@ -330,7 +330,8 @@ def _case_text(path: str) -> tuple[str, str]:
         name = _line(path)
         try:
             # Without blocking: a FIFO or a device is refused, never waited on or read forever.
-            descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+            descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
             with os.fdopen(descriptor, "rb") as file:
                 if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                     raise _BadInput(f"{name}: not a regular file")

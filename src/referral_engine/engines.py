@@ -47,7 +47,8 @@ def _reset_after_fork() -> None:
     _compile_lock = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def durable_problem() -> str | None:

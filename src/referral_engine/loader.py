@@ -130,7 +130,8 @@ class _Folder:
             )
             self.unreadable.add(relative)
             return None
-        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
         limit = self.limits.file_bytes
         try:
             descriptor = os.open(resolved, flags)
@@ -1001,6 +1002,16 @@ def prepare_durable(ruleset: Ruleset) -> None:
 
 _default: Ruleset | None = None
 _default_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A lock another thread held at fork time would stay held forever in the child.
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def default_ruleset() -> Ruleset:
