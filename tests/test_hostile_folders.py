@@ -248,3 +248,14 @@ def test_a_number_yaml_would_read_as_octal_hex_or_sexagesimal_is_a_located_error
     located = [p for p in problems if "adult.yaml:7:" in p]
     assert located, problems
     assert "not a plain decimal number" in located[0] or "expected a whole number" in located[0]
+
+
+@posix_only
+def test_a_fifo_as_a_scenario_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    """A scenario file that is a FIFO is a located RuleFileError, not a hang."""
+    from referral_engine.scenarios import load_scenarios
+
+    fifo = tmp_path / "cases.yaml"
+    os.mkfifo(fifo)
+    with time_limit(), pytest.raises(RuleFileError, match="not a regular file"):
+        load_scenarios(fifo)

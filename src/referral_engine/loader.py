@@ -87,6 +87,51 @@ def ignored(name: str) -> bool:
     return name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swo", ".tmp", "#"))
 
 
+class NotReadable(Exception):
+    """A file the loader refuses to read; the message says why (never the file's content)."""
+
+
+def read_regular_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path`` (at most ``limit``), opened without blocking.
+
+    Raises :class:`FileNotFoundError` for a missing file and :class:`NotReadable` for a folder,
+    device, FIFO or socket, for a file larger than ``limit`` and for any other failure: a FIFO is
+    never waited on and a device such as ``/dev/zero`` never read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise NotReadable(f"cannot read file: {reason}") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotReadable(
+                "not a regular file (a folder, device, FIFO or socket); rule files must be plain files"
+            )
+        if info.st_size > limit:
+            raise NotReadable(f"file is larger than {limit} bytes (max_file_bytes)")
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise NotReadable(f"cannot read file: {error.strerror or type(error).__name__}") from None
+    finally:
+        os.close(descriptor)
+    if size > limit:  # grew while being read
+        raise NotReadable(f"file is larger than {limit} bytes (max_file_bytes)")
+    return b"".join(chunks)
+
+
 class _Folder:
     """The state of one load: its layers, the problems found and what has been read."""
 
@@ -130,46 +175,13 @@ class _Folder:
             )
             self.unreadable.add(relative)
             return None
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-        flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        limit = self.limits.file_bytes
         try:
-            descriptor = os.open(resolved, flags)
-        except OSError as error:
-            reader.problem(None, f"cannot read file: {error.strerror or type(error).__name__}")
+            data = read_regular_file(resolved, self.limits.file_bytes)
+        except (NotReadable, FileNotFoundError) as error:
+            reader.problem(None, str(error) if isinstance(error, NotReadable) else "file is missing")
             self.unreadable.add(relative)
             return None
-        try:
-            info = os.fstat(descriptor)
-            if not stat.S_ISREG(info.st_mode):
-                reader.problem(
-                    None,
-                    "not a regular file (a folder, device, FIFO or socket); rule files must be plain files",
-                )
-                self.unreadable.add(relative)
-                return None
-            if info.st_size > limit:
-                reader.problem(None, f"file is larger than {limit} bytes (max_file_bytes)")
-                self.unreadable.add(relative)
-                return None
-            chunks = []
-            size = 0
-            while size <= limit:
-                chunk = os.read(descriptor, min(65536, limit + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        except OSError as error:
-            reader.problem(None, f"cannot read file: {error.strerror or type(error).__name__}")
-            self.unreadable.add(relative)
-            return None
-        finally:
-            os.close(descriptor)
-        if size > limit:  # grew while being read
-            reader.problem(None, f"file is larger than {limit} bytes (max_file_bytes)")
-            self.unreadable.add(relative)
-            return None
+        size = len(data)
         self.total += size
         if self.total > self.limits.total_bytes:
             reader.problem(
@@ -178,7 +190,7 @@ class _Folder:
             )
             self.unreadable.add(relative)
             return None
-        return b"".join(chunks)
+        return data
 
     def read(self, relative: str, layer: _Layer) -> tuple[Reader, Node | None]:
         """Read and compose one file of a layer; a missing file is a problem only in a base layer."""
