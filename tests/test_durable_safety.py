@@ -233,8 +233,16 @@ rules:
             "{not: {all: [" + ", ".join(f"{{field: age, op: lt, value: {k}}}" for k in range(70)) + "]}}",
             "a condition of 70 alternatives",
         ),
+        (
+            "{all: [{any: ["
+            + ", ".join(f"{{field: age, op: ge, value: {k}}}" for k in range(40))
+            + "]}, {any: ["
+            + ", ".join(f"{{field: age, op: lt, value: {300 - k}}}" for k in range(30))
+            + "]}]}",
+            "a condition of 70 alternatives",
+        ),
     ],
-    ids=["nested-16", "wide-any", "negated-wide-all"],
+    ids=["nested-16", "wide-any", "negated-wide-all", "all-of-two-anys"],
 )
 def test_a_rule_durable_cannot_run_is_reported_at_load_and_by_check(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], when: str, message: str

@@ -218,22 +218,34 @@ def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     return definition
 
 
-def _alternatives(expression: Any) -> Iterator[int]:
-    """The width of every ``$or`` in an expression that could match several alternatives at once.
+def _single_field_equalities(parts: list[Any]) -> bool:
+    """Whether an ``$or`` is what ``in`` becomes: equalities of one field, of which one can match."""
+    fields = {next(iter(part)) for part in parts if isinstance(part, dict) and len(part) == 1}
+    return len(fields) == 1 and not next(iter(fields)).startswith("$")
 
-    An ``$or`` of equalities of one field (what ``in`` becomes) matches at most one alternative.
+
+def _leaves_under_or(expression: Any, under_or: bool = False) -> int:
+    """How many tests of a pattern sit under an ``$or``: the alternatives that can match at once.
+
+    durable walks the alternatives that match one fact with a stack of 64 nodes (error 303 when
+    they are more). How many it needs depends on how the ``$or`` nest (measured: one ``$or`` of
+    65 fails; an ``$and`` of two ``$or`` of 40 and 30 fails, of 33 and 32 does not), so this
+    counts conservatively: every test under any ``$or``. An ``$or`` of equalities of one field
+    (``in``) counts once.
     """
     if isinstance(expression, dict):
+        total = 0
         for key, value in expression.items():
             if key == "$or" and isinstance(value, list):
-                fields = {next(iter(part)) for part in value if isinstance(part, dict) and len(part) == 1}
-                single_field = len(fields) == 1 and not next(iter(fields)).startswith("$")
-                if not single_field:
-                    yield len(value)
-            yield from _alternatives(value)
-    elif isinstance(expression, list):
-        for item in expression:
-            yield from _alternatives(item)
+                total += 1 if _single_field_equalities(value) else _leaves_under_or(value, True)
+            elif key in ("$and", "all") or isinstance(value, (dict, list)):
+                total += _leaves_under_or(value, under_or)
+            else:
+                total += 1 if under_or else 0
+        return total
+    if isinstance(expression, list):
+        return sum(_leaves_under_or(item, under_or) for item in expression)
+    return 0
 
 
 def _properties(rules: Sequence[Rule]) -> Iterator[tuple[int, int]]:
@@ -290,7 +302,7 @@ def check_ruleset(ruleset: Ruleset, *, compile_check: bool = True) -> list[RuleP
     for index, rule in enumerate(rules):
         definition = _rule_definition(index, rule, sets.index(_fields_of(rule)))
         definitions.append(definition)
-        widest = max(_alternatives(definition), default=0)
+        widest = max(_leaves_under_or(pattern) for pattern in definition.values())
         if widest > _MAX_ALTERNATIVES:
             message = (
                 f"a condition of {widest} alternatives that can hold at once (any, or the negation of all); "
