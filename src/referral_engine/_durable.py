@@ -20,6 +20,12 @@ avoids every one of them by construction:
   durable mistakes two-argument actions for asynchronous ones, swallows action exceptions into
   ``state["exception"]`` and calls the deprecated ``datetime.utcfromtimestamp``.
 * Every result code and exception of the core becomes an :class:`EngineError` or is handled.
+* Any exception during a case, ``KeyboardInterrupt`` and ``SystemExit`` included, marks the
+  handle dirty and is re-raised unchanged; the next case runs on a fresh handle. A used handle
+  is never freed (durable's ``delete_state`` aborts the process), so fresh handles are capped.
+* A forked child gives every engine a fresh lock and, on first use, a fresh handle.
+* Rule sets durable cannot run (too many rules or fact properties, conditions too wide or too
+  deeply nested) are found by :func:`check_ruleset` before the first case, each at its rule.
 
 Three-valued semantics: each rule becomes a *holds* pattern (its condition) and a *fails* pattern
 (the condition's negation, pushed down to the leaves). A missing field never matches in durable,
