@@ -330,3 +330,23 @@ def test_durable_errors_never_carry_case_values(durable: Any, monkeypatch: pytes
     assert "SECRET" not in str(caught.value)
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
+
+
+def test_after_fork_an_engine_busy_at_fork_time_starts_on_a_fresh_handle(
+    durable: Any, fresh_rules: Ruleset
+) -> None:
+    """The fork hook renews only engines whose lock was held (a case under way); both decide right."""
+    busy = durable.DurableEngine(fresh_rules)
+    idle = durable.DurableEngine(fresh_rules)
+    facts = facts_for(REFUGEE, DAY)
+    expected = evaluate_rules(fresh_rules, facts, DAY)
+    held = busy._lock
+    held.acquire()  # as if another thread were inside a case when fork() ran
+    try:
+        durable._after_fork_in_child()
+    finally:
+        held.release()
+    assert busy._lock is not held
+    assert busy.evaluate(facts, DAY) == expected
+    assert idle.evaluate(facts, DAY) == expected
+    assert (busy.renewals, idle.renewals) == (1, 0)

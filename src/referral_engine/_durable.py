@@ -348,14 +348,17 @@ _live: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    """Give every engine of a forked child a fresh lock and (on next use) a fresh handle.
+    """Give every engine of a forked child a fresh lock and, if a case was under way, a fresh handle.
 
     Another thread of the parent may hold a lock or be half-way through a case at fork time,
     and neither would ever finish in the child.
     """
     for engine in list(_live):
+        # A case is half-done only while the lock is held: durable's C calls hold the GIL, and
+        # fork() runs with it, so an engine whose lock was free is in a clean state.
+        if engine._lock.locked():
+            engine._abandon = True
         engine._lock = threading.Lock()
-        engine._abandon = True
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
