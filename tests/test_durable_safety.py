@@ -20,8 +20,8 @@ import pytest
 
 from referral_engine import CaseProfile, EngineError, RuleFileError, Ruleset, load_ruleset, recommend
 from referral_engine.cli import main
-from referral_engine.engines import durable_available
 from referral_engine.decide import evaluate_rules
+from referral_engine.engines import durable_available
 from referral_engine.facts import facts_for
 from referral_engine.loader import default_ruleset
 
