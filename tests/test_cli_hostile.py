@@ -273,3 +273,22 @@ def test_keyboard_interrupt_is_one_line_with_exit_130(monkeypatch: pytest.Monkey
     monkeypatch.setattr(sys, "stderr", err)
     assert main(["demo"]) == 130
     assert err.getvalue() == "referral-engine: interrupted\n"
+
+
+@pytest.mark.parametrize("command", ["demo", "check"])
+def test_an_unreadable_rule_folder_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """A rule folder that cannot be listed (no permission, even for root here) is one line, exit 2."""
+    real = os.listdir
+    folder = str(FIXTURES / "minimal")
+
+    def denied(path: object = ".") -> list[str]:
+        if os.fspath(path).rstrip("/") == folder:  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", folder)
+        return real(path)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(os, "listdir", denied)
+    assert main([command, "--rules", folder]) == 2
+    err = capsys.readouterr().err
+    assert err == f"referral-engine: error: {folder}: cannot read the folder (Permission denied)\n"

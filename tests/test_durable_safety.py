@@ -151,7 +151,7 @@ def test_a_failed_engine_is_left_behind_by_loading_the_rules_again(durable: Any)
     first = load_ruleset(FIXTURES / "minimal", engine="durable")
     second = load_ruleset(FIXTURES / "minimal", engine="durable")
     assert first._engines["durable"] is not second._engines["durable"]
-    assert second._engines["durable"].renewals == 0
+    assert getattr(second._engines["durable"], "renewals", None) == 0
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork() with threads running
@@ -167,7 +167,7 @@ def test_a_fork_while_another_thread_uses_durable_does_not_hang_the_child(fresh_
 
     worker = threading.Thread(target=busy, daemon=True)
     worker.start()
-    failures = []
+    failures: list[int | str] = []
     try:
         for _ in range(12):
             time.sleep(0.005)

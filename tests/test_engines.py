@@ -48,9 +48,14 @@ def test_the_default_is_the_python_engine_even_where_durable_imports(
     """The python engine is the default; durable runs only when asked for."""
     monkeypatch.delenv(engines_module.ENV_VAR, raising=False)
     assert default_engine() == "python"
-    chosen = []
+    chosen: list[str] = []
     real = engines_module.resolve
-    monkeypatch.setattr(engines_module, "resolve", lambda e, r: chosen.append(real(e, r)) or chosen[-1])
+
+    def recording(engine: str | None, ruleset: Ruleset) -> str:
+        chosen.append(real(engine, ruleset))
+        return chosen[-1]
+
+    monkeypatch.setattr(engines_module, "resolve", recording)
     assert recommend(PROFILE, as_of=DAY) == recommend(PROFILE, as_of=DAY, engine="python")
     assert chosen == ["python", "python"]
 

@@ -86,7 +86,7 @@ def test_explanations_strip_terminal_control_characters_from_rule_text(tmp_path:
         {"age": 30, "entry_date": "2025-01-01", "residence_status": "settlement"}, as_of=DAY, ruleset=rules
     )
     for lang in ("de", "en"):
-        explained = rec.decision("adult").explain(lang)  # type: ignore[arg-type]
+        explained = rec.decision("adult").explain(lang)
         assert "\x1b" not in explained
         assert "\x07" not in explained
         assert "\u202e" not in explained
