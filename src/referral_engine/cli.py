@@ -148,9 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    engine: str | None = getattr(args, "engine", None)
-    if engine is None:
-        engines.default_engine()  # an invalid $REFERRAL_ENGINE_ENGINE is a usage error, early
+    # The engine from --engine or $REFERRAL_ENGINE_ENGINE, resolved now: an invalid variable is a
+    # usage error before any work, and durable's limits are checked when the rules are loaded.
+    engine: str = getattr(args, "engine", None) or engines.default_engine()
     as_of = _date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
     if args.command == "check":
         since = _date(args.since, "--from") if args.since else None
@@ -169,13 +169,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ruleset(folder: str | None, engine: str | None) -> Ruleset:
+def _ruleset(folder: str | None, engine: str) -> Ruleset:
     """The rule folder (or the bundled rules), checked for ``engine`` at load."""
     if folder is None:
-        ruleset = default_ruleset()
-        if engine is None:
-            return ruleset
-        ruleset = ruleset.with_engine(engine)
+        ruleset = default_ruleset().with_engine(engine)
         if engine == "durable":
             prepare_durable(ruleset)
         return ruleset
@@ -293,7 +290,7 @@ def _check(
     return 0 if report.ok else EXIT_FINDINGS
 
 
-def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str | None, out: TextIO) -> None:
+def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str, out: TextIO) -> None:
     old, new = (_ruleset(None if path == "default" else path, engine) for path in (args.old, args.new))
     if args.count < 1:
         raise _BadInput("--count must be a positive whole number")
