@@ -73,9 +73,10 @@ def _try_import() -> str | None:
         except importlib.metadata.PackageNotFoundError:
             pass
         if not installed:
+            command = BUILD_RECIPE if sys.version_info >= (3, 13) else "pip install durable-rules==2.0.28"
             return (
                 "engine 'durable' needs the durable-rules package, which is not installed; "
-                "install it with: pip install durable-rules==2.0.28 (see README), or use engine='python'"
+                f"install it with: {command} (see README), or use engine='python'"
             )
         version = f"{sys.version_info.major}.{sys.version_info.minor}"
         detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
