@@ -32,7 +32,7 @@ from ._input import parse_json, shown_key
 from .errors import EngineError, ReferralEngineError, RuleFileError
 from .explain import printable
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
-from .loader import default_ruleset, load_ruleset, prepare_durable
+from .loader import default_ruleset, load_ruleset
 from .models import ENGINES, Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
@@ -174,7 +174,7 @@ def _ruleset(folder: str | None, engine: str) -> Ruleset:
     if folder is None:
         ruleset = default_ruleset().with_engine(engine)
         if engine == "durable":
-            prepare_durable(ruleset)
+            engines.prepare_durable(ruleset)
         return ruleset
     _folder_or_fail(folder)
     return load_ruleset(folder, engine=engine)

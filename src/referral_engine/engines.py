@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from .conditions import Tri
 from .decide import evaluate_rules
-from .errors import UsageError
+from .errors import RuleFileError, UsageError
 from .facts import Facts
 from .models import ENGINES, EngineName
 from .ruleset import Ruleset
@@ -143,3 +143,18 @@ def evaluator(ruleset: Ruleset, engine: str | None = None) -> Evaluate:
     if name == "python":
         return lambda facts, as_of: evaluate_rules(ruleset, facts, as_of)
     return compiled(ruleset, name).evaluate  # type: ignore[attr-defined,no-any-return]
+
+
+def prepare_durable(ruleset: Ruleset) -> None:
+    """Check that durable-rules can run ``ruleset`` and compile it now.
+
+    Raises :class:`RuleFileError` locating each rule durable cannot run, or :class:`UsageError`
+    when durable-rules does not import here.
+    """
+    resolve("durable", ruleset)  # a UsageError that says why durable cannot run here
+    from ._durable import check_ruleset
+
+    problems = check_ruleset(ruleset)
+    if problems:
+        raise RuleFileError(problems)
+    compiled(ruleset, "durable")

@@ -25,7 +25,6 @@ from typing import Any, cast, get_args
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
-from . import engines
 from ._yaml import RULE_ID, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem, UsageError
@@ -986,6 +985,8 @@ def load_ruleset(
         path=shown,
     ).with_engine(engine)
     if engine == "durable":
+        from .engines import prepare_durable  # engines come after the loader: imported on use
+
         prepare_durable(ruleset)
     return ruleset
 
@@ -995,21 +996,6 @@ def _shown(path: str | Path) -> str:
     text = str(path).rstrip("/") or "."
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return "".join(char if char.isprintable() else "?" for char in text)
-
-
-def prepare_durable(ruleset: Ruleset) -> None:
-    """Check that durable-rules can run ``ruleset`` and compile it now.
-
-    Raises :class:`RuleFileError` locating each rule durable cannot run, or
-    :class:`referral_engine.UsageError` when durable-rules does not import here.
-    """
-    engines.resolve("durable", ruleset)  # a UsageError that says why durable cannot run here
-    from ._durable import check_ruleset
-
-    problems = check_ruleset(ruleset)
-    if problems:
-        raise RuleFileError(problems)
-    engines.compiled(ruleset, "durable")
 
 
 _default: Ruleset | None = None
