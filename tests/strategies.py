@@ -245,3 +245,117 @@ def cases(draw: st.DrawFn) -> tuple[CaseProfile, dt.date]:
     """An ``as_of`` date and a profile whose dates cluster around that date's rule windows."""
     as_of = draw(as_of_dates())
     return draw(case_profiles(as_of)), as_of
+
+
+# -- hostile inputs (tests/test_reliability.py) ----------------------------------------------------
+
+#: Values that have broken parsers and engines before: huge and boundary numbers, sentinel and
+#: impossible dates, control characters, lone surrogates, deep nesting, wrong types.
+HOSTILE_SCALARS: tuple[Any, ...] = (
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2**31,
+    2**63,
+    10**4000,
+    -(10**30),
+    1.5,
+    float("nan"),
+    float("inf"),
+    "",
+    " ",
+    "9999-12-31",
+    "0001-01-01",
+    "2026-02-30",
+    "1700000000",
+    "\x1b[31mred\x1b[0m",
+    "\ud800",
+    "a" * 10_000,
+    "SECRET-marker-4711",
+    dt.date(9999, 12, 31),
+    dt.date(1, 1, 1),
+    dt.datetime(2026, 1, 1, 12, 0),
+)
+
+
+def hostile_values() -> st.SearchStrategy[Any]:
+    """Any JSON-like value, biased towards :data:`HOSTILE_SCALARS`, nested a few levels."""
+    scalars = st.one_of(
+        st.sampled_from(HOSTILE_SCALARS),
+        st.integers(),
+        st.text(max_size=20),
+        st.dates(),
+        st.floats(allow_nan=True),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
+        max_leaves=8,
+    )
+
+
+def hostile_profiles() -> st.SearchStrategy[dict[str, Any]]:
+    """Mappings with profile field names (and others) as keys and hostile values."""
+    from referral_engine.facts import FIELDS
+
+    keys = st.one_of(st.sampled_from(sorted(FIELDS)), st.text(max_size=12))
+    return st.dictionaries(keys, hostile_values(), max_size=6)
+
+
+def text_mutations() -> st.SearchStrategy[Callable[[str], str]]:
+    """Functions that break a YAML text the way editors, merges and attackers do."""
+
+    @st.composite
+    def mutation(draw: st.DrawFn) -> Callable[[str], str]:
+        kind = draw(st.sampled_from(["cut", "insert", "duplicate", "replace", "truncate"]))
+        fraction = draw(st.floats(0, 1))
+        width = draw(st.integers(1, 200))
+        fragment = draw(
+            st.one_of(
+                st.sampled_from(
+                    [
+                        "{",
+                        "[",
+                        ": ",
+                        "- ",
+                        "\n  ",
+                        "&a ",
+                        "*a",
+                        "!!python/object:os.system ",
+                        "{partner:>999}",
+                        "{partner!r}",
+                        "extends: /etc\n",
+                        "extends: ../../..\n",
+                        "0o777",
+                        "027",
+                        "9999-12-31",
+                        "\t",
+                        "\x00",
+                        "\ud800",
+                        "[" * 300,
+                        "- " * 200,
+                    ]
+                ),
+                st.text(max_size=30),
+            )
+        )
+
+        def apply(text: str) -> str:
+            at = int(len(text) * fraction)
+            if kind == "cut":
+                return text[:at] + text[at + width :]
+            if kind == "insert":
+                return text[:at] + fragment + text[at:]
+            if kind == "duplicate":
+                return text[:at] + text[at : at + width] * 2 + text[at + width :]
+            if kind == "replace":
+                return text[:at] + fragment + text[at + len(fragment) :]
+            return text[:at]
+
+        return apply
+
+    return mutation()

@@ -144,7 +144,6 @@ def test_module_entry_point_never_shows_a_traceback(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        pytest.param([], id="no-command"),
         pytest.param(["frobnicate"], id="unknown-command"),
         pytest.param(["demo", "--lang", "fr"], id="unknown-language"),
         pytest.param(["recommend"], id="missing-case-file"),

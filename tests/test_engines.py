@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 import pytest
@@ -41,19 +42,73 @@ PROFILE = {"age": 19, "residence_status": "gestattung", "municipality": "Staufen
 # --- choosing an engine ----------------------------------------------------------------------
 
 
-def test_the_default_is_durable_where_it_imports_and_python_otherwise(
+def test_the_default_is_the_python_engine_even_where_durable_imports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert default_engine() == ("durable" if durable_available() else "python")
-    monkeypatch.setattr(engines_module, "durable_available", lambda: False)
+    """The python engine is the default; durable runs only when asked for."""
+    monkeypatch.delenv(engines_module.ENV_VAR, raising=False)
     assert default_engine() == "python"
+    chosen: list[str] = []
+    real = engines_module.resolve
+
+    def recording(engine: str | None, ruleset: Ruleset) -> str:
+        chosen.append(real(engine, ruleset))
+        return chosen[-1]
+
+    monkeypatch.setattr(engines_module, "resolve", recording)
     assert recommend(PROFILE, as_of=DAY) == recommend(PROFILE, as_of=DAY, engine="python")
+    assert chosen == ["python", "python"]
+
+
+def test_the_environment_variable_opts_in_to_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """REFERRAL_ENGINE_ENGINE chooses the default engine of the process; a bad value is a usage error."""
+    monkeypatch.setenv("REFERRAL_ENGINE_ENGINE", "durable")
+    assert default_engine() == "durable"
+    assert engines_module.resolve(None, default_ruleset().with_engine("python")) == "python"
+    monkeypatch.setenv("REFERRAL_ENGINE_ENGINE", "drools")
+    with pytest.raises(UsageError, match="REFERRAL_ENGINE_ENGINE must be one of: durable, python"):
+        default_engine()
+    monkeypatch.setenv("REFERRAL_ENGINE_ENGINE", "")
+    assert default_engine() == "python"
 
 
 def test_without_durable_asking_for_it_is_a_clear_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engines_module, "durable_available", lambda: False)
+    """Asking for durable where it is not installed names the package and how to install it."""
+    monkeypatch.setattr(engines_module, "_import_problem", [])
+    monkeypatch.setattr(
+        engines_module, "_try_import", lambda: "engine 'durable' needs the durable-rules package"
+    )
     with pytest.raises(UsageError, match="durable-rules package"):
         recommend(PROFILE, as_of=DAY, engine="durable")
+
+
+def test_durable_installed_but_not_importable_says_so_with_the_build_recipe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """durable-rules that is installed but does not import (plain build on 3.13) is named with the fix."""
+    import builtins
+    import importlib.metadata
+
+    real_import = builtins.__import__
+
+    def failing(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "durable_rules_engine" or (len(args) > 2 and args[2] and "_durable" in args[2]):
+            raise ImportError("undefined symbol: PyEval_CallObject")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(engines_module, "_import_problem", [])
+    monkeypatch.delitem(sys.modules, "referral_engine._durable", raising=False)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: object())
+    problem = engines_module.durable_problem()
+    monkeypatch.undo()
+    assert problem is not None
+    assert "installed but does not import" in problem
+    assert "PyEval_CallObject" in problem
+    assert (
+        "CPPFLAGS='-DPyEval_CallObject=PyObject_CallObject' pip install --no-cache-dir durable-rules==2.0.28"
+        in problem
+    )
 
 
 @pytest.mark.parametrize("engine", ["drools", "", "Python"])
@@ -275,8 +330,11 @@ def test_after_a_failure_the_engine_starts_over_on_a_fresh_session(
         engine.evaluate(facts, DAY)
     assert "settlement" not in str(caught.value)
     assert "2025" not in str(caught.value)
-    assert engine._handle != broken
+    assert engine._dirty
+    assert engine._handle == broken
     monkeypatch.undo()
+    assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
+    assert engine.renewals == 1
     for _ in range(3):
         assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
     assert _stored_facts(durable_module, engine) == []
@@ -395,7 +453,9 @@ def test_a_rule_set_whose_facts_durable_cannot_hold_says_so(
         )
         for i, combo in enumerate(combos)
     )
-    with pytest.raises(EngineError, match=r"facts of at most 255 properties; this rule set needs up to \d+"):
+    with pytest.raises(
+        EngineError, match=r"rule 'r\d+': with this rule, durable-rules facts would need more than 255"
+    ):
         durable_module.DurableEngine(dataclasses.replace(minimal_ruleset, rules=rules))
 
 

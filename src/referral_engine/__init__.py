@@ -32,7 +32,7 @@ from .models import (
     Timeline,
 )
 from .recommend import recommend
-from .ruleset import Ruleset
+from .ruleset import Ruleset, purge_caches
 from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 
 __all__ = [
@@ -64,6 +64,7 @@ __all__ = [
     "WhyNot",
     "default_ruleset",
     "load_ruleset",
+    "purge_caches",
     "recommend",
     "what_if",
     "why_not",

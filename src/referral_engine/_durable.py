@@ -20,6 +20,12 @@ avoids every one of them by construction:
   durable mistakes two-argument actions for asynchronous ones, swallows action exceptions into
   ``state["exception"]`` and calls the deprecated ``datetime.utcfromtimestamp``.
 * Every result code and exception of the core becomes an :class:`EngineError` or is handled.
+* Any exception during a case, ``KeyboardInterrupt`` and ``SystemExit`` included, marks the
+  handle dirty and is re-raised unchanged; the next case runs on a fresh handle. A used handle
+  is never freed (durable's ``delete_state`` aborts the process), so fresh handles are capped.
+* A forked child gives every engine a fresh lock and, on first use, a fresh handle.
+* Rule sets durable cannot run (too many rules or fact properties, conditions too wide or too
+  deeply nested) are found by :func:`check_ruleset` before the first case, each at its rule.
 
 Three-valued semantics: each rule becomes a *holds* pattern (its condition) and a *fails* pattern
 (the condition's negation, pushed down to the leaves). A missing field never matches in durable,
@@ -31,11 +37,14 @@ are all known and whose *holds* did not fire is false without asking.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +52,7 @@ import durable_rules_engine as core  # type: ignore[import-not-found]
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, period_end
-from .errors import EngineError
+from .errors import EngineError, RuleProblem
 from .facts import FIELDS, Facts
 from .ruleset import Rule, Ruleset
 
@@ -55,6 +64,11 @@ _OPEN = "_open."
 _GROUP = "_group."
 _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
+_MAX_RULES = _FANOUT**3  # what the grouping of _group() keeps within durable's matching stack
+_MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (measured: 65 gives error 303)
+#: Fresh handles an engine may take after failures or interrupts before it gives up. durable
+#: cannot free a handle whose session saw a fact (see _free_unused): each costs 1-4 MiB.
+_MAX_RENEWALS = 16
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
@@ -185,6 +199,14 @@ def field_sets(rules: Iterable[Rule]) -> list[frozenset[str]]:
     return list(dict.fromkeys(_fields_of(rule) for rule in rules))
 
 
+def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
+    prefix = [*_group(index), *_in_force(rule)]
+    some_unknown = {f"{_OPEN}{open_set}": 1}
+    holds = _all([*prefix, _condition(rule.when, negate=False)])
+    fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
+    return {f"h{index}": {"all": [{"m": holds}]}, f"f{index}": {"all": [{"m": fails}]}}
+
+
 def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     """The durable definition of ``rules``: per rule, a *holds* rule ``h<i>`` and a *fails* rule ``f<i>``.
 
@@ -193,18 +215,154 @@ def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     known and *holds* did not fire, the rule is false without durable having to say so (and
     every rule that fires costs time).
     """
-    if len(rules) > _FANOUT**3:
-        raise EngineError(f"durable-rules can take at most {_FANOUT**3} rules here; use engine='python'")
+    if len(rules) > _MAX_RULES:
+        raise EngineError(f"durable-rules can take at most {_MAX_RULES} rules here; use engine='python'")
     sets = field_sets(rules)
     definition: dict[str, Json] = {}
     for index, rule in enumerate(rules):
-        prefix = [*_group(index), *_in_force(rule)]
-        some_unknown = {f"{_OPEN}{sets.index(_fields_of(rule))}": 1}
-        holds = _all([*prefix, _condition(rule.when, negate=False)])
-        fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
-        definition[f"h{index}"] = {"all": [{"m": holds}]}
-        definition[f"f{index}"] = {"all": [{"m": fails}]}
+        definition.update(_rule_definition(index, rule, sets.index(_fields_of(rule))))
     return definition
+
+
+def _single_field_equalities(parts: list[Any]) -> bool:
+    """Whether an ``$or`` is what ``in`` becomes: equalities of one field, of which one can match."""
+    fields = {next(iter(part)) for part in parts if isinstance(part, dict) and len(part) == 1}
+    return len(fields) == 1 and not next(iter(fields)).startswith("$")
+
+
+def _leaves_under_or(expression: Any, under_or: bool = False) -> int:
+    """How many tests of a pattern sit under an ``$or``: the alternatives that can match at once.
+
+    durable walks the alternatives that match one fact with a stack of 64 nodes (error 303 when
+    they are more). How many it needs depends on how the ``$or`` nest (measured: one ``$or`` of
+    65 fails; an ``$and`` of two ``$or`` of 40 and 30 fails, of 33 and 32 does not), so this
+    counts conservatively: every test under any ``$or``. An ``$or`` of equalities of one field
+    (``in``) counts once.
+    """
+    if isinstance(expression, dict):
+        total = 0
+        for key, value in expression.items():
+            if key == "$or" and isinstance(value, list):
+                total += 1 if _single_field_equalities(value) else _leaves_under_or(value, True)
+            elif key in ("$and", "all") or isinstance(value, (dict, list)):
+                total += _leaves_under_or(value, under_or)
+            else:
+                total += 1 if under_or else 0
+        return total
+    if isinstance(expression, list):
+        return sum(_leaves_under_or(item, under_or) for item in expression)
+    return 0
+
+
+def _properties(rules: Sequence[Rule]) -> Iterator[tuple[int, int]]:
+    """``(index, properties)``: how many properties a fact may need with the rules up to ``index``."""
+    groups: set[str] = set()
+    members: set[tuple[str, str]] = set()
+    lists: set[str] = set()
+    durations: set[Duration] = set()
+    sets: set[frozenset[str]] = set()
+    for index, rule in enumerate(rules):
+        groups.update(_group_flags(index))
+        sets.add(_fields_of(rule))
+        for leaf in rule.leaves:
+            if leaf.op == "contains":
+                members.add((leaf.field, leaf.value))
+                lists.add(leaf.field)
+            elif leaf.op in ("within", "older_than"):
+                durations.add(leaf.value)
+        yield index, 3 + len(groups) + len(FIELDS) + len(members) + len(lists) + len(durations) + len(sets)
+
+
+def _problem(rule: Rule, message: str) -> RuleProblem:
+    return RuleProblem(rule.where.file, rule.where.line, 1, f"{message}; use engine='python'", rule.id)
+
+
+def check_ruleset(ruleset: Ruleset, *, compile_check: bool = True) -> list[RuleProblem]:
+    """Every reason the durable engine cannot run ``ruleset``, each located at the rule that causes it.
+
+    Checks the number of rules, the properties a fact would need, ``any`` conditions wider than
+    durable's matching stack and, with ``compile_check``, that durable's core compiles each rule
+    (it refuses deeply nested conditions with error 113). Empty when durable can run it.
+    """
+    rules = ruleset.rules
+    problems: list[RuleProblem] = []
+    if len(rules) > _MAX_RULES:
+        problems.append(
+            _problem(
+                rules[_MAX_RULES],
+                f"durable-rules can run at most {_MAX_RULES} rules; this rule set has {len(rules)}",
+            )
+        )
+    for index, properties in _properties(rules):
+        if properties > _MAX_PROPERTIES:
+            message = (
+                f"with this rule, durable-rules facts would need more than {_MAX_PROPERTIES} properties "
+                "(too many distinct sets of fields, time windows or tested languages)"
+            )
+            problems.append(_problem(rules[index], message))
+            break
+    if problems:
+        return problems
+    sets = field_sets(rules)
+    definitions = []
+    for index, rule in enumerate(rules):
+        definition = _rule_definition(index, rule, sets.index(_fields_of(rule)))
+        definitions.append(definition)
+        widest = max(_leaves_under_or(pattern) for pattern in definition.values())
+        if widest > _MAX_ALTERNATIVES:
+            message = (
+                f"a condition of {widest} alternatives that can hold at once (any, or the negation of all); "
+                f"durable-rules takes at most {_MAX_ALTERNATIVES}"
+            )
+            problems.append(_problem(rule, message))
+    if problems or not compile_check:
+        return problems
+    for rule, definition in zip(rules, definitions, strict=True):
+        try:
+            handle = core.create_ruleset(_RULESET, json.dumps(definition))
+        except Exception as error:
+            code = re.search(r"error code: ?([0-9]+)", str(error))
+            what = f"error code {code.group(1)}" if code else type(error).__name__
+            problems.append(
+                _problem(
+                    rule, f"durable-rules cannot compile this condition ({what}; is it nested too deeply?)"
+                )
+            )
+        else:
+            _free_unused(handle)
+    return problems
+
+
+def _free_unused(handle: int) -> None:
+    """Free a rule-set handle no fact ever reached (a compile check's); used ones are never freed.
+
+    Measured on 2.0.28: ``delete_ruleset`` of a handle without a session is safe, but
+    ``delete_state`` frees pointers durable never initialised and aborts the process once the
+    heap has been reused, so a handle whose session saw a fact cannot be freed safely.
+    """
+    with contextlib.suppress(Exception):
+        core.delete_ruleset(handle)
+
+
+_live: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Give every engine of a forked child a fresh lock and, if a case was under way, a fresh handle.
+
+    Another thread of the parent may hold a lock or be half-way through a case at fork time,
+    and neither would ever finish in the child.
+    """
+    for engine in list(_live):
+        # A case is half-done only while the lock is held: durable's C calls hold the GIL, and
+        # fork() runs with it, so an engine whose lock was free is in a clean state.
+        if engine._lock.locked():
+            engine._abandon = True
+        engine._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _durations(rules: Iterable[Rule]) -> tuple[Duration, ...]:
@@ -232,9 +390,18 @@ def _engine_error(error: BaseException, doing: str) -> EngineError:
 
 
 class DurableEngine:
-    """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe."""
+    """The rules of one :class:`Ruleset` compiled to durable-rules; :meth:`evaluate` is thread-safe.
+
+    Safe against interruption: any exception during a case, including ``KeyboardInterrupt`` and
+    ``SystemExit``, marks the handle dirty, and the next case runs on a fresh one (at most
+    :data:`_MAX_RENEWALS` times). The caller's exception is re-raised unchanged; durable's own
+    become :class:`EngineError`.
+    """
 
     def __init__(self, ruleset: Ruleset) -> None:
+        problems = check_ruleset(ruleset, compile_check=False)
+        if problems:
+            raise EngineError(f"durable-rules cannot run this rule set: {problems[0]}")
         self._ruleset = ruleset
         self._rules = ruleset.rules
         self._index = {rule.id: index for index, rule in enumerate(self._rules)}
@@ -249,23 +416,38 @@ class DurableEngine:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
-        largest = 3 + len(self._constant) + len(FIELDS) + sum(map(len, self._members.values()))
-        largest += len(self._members) + len(self._durations) + len(self._field_sets)
-        if largest > _MAX_PROPERTIES:
-            raise EngineError(
-                f"durable-rules takes facts of at most {_MAX_PROPERTIES} properties; this rule set needs "
-                f"up to {largest} (too many distinct sets of fields or time windows); use engine='python'"
-            )
         self._definition = json.dumps(compile_rules(self._rules))
+        self._dirty = False  # the handle's session may hold a half-done case: never touch it again
+        self._abandon = False  # set in a forked child: the handle is the parent's, do not free it
+        self.renewals = 0  #: how often a dirty handle was replaced by a fresh one
         self._handle = self._compile()
+        _live.add(self)
 
     def _compile(self) -> int:
-        """A new rule-set handle in durable's core; durable cannot free one safely, so it stays."""
+        """A new rule-set handle in durable's core."""
         try:
             handle: int = core.create_ruleset(_RULESET, self._definition)
         except Exception as error:
             raise _engine_error(error, "compiling the rule set") from None
         return handle
+
+    def _renew(self) -> None:
+        """Replace a dirty (or, in a forked child, inherited) handle by a fresh one.
+
+        The old handle is left alone: durable cannot free it safely. So renewals are bounded:
+        after :data:`_MAX_RENEWALS`, the engine refuses every case with an :class:`EngineError`
+        instead of growing without bound.
+        """
+        if self.renewals >= _MAX_RENEWALS:
+            raise EngineError(
+                f"durable-rules was interrupted or failed {self.renewals + 1} times on this rule set; "
+                "durable cannot release the memory of a failed session, so the durable engine stops "
+                "here to bound it; load the rule set again or use engine='python'"
+            )
+        self._handle = self._compile()
+        self._dirty = False
+        self._abandon = False
+        self.renewals += 1
 
     def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
         """The fact durable sees for one case, and the names of the known fields."""
@@ -296,6 +478,8 @@ class DurableEngine:
         fact, known = self.fact(facts, as_of)
         text = json.dumps(fact, ensure_ascii=False)
         with self._lock:
+            if self._dirty or self._abandon:
+                self._renew()
             fired = self._run(text)
         values: dict[str, Tri] = {}
         for rule in self._ruleset.rules_in_force(as_of):
@@ -311,8 +495,10 @@ class DurableEngine:
     def _run(self, fact: str) -> frozenset[str]:
         """Assert one case's fact, collect the patterns that fired, and retract the fact again.
 
-        After any error the session is not touched again: durable crashes when a session whose
-        action failed is used further (measured), so the engine starts over on a fresh handle.
+        After any exception, also ``KeyboardInterrupt`` landing while the action queue is drained,
+        the session is not touched again: durable gives wrong results and then crashes when a
+        session with a started action is used further (measured), so the next case starts over on
+        a fresh handle. The caller's exception is re-raised as it is.
         """
         try:
             code, state = core.assert_fact(self._handle, fact)
@@ -328,9 +514,9 @@ class DurableEngine:
                 raise EngineError(f"durable-rules did not take the case (result code {code})")
             self._retract(fact)
             return fired
-        except Exception as error:
-            self._handle = self._compile()
-            if isinstance(error, EngineError):
+        except BaseException as error:
+            self._dirty = True
+            if isinstance(error, EngineError) or not isinstance(error, Exception):
                 raise
             raise _engine_error(error, "evaluating a case") from None
 

@@ -28,8 +28,11 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:null": "null",
     "tag:yaml.org,2002:float": "a number",
 }
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+#: How deeply mappings and lists may nest in a rule file (PyYAML composes recursively).
+MAX_DEPTH = 64
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
+# A whole number as people write it: YAML 1.1 also reads 027 as 23 (octal), 0x1b, 1_000, 1:30.
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 RULE_ID = re.compile(r"^[a-z][a-z0-9_.-]*$")
 #: A step's partner or a rule's check_with: a partner id or ``office:<id>``.
 TARGET = re.compile(r"^(office:)?[a-z][a-z0-9_]*$")
@@ -47,10 +50,15 @@ def describe(node: Node) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without anchors and aliases.
+    """PyYAML's safe loader without anchors and aliases, and with a bounded nesting depth.
 
-    Rule files have no use for them, and they allow loops and exponentially large documents.
+    Rule files have no use for anchors, and they allow loops and exponentially large documents;
+    deep nesting would exhaust Python's recursion limit.
     """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -61,7 +69,20 @@ class _StrictLoader(yaml.SafeLoader):
                 "anchors and aliases (&name, *name) are not allowed in rule files",
                 event.start_mark,
             )
-        return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 class Reader:
@@ -78,16 +99,32 @@ class Reader:
         self.problems.append(RuleProblem(self.file, line, column, message, rule, self.subject))
 
     def compose(self, text: str) -> Node | None:
-        """The root node of ``text``, or None (with a problem recorded) if it is not valid YAML."""
+        """The root node of ``text``, or None (with a problem recorded) if it is not valid YAML.
+
+        Every failure of the parser becomes a located problem, never an exception.
+        """
+        loader: _StrictLoader | None = None
         try:
-            return yaml.compose(text, Loader=_StrictLoader)
+            loader = _StrictLoader(text)
+            return loader.get_single_node()
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             message = f"invalid YAML: {error.problem or error.context}"
             self.problems.append(RuleProblem(self.file, line, column, message))
-        except yaml.YAMLError as error:  # pragma: no cover - PyYAML marks every parse error
-            self.problems.append(RuleProblem(self.file, 1, 1, f"invalid YAML: {error}"))
+        except yaml.YAMLError as error:
+            # A ReaderError (a control character) has a position, but no mark.
+            position = getattr(error, "position", None)
+            line, column = _line_column(text, position) if isinstance(position, int) else (1, 1)
+            reason = getattr(error, "reason", None) or type(error).__name__
+            self.problems.append(RuleProblem(self.file, line, column, f"invalid YAML: {reason}"))
+        except RecursionError:
+            self.problems.append(RuleProblem(self.file, 1, 1, "invalid YAML: nested too deeply"))
+        except Exception as error:
+            self.problems.append(RuleProblem(self.file, 1, 1, f"invalid YAML ({type(error).__name__})"))
+        finally:
+            if loader is not None:
+                loader.dispose()
         return None
 
     def mapping(
@@ -143,14 +180,24 @@ class Reader:
         if node.tag not in _PLAIN_TAGS:
             self.problem(node, f"YAML tags are not allowed (found {node.tag})", rule)
             return False, None
+        if node.tag == "tag:yaml.org,2002:int" and not _DECIMAL.match(node.value):
+            self.problem(
+                node,
+                f"'{node.value}' is not a plain decimal number (YAML would read octal, hex, _ or :); "
+                "write it like 23, or quote it for text",
+                rule,
+            )
+            return False, None
         if node.tag == "tag:yaml.org,2002:bool" and node.value.lower() not in ("true", "false"):
             self.problem(
                 node, f"'{node.value}' is read as a boolean; write true/false, or quote it for text", rule
             )
             return False, None
+        # A constructor per value: PyYAML's keeps every node it constructed (a shared one leaked
+        # every rule file ever loaded).
         try:
-            return True, _CONSTRUCTOR.construct_object(node)
-        except (yaml.YAMLError, ValueError) as error:
+            return True, yaml.constructor.SafeConstructor().construct_object(node)
+        except (yaml.YAMLError, ValueError, OverflowError) as error:
             self.problem(node, f"unreadable value: {error}", rule)
             return False, None
 

@@ -1,17 +1,25 @@
 """The ``referral-engine`` command: ``demo``, ``recommend`` one case, ``check`` rules, ``diff`` two rule sets.
 
+Every subcommand takes the options that apply to it from one set: ``--rules DIR``, ``--engine
+python|durable``, ``--lang de|en``, ``--json`` and ``--as-of YYYY-MM-DD``. ``recommend -`` reads
+the case from standard input. ``referral-engine`` alone prints the help (exit code 2),
+``referral-engine --version`` the package version, the bundled rule set's version and the
+default engine.
+
 Exit codes: 0 success; 1 ``check`` found errors (warnings do not count); 2 bad input (a broken
-case file, invalid case data, broken rule files for ``demo`` / ``recommend`` / ``diff``, a wrong
-argument), reported as a one-line message on stderr, never a traceback. Messages name fields,
-never their values.
+case file, invalid case data, broken rule files, a wrong argument, no command), reported as a
+one-line message on stderr, never a traceback; 3 the rule engine failed (not the input's fault);
+130 interrupted (Ctrl-C). Messages name files, lines and fields, never case values.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -19,18 +27,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from . import __version__
-from .errors import ReferralEngineError, RuleFileError
+from . import __version__, engines
+from ._input import parse_json, shown_key
+from .errors import EngineError, ReferralEngineError, RuleFileError
+from .explain import printable
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import Lang, Recommendation, Status
+from .models import ENGINES, Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .verify import check
 
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
+EXIT_ENGINE = 3
+EXIT_INTERRUPTED = 130
+STDIN = "-"
 _CASE_KEYS = ("title", "as_of", "profile")
+#: The largest case file ``recommend`` reads (a profile is well under a kilobyte).
+MAX_CASE_BYTES = 1024 * 1024
 
 _LABELS: dict[str, dict[Lang, str]] = {
     "case": {"de": "Fall", "en": "Case"},
@@ -56,69 +71,176 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line too (argparse would print the usage first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(EXIT_BAD_INPUT, _line(f"{self.prog}: error: {message} (see --help)") + "\n")
+
+
+class _Version(argparse.Action):
+    """``--version``: computed only when asked (it loads the bundled rules)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> NoReturn:
+        print(version_text())
+        parser.exit(0)
+
+
+def version_text() -> str:
+    """``referral-engine 0.1.0 · rules <bundled version> · default engine python (durable: …)``."""
+    try:
+        rules = default_ruleset().ruleset_version
+    except ReferralEngineError:
+        rules = "unreadable"
+    default: str
+    try:
+        default = engines.default_engine()
+    except ReferralEngineError:
+        default = f"python (${engines.ENV_VAR} is invalid)"
+    durable = "available" if engines.durable_available() else "not available"
+    return f"referral-engine {__version__} · rules {rules} · default engine {default} (durable: {durable})"
+
+
+def _line(text: str) -> str:
+    """One printable line: no control characters, no lone surrogates, whitespace collapsed."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return " ".join(printable(text).split())
+
+
+def _error(message: str) -> None:
+    print(f"referral-engine: error: {_line(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 success, 1 check found errors, 2 bad input)."""
+    """Run the command line; return the exit code (see the module docstring)."""
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
-        as_of = _date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
-        if args.command == "check":
-            since = _date(args.since, "--from") if args.since else None
-            return _check(args.rules_dir, since, verbose=args.verbose, as_json=args.json, out=sys.stdout)
-        if args.command == "diff":
-            _diff(args, as_of, sys.stdout)
-            return 0
-        ruleset = load_ruleset(args.rules) if args.rules else default_ruleset()
-        if args.command == "demo":
-            _demo(ruleset, as_of, args.lang, sys.stdout)
-        else:
-            _recommend_file(Path(args.case), ruleset, as_of, args.lang, args.json, sys.stdout)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        return _run(args)
     except RuleFileError as error:
         first = error.problems[0] if error.problems else "rule files"
         more = f" (and {len(error.problems) - 1} more problems)" if len(error.problems) > 1 else ""
-        print(f"referral-engine: error: {first}{more}", file=sys.stderr)
+        _error(f"{first}{more}")
         return EXIT_BAD_INPUT
+    except EngineError as error:
+        _error(str(error))
+        return EXIT_ENGINE
     except (ReferralEngineError, _BadInput) as error:
-        message = " ".join(str(error).split())
-        print(f"referral-engine: error: {message}", file=sys.stderr)
+        _error(str(error))
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        print("referral-engine: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:
+        what = error.strerror or type(error).__name__
+        _error(f"{error.filename}: {what}" if error.filename else what)
+        return EXIT_BAD_INPUT
+    except (RecursionError, MemoryError, ValueError, OverflowError, UnicodeError, csv.Error) as error:
+        # Input beyond what the library checks for; the exception's text may hold the input.
+        _error(f"cannot process the input ({type(error).__name__})")
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    # The engine from --engine or $REFERRAL_ENGINE_ENGINE, resolved now: an invalid variable is a
+    # usage error before any work, and durable's limits are checked when the rules are loaded.
+    engine: str = getattr(args, "engine", None) or engines.default_engine()
+    as_of = _date(args.as_of, "--as-of") if getattr(args, "as_of", None) else None
+    if args.command == "check":
+        since = _date(args.since, "--from") if args.since else None
+        if args.rules is not None and args.rules_dir is not None and args.rules != args.rules_dir:
+            raise _BadInput("give the rule folder once: as --rules DIR or as RULES_DIR")
+        folder = args.rules if args.rules is not None else args.rules_dir
+        return _check(folder, since, engine, verbose=args.verbose, as_json=args.json, out=sys.stdout)
+    if args.command == "diff":
+        _diff(args, as_of, engine, sys.stdout)
+        return 0
+    ruleset = _ruleset(args.rules, engine)
+    if args.command == "demo":
+        _demo(ruleset, as_of, args.lang, engine, args.json, sys.stdout)
+    else:
+        _recommend_file(args.case, ruleset, as_of, args.lang, engine, args.json, sys.stdout)
     return 0
+
+
+def _ruleset(folder: str | None, engine: str) -> Ruleset:
+    """The rule folder (or the bundled rules), checked for ``engine`` at load."""
+    if folder is None:
+        ruleset = default_ruleset().with_engine(engine)
+        if engine == "durable":
+            engines.prepare_durable(ruleset)
+        return ruleset
+    _folder_or_fail(folder)
+    return load_ruleset(folder, engine=engine)
+
+
+def _folder_or_fail(folder: str) -> None:
+    try:
+        if not Path(folder).is_dir():
+            raise _BadInput(f"{folder}: not a folder of rule files")
+        os.listdir(folder)
+    except OSError as error:
+        raise _BadInput(
+            f"{folder}: cannot read the folder ({error.strerror or type(error).__name__})"
+        ) from None
+    except ValueError:
+        raise _BadInput("the rule folder's name is not a valid path") from None
+
+
+def _common(command: argparse.ArgumentParser, *, rules: bool = True, lang: bool = True) -> None:
+    """The options every subcommand shares, where they apply to it."""
+    if rules:
+        command.add_argument("--rules", metavar="DIR", help="a rule folder instead of the bundled rules")
+    command.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help=f"the rule engine (default: ${engines.ENV_VAR}, else python; durable is opt-in)",
+    )
+    if lang:
+        command.add_argument("--lang", choices=("de", "en"), default="de", help="language of the output")
+    command.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="referral-engine",
         description="Recommend integration services, responsible partners and next steps for a case.",
+        epilog="Exit codes: 0 success, 1 check found errors, 2 bad input or usage (also: no command), "
+        "3 the rule engine failed, 130 interrupted.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        help="print the version, the bundled rules' version and the default engine",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     demo = commands.add_parser("demo", help="run the bundled example cases and print their recommendations")
-    one = commands.add_parser("recommend", help="recommend for one case file (JSON)")
-    one.add_argument("case", metavar="CASE.json", help="a case profile, or {title, as_of, profile}")
-    one.add_argument("--json", action="store_true", help="print the recommendation as JSON")
+    one = commands.add_parser("recommend", help="recommend for one case file (JSON; - reads standard input)")
+    one.add_argument(
+        "case", metavar="CASE.json", help="a case profile, or {title, as_of, profile}; - for stdin"
+    )
     for command in (demo, one):
         command.add_argument("--as-of", metavar="YYYY-MM-DD", help="apply the rules for this date")
-        command.add_argument("--lang", choices=("de", "en"), default="de", help="language of the output")
-        command.add_argument("--rules", metavar="DIR", help="a rule folder instead of the bundled rules")
+        _common(command)
     check = commands.add_parser(
         "check",
         help="verify a rule folder: load problems, dead rules, contradictions, gaps, partner coverage",
-        description="Exit code 0: no errors (warnings allowed); 1: errors found; 2: bad input.",
+        description="Exit code 0: no errors (warnings allowed); 1: errors found; 2: bad input. "
+        "With --engine durable, rules durable-rules cannot run are errors too.",
     )
     check.add_argument(
-        "rules_dir", nargs="?", metavar="RULES_DIR", help="a rule folder (default: bundled rules)"
+        "rules_dir", nargs="?", metavar="RULES_DIR", help="same as --rules (kept for compatibility)"
     )
+    _common(check, lang=False)
     check.add_argument(
         "--verbose", action="store_true", help="also list infos (overlaps carved out as designed)"
     )
-    check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.add_argument(
         "--from", dest="since", metavar="YYYY-MM-DD", help="verify only dates from this day on (default: all)"
     )
@@ -142,101 +264,161 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--count", type=int, default=GENERATED, metavar="N", help=f"generated profiles (default {GENERATED})"
     )
-    compare.add_argument("--json", action="store_true", help="print the impact as JSON")
+    _common(compare, rules=False, lang=False)
     return parser
 
 
-def _check(rules_dir: str | None, since: dt.date | None, *, verbose: bool, as_json: bool, out: TextIO) -> int:
-    if rules_dir is not None and not Path(rules_dir).is_dir():
-        raise _BadInput(f"{rules_dir}: not a folder of rule files")
-    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since)
+def _check(
+    rules_dir: str | None,
+    since: dt.date | None,
+    engine: str | None,
+    *,
+    verbose: bool,
+    as_json: bool,
+    out: TextIO,
+) -> int:
+    if rules_dir is not None:
+        _folder_or_fail(rules_dir)
+    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since, engine=engine)
     if as_json:
         findings = [dict(asdict(f), where=f.where) for f in report.findings]
         out.write(
             json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
         )
     else:
-        out.write(report.table(verbose=verbose))
+        out.write(_printable(report.table(verbose=verbose)))
     return 0 if report.ok else EXIT_FINDINGS
 
 
-def _diff(args: argparse.Namespace, as_of: dt.date | None, out: TextIO) -> None:
-    old, new = (
-        default_ruleset() if path == "default" else load_ruleset(path) for path in (args.old, args.new)
-    )
+def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str, out: TextIO) -> None:
+    old, new = (_ruleset(None if path == "default" else path, engine) for path in (args.old, args.new))
     if args.count < 1:
         raise _BadInput("--count must be a positive whole number")
     cases = (
         read_cases(args.cases) if args.cases else generated_cases((old, new), as_of=as_of, count=args.count)
     )
-    impact = diff(old, new, cases, as_of=as_of, generated=not args.cases)
+    impact = diff(old, new, cases, as_of=as_of, generated=not args.cases, engine=engine)
     if args.json:
         out.write(json.dumps(impact.to_json(), indent=2) + "\n")
     else:
-        out.write(impact.table(max(args.samples, 0)))
+        out.write(_printable(impact.table(max(args.samples, 0))))
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: no control characters from rule files, no lone surrogates."""
+    return printable(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _date(text: str, what: str) -> dt.date:
+    if not isinstance(text, str) or len(text) != len("YYYY-MM-DD"):
+        raise _BadInput(f"{what} must be a date written as YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise _BadInput(f"{what} must be a date written as YYYY-MM-DD") from None
 
 
-def _read_case(path: Path) -> tuple[str | None, dt.date | None, dict[str, Any]]:
-    """``(title, as_of, profile)`` from a case file; the profile is validated later."""
+def _case_text(path: str) -> tuple[str, str]:
+    """``(name, text)`` of a case file, or of standard input for ``-``."""
+    if path == STDIN:
+        data = sys.stdin.buffer.read(MAX_CASE_BYTES + 1)
+        name = "<stdin>"
+    else:
+        name = _line(path)
+        try:
+            # Without blocking: a FIFO or a device is refused, never waited on or read forever.
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+            descriptor = os.open(path, flags | getattr(os, "O_BINARY", 0))
+            with os.fdopen(descriptor, "rb") as file:
+                if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    raise _BadInput(f"{name}: not a regular file")
+                data = file.read(MAX_CASE_BYTES + 1)
+        except FileNotFoundError:
+            raise _BadInput(f"{name}: no such file") from None
+        except (OSError, ValueError) as error:
+            raise _BadInput(f"{name}: cannot read the file ({type(error).__name__})") from None
+    if len(data) > MAX_CASE_BYTES:
+        raise _BadInput(f"{name}: larger than {MAX_CASE_BYTES} bytes; a case file holds one case")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _BadInput(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise _BadInput(f"{path}: cannot read the file ({type(error).__name__})") from None
-    except json.JSONDecodeError as error:
-        raise _BadInput(f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}") from None
+        return name, data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _BadInput(f"{name}: not UTF-8 text (byte {error.start})") from None
+
+
+def _read_case(name: str, text: str) -> tuple[str | None, dt.date | None, dict[str, Any]]:
+    """``(title, as_of, profile)`` from a case file's text; the profile is validated later."""
+    data = parse_json(text, name, _BadInput)
     if not isinstance(data, dict):
-        raise _BadInput(f"{path}: expected a JSON object (a case profile)")
+        raise _BadInput(f"{name}: expected a JSON object (a case profile)")
     if "profile" not in data:
         return None, None, data
     unknown = sorted(set(data) - set(_CASE_KEYS))
     if unknown:
-        raise _BadInput(f"{path}: unknown key {unknown[0]!r}; a case file has: {', '.join(_CASE_KEYS)}")
+        raise _BadInput(
+            f"{name}: unknown key {shown_key(unknown[0])}; a case file has: {', '.join(_CASE_KEYS)}"
+        )
     title = data.get("title")
-    as_of = _date(data["as_of"], f"{path}: as_of") if data.get("as_of") is not None else None
+    if title is not None and not isinstance(title, str):
+        raise _BadInput(f"{name}: title must be text")
+    as_of = _date(data["as_of"], f"{name}: as_of") if data.get("as_of") is not None else None
     if not isinstance(data["profile"], dict):
-        raise _BadInput(f"{path}: profile must be a JSON object")
-    return (str(title) if title is not None else None), as_of, data["profile"]
+        raise _BadInput(f"{name}: profile must be a JSON object")
+    return title, as_of, data["profile"]
 
 
 def _recommend_file(
-    path: Path, ruleset: Ruleset, as_of: dt.date | None, lang: Lang, as_json: bool, out: TextIO
+    path: str,
+    ruleset: Ruleset,
+    as_of: dt.date | None,
+    lang: Lang,
+    engine: str | None,
+    as_json: bool,
+    out: TextIO,
 ) -> None:
-    title, file_as_of, profile = _read_case(path)
-    rec = _recommend(path, profile, as_of or file_as_of, ruleset, lang)
+    name, text = _case_text(path)
+    title, file_as_of, profile = _read_case(name, text)
+    rec = _recommend(name, profile, as_of or file_as_of, ruleset, lang, engine)
     if as_json:
         out.write(rec.model_dump_json(indent=2) + "\n")
     else:
-        out.write(render(rec, ruleset, title=title or path.name))
+        out.write(render(rec, ruleset, title=title or Path(name).name))
 
 
 def _recommend(
-    path: Path, profile: dict[str, Any], as_of: dt.date | None, ruleset: Ruleset, lang: Lang
+    name: str,
+    profile: dict[str, Any],
+    as_of: dt.date | None,
+    ruleset: Ruleset,
+    lang: Lang,
+    engine: str | None,
 ) -> Recommendation:
     try:
-        return recommend(profile, as_of=as_of, ruleset=ruleset, lang=lang)
+        return recommend(profile, as_of=as_of, ruleset=ruleset, lang=lang, engine=engine)
+    except EngineError:
+        raise
     except ReferralEngineError as error:
-        raise _BadInput(f"{path}: {error}") from None
+        raise _BadInput(f"{name}: {error}") from None
 
 
-def _demo(ruleset: Ruleset, as_of: dt.date | None, lang: Lang, out: TextIO) -> None:
+def _demo(
+    ruleset: Ruleset, as_of: dt.date | None, lang: Lang, engine: str | None, as_json: bool, out: TextIO
+) -> None:
     cases = resources.files("referral_engine") / "example_cases"
     with resources.as_file(cases) as folder:
         paths = sorted(folder.glob("*.json"))
         if not paths:
             raise _BadInput("no example cases are bundled with this installation")
-        for index, path in enumerate(paths):
-            title, file_as_of, profile = _read_case(path)
-            rec = _recommend(path, profile, as_of or file_as_of, ruleset, lang)
-            out.write(("\n" if index else "") + render(rec, ruleset, title=title or path.stem))
+        results = []
+        for path in paths:
+            title, file_as_of, profile = _read_case(path.name, path.read_text(encoding="utf-8"))
+            rec = _recommend(path.name, profile, as_of or file_as_of, ruleset, lang, engine)
+            results.append((title or path.stem, rec))
+    if as_json:
+        items = [{"title": title, "recommendation": rec.model_dump(mode="json")} for title, rec in results]
+        out.write(json.dumps(items, indent=2, ensure_ascii=False) + "\n")
+        return
+    for index, (title, rec) in enumerate(results):
+        out.write(("\n" if index else "") + render(rec, ruleset, title=title))
 
 
 def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -> str:
@@ -271,7 +453,8 @@ def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -
         lines.append(f"  {number}. {step.text}")
     if not rec.next_steps:
         lines.append(f"  ({label['none']})")
-    return "\n".join(lines) + "\n"
+    # Rule files are text from outside: show what they say, never what a terminal would do with it.
+    return _printable("\n".join(lines)) + "\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,20 +42,45 @@ class Duration:
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
-    """``start`` moved by whole months, clamped to the month's last day (§ 188 Abs. 3 BGB)."""
+    """``start`` moved by whole months, clamped to the month's last day (§ 188 Abs. 3 BGB).
+
+    Saturates at ``date.min`` / ``date.max``: a period that would end after 9999-12-31 (the
+    common "open end" sentinel) ends with the last representable day, never with an error.
+    """
     month_index = start.year * 12 + (start.month - 1) + months
     year, month = divmod(month_index, 12)
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    if year < dt.MINYEAR:
+        return dt.date.min
     day = min(start.day, calendar.monthrange(year, month + 1)[1])
     return dt.date(year, month + 1, day)
 
 
+def add_days(day: dt.date, days: int) -> dt.date:
+    """``day`` moved by ``days`` days, saturating at ``date.min`` / ``date.max``."""
+    ordinal = day.toordinal() + days
+    return dt.date.fromordinal(min(max(ordinal, 1), dt.date.max.toordinal()))
+
+
 @lru_cache(maxsize=65536)
+def _period_end(start: dt.date, duration: Duration) -> dt.date:
+    return add_days(add_months(start, duration.years * 12 + duration.months), duration.days)
+
+
 def period_end(start: dt.date, duration: Duration) -> dt.date:
     """The last day of a period of ``duration`` that starts with an event on ``start``.
 
-    Memoised: every ``within`` / ``older_than`` test of every case and candidate date asks.
+    Saturates at ``date.max``: such a period contains every later representable date. Memoised
+    (every ``within`` / ``older_than`` test of every case and candidate date asks); the memo
+    holds case dates, so :func:`referral_engine.purge_caches` empties it.
     """
-    return add_months(start, duration.years * 12 + duration.months) + dt.timedelta(days=duration.days)
+    return _period_end(start, duration)
+
+
+def purge() -> None:
+    """Forget every memoised date (they may be case dates)."""
+    _period_end.cache_clear()
 
 
 def age_on(birth_date: dt.date, on: dt.date) -> int:

@@ -10,6 +10,7 @@ the person meets, so it is still case data, but it repeats none of their data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,20 @@ if TYPE_CHECKING:
     from .whatif import WhatIf
 
 _T = dict[str, tuple[str, str]]  # key -> (German, English)
+
+# C0 and C1 controls (but tab and newline), and the bidirectional overrides that make a
+# terminal or an editor show text other than what it is.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal control characters (escape sequences, bidi overrides).
+
+    Rule files are text from outside: what they say is shown, never what a terminal would do
+    with it. Every text this module returns has passed here, and so has the command line's.
+    """
+    return _CONTROL.sub("", text)
+
 
 #: Display names of the profile fields a condition can test.
 FIELD_LABELS: _T = {
@@ -159,7 +174,7 @@ def condition_text(condition: ConditionOutcome, lang: Lang = "de", *, redact: bo
     line = f"{test}: {_t(_OUTCOMES, condition.outcome, lang)}"
     if not redact and condition.actual is not None:
         line += f" ({value_text(condition.actual, lang)})"
-    return line
+    return printable(line)
 
 
 def _date(day: dt.date) -> str:
@@ -197,7 +212,7 @@ def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bo
     if decision.missing:
         labels = [_field(name, lang) for name in decision.missing]
         lines.append(f"{_t(_WORDS, 'missing', lang)}: {', '.join(labels)}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def _partners(decision: ServiceDecision, lang: Lang) -> str:
@@ -246,7 +261,7 @@ def decision_html(decision: ServiceDecision, lang: Lang = "de") -> str:
             parts.append(f"<li>{mark} {escape(condition_text(condition, lang))}</li>")
         parts.append("</ul>")
     parts.append("</div>")
-    return "".join(parts)
+    return printable("".join(parts))
 
 
 def recommendation_html(rec: Recommendation) -> str:
@@ -271,20 +286,24 @@ def recommendation_html(rec: Recommendation) -> str:
         )
     steps = "".join(f"<li>{escape(step.text)}</li>" for step in rec.next_steps)
     title = "Empfehlung" if lang == "de" else "Recommendation"
-    return (
+    return printable(
         f"<div><p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
         f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in heads)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table><ol>{steps}</ol></div>"
     )
 
 
-def timeline_text(timeline: Timeline) -> str:
-    """One line per change (date, service, old → new status), each date's handovers after its changes."""
+def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
+    """One line per change (date, service, old → new status), each date's handovers after its changes.
+
+    With ``redact``, the dates are left out (most follow from the person's birth and event dates):
+    the lines keep their order, each starting with ``-``.
+    """
     lang = timeline.lang
     lines: list[tuple[dt.date, int, str]] = []
     for change in timeline.changes:
         line = (
-            f"{_date(change.on)} {change.service}: {_t(_STATUS, change.before.value, lang)} → "
+            f"{change.service}: {_t(_STATUS, change.before.value, lang)} → "
             f"{_t(_STATUS, change.after.value, lang)}"
         )
         if change.partners_after and change.partners_after != change.partners_before:
@@ -292,10 +311,10 @@ def timeline_text(timeline: Timeline) -> str:
         lines.append((change.on, 0, line))
     for handover in timeline.handovers:
         word = _t(_WORDS, "handover", lang)
-        text = f"{_date(handover.on)} {word}: {handover.from_service} → {handover.to_service}"
-        lines.append((handover.on, 1, text))
+        lines.append((handover.on, 1, f"{word}: {handover.from_service} → {handover.to_service}"))
     # sorted() is stable: changes keep their order within a date, handovers follow them.
-    return "\n".join(line for _, _, line in sorted(lines, key=lambda item: item[:2]))
+    ordered = sorted(lines, key=lambda item: item[:2])
+    return printable("\n".join(f"{'-' if redact else _date(on)} {line}" for on, _, line in ordered))
 
 
 def timeline_html(timeline: Timeline) -> str:
@@ -319,4 +338,4 @@ def what_if_text(what_if: WhatIf, lang: Lang = "de", *, redact: bool = False) ->
             head += f" ({_t(_WORDS, 'partners', lang)}: {old} → {new})"
         body = explain_decision(what_if.after.decision(change.service), lang, redact=redact)
         blocks.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
-    return "\n".join(blocks)
+    return printable("\n".join(blocks))

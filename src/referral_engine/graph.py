@@ -219,7 +219,7 @@ class PartnerGraph:
         self._offer_nodes = {
             target: tuple((graph.nodes[node], graph.succ[node]) for node in graph.pred[target])
             for target, data in graph.nodes(data=True)
-            if data["kind"] in ("service", "office")
+            if data.get("kind") in ("service", "office")
         }
         self._names = {
             name.casefold(): m.id for m in self.municipalities.values() for name in (m.name, *m.aliases)

@@ -11,11 +11,8 @@ the report shows case ids (``file:line`` or the case's ``id``), never profiles.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
-import io
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +20,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ._input import csv_rows, parse_json, shown_key
 from .errors import CaseFileError, ProfileError
 from .facts import FIELDS
 from .models import LANGUAGE_LEVELS, CaseProfile, Recommendation, ServiceDecision, Status
@@ -329,17 +327,14 @@ def _read_jsonl(name: str, text: str) -> list[Case]:
         if not line.strip():
             continue
         where = f"{name}:{number}"
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise CaseFileError(f"{where}:{error.colno}: invalid JSON: {error.msg}") from None
+        data = parse_json(line, name, CaseFileError, line_offset=number - 1)
         if not isinstance(data, dict):
             raise CaseFileError(f"{where}: expected a JSON object (a case profile)")
         if "profile" in data:
             unknown = sorted(set(data) - set(_CASE_KEYS))
             if unknown:
                 raise CaseFileError(
-                    f"{where}: unknown key {unknown[0]!r}; a case has: {', '.join(_CASE_KEYS)}"
+                    f"{where}: unknown key {shown_key(unknown[0])}; a case has: {', '.join(_CASE_KEYS)}"
                 )
             if not isinstance(data["profile"], dict):
                 raise CaseFileError(f"{where}: profile must be a JSON object")
@@ -350,19 +345,10 @@ def _read_jsonl(name: str, text: str) -> list[Case]:
 
 
 def _read_csv(name: str, text: str) -> list[Case]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    allowed = {*FIELDS, "id", "as_of"}
-    unknown = sorted(set(reader.fieldnames or ()) - allowed)
-    if unknown:
-        raise CaseFileError(
-            f"{name}:1: unknown column {unknown[0]!r}; columns are id, as_of and profile fields"
-        )
     cases = []
-    for row in reader:
-        where = f"{name}:{reader.line_num}"
-        if None in row:
-            raise CaseFileError(f"{where}: more cells than columns")
-        cells = {key: value.strip() for key, value in row.items() if value is not None and value.strip()}
+    for line, row in csv_rows(text, name, {*FIELDS, "id", "as_of"}, CaseFileError):
+        where = f"{name}:{line}"
+        cells = {key: value.strip() for key, value in row.items() if value.strip()}
         profile: dict[str, Any] = {k: v for k, v in cells.items() if k not in ("id", "as_of")}
         if "languages" in profile:
             profile["languages"] = profile["languages"].replace(";", " ").split()

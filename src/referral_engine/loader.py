@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import stat
 import string
 import threading
 import warnings
@@ -26,7 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from . import conditions as cond
 from ._yaml import RULE_ID, TARGET, Reader
 from .dates import Duration
-from .errors import RuleFileError, RuleProblem
+from .errors import RuleFileError, RuleProblem, UsageError
 from .facts import FIELDS, FieldSpec
 from .graph import (
     PARTNER_KINDS,
@@ -80,38 +82,142 @@ _MESSAGE_PLACEHOLDERS = {
 }
 
 
+#: Default limits of :func:`load_ruleset`: bytes per rule file and per load (all files together).
+MAX_FILE_BYTES = 1024 * 1024
+MAX_TOTAL_BYTES = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class _Layer:
     """One rule folder of a load: the base a rule set extends, or the folder itself."""
 
-    root: Path
+    root: Path  # resolved: no symlink left in it
     shown: str
     overlay: bool  # True for a folder that extends another: its files are optional
+
+
+@dataclass(frozen=True)
+class _Limits:
+    file_bytes: int
+    total_bytes: int
+    symlinks_outside: bool
+
+
+def ignored(name: str) -> bool:
+    """Whether the loader skips a file name: hidden and editor files (``.x``, ``.#x``, ``x~``, ``.swp``)."""
+    return name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swo", ".tmp", "#"))
+
+
+class NotReadable(Exception):
+    """A file the loader refuses to read; the message says why (never the file's content)."""
+
+
+def read_regular_file(path: str | Path, limit: int) -> bytes:
+    """The bytes of the regular file at ``path`` (at most ``limit``), opened without blocking.
+
+    Raises :class:`FileNotFoundError` for a missing file and :class:`NotReadable` for a folder,
+    device, FIFO or socket, for a file larger than ``limit`` and for any other failure: a FIFO is
+    never waited on and a device such as ``/dev/zero`` never read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise NotReadable(f"cannot read file: {reason}") from None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotReadable(
+                "not a regular file (a folder, device, FIFO or socket); rule files must be plain files"
+            )
+        if info.st_size > limit:
+            raise NotReadable(f"file is larger than {limit} bytes (max_file_bytes)")
+        chunks = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(descriptor, min(65536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as error:
+        raise NotReadable(f"cannot read file: {error.strerror or type(error).__name__}") from None
+    finally:
+        os.close(descriptor)
+    if size > limit:  # grew while being read
+        raise NotReadable(f"file is larger than {limit} bytes (max_file_bytes)")
+    return b"".join(chunks)
 
 
 class _Folder:
     """The state of one load: its layers, the problems found and what has been read."""
 
-    def __init__(self, layers: list[_Layer], problems: list[RuleProblem]) -> None:
+    def __init__(self, layers: list[_Layer], problems: list[RuleProblem], limits: _Limits) -> None:
         self.layers = layers
         self.problems = problems
+        self.limits = limits
+        self.total = 0
         self.digest = hashlib.sha256()
         self.unreadable: set[str] = set()  # files missing or not YAML: their ids are unknown
 
-    def read(self, relative: str, layer: _Layer) -> tuple[Reader, Node | None]:
-        """Read and compose one file of a layer; a missing file is a problem only in a base layer."""
-        reader = Reader(f"{layer.shown}/{relative}", self.problems)
+    def inside(self, path: Path, layer: _Layer) -> Path | None:
+        """``path`` with its symlinks resolved, or None when that leaves the layer's folder."""
+        resolved = Path(os.path.realpath(path))
+        if self.limits.symlinks_outside or resolved == layer.root or layer.root in resolved.parents:
+            return resolved
+        return None
+
+    def _bytes(self, reader: Reader, relative: str, layer: _Layer) -> bytes | None:
+        """The content of a regular file inside the layer, within the size limits; else a problem.
+
+        The file is opened without blocking and checked with ``fstat`` before reading: a FIFO,
+        socket or device (``/dev/zero``) is never read, whatever a symlink or ``extends`` says.
+        """
         path = layer.root / relative
         try:
-            data = path.read_bytes()
+            os.lstat(path)
         except FileNotFoundError:
             if not layer.overlay:
                 reader.problem(None, "file is missing")
                 self.unreadable.add(relative)
-            return reader, None
+            return None
         except OSError as error:
             reader.problem(None, f"cannot read file: {error.strerror}")
             self.unreadable.add(relative)
+            return None
+        resolved = self.inside(path, layer)
+        if resolved is None:
+            reader.problem(
+                None, "a symlink that leads outside the rule folder; copy the file into the folder"
+            )
+            self.unreadable.add(relative)
+            return None
+        try:
+            data = read_regular_file(resolved, self.limits.file_bytes)
+        except (NotReadable, FileNotFoundError) as error:
+            reader.problem(None, str(error) if isinstance(error, NotReadable) else "file is missing")
+            self.unreadable.add(relative)
+            return None
+        size = len(data)
+        self.total += size
+        if self.total > self.limits.total_bytes:
+            reader.problem(
+                None,
+                f"the rule files together are larger than {self.limits.total_bytes} bytes (max_total_bytes)",
+            )
+            self.unreadable.add(relative)
+            return None
+        return data
+
+    def read(self, relative: str, layer: _Layer) -> tuple[Reader, Node | None]:
+        """Read and compose one file of a layer; a missing file is a problem only in a base layer."""
+        reader = Reader(f"{layer.shown}/{relative}", self.problems)
+        data = self._bytes(reader, relative, layer)
+        if data is None:
             return reader, None
         self.digest.update(f"{layer.overlay}:{relative}".encode() + b"\0" + data + b"\0")
         try:
@@ -197,10 +303,21 @@ def _text(
 
 def _check_placeholders(reader: Reader, node: Node, text: str, allowed: set[str], rule: str | None) -> None:
     try:
-        names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        parsed = list(string.Formatter().parse(text))
     except ValueError as error:
         reader.problem(node, f"bad placeholder syntax: {error}", rule)
         return
+    names = {name for _, name, _, _ in parsed if name is not None}
+    for _, name, spec, conversion in parsed:
+        if name is not None and (spec or conversion):
+            shown = name if name.isidentifier() else "…"
+            reader.problem(
+                node,
+                f"placeholder '{{{shown}}}' has a format spec or conversion (':' or '!'); "
+                "write a plain placeholder such as {service}",
+                rule,
+            )
+            return
     for name in sorted(names - allowed):
         expected = ", ".join(f"{{{n}}}" for n in sorted(allowed)) or "none"
         reader.problem(node, f"unknown placeholder '{{{name}}}'; allowed: {expected}", rule)
@@ -708,8 +825,9 @@ def _rules(folder: _Folder, services: Collection[str], partners: Collection[str]
     rules: dict[str, Rule] = {}
     for layer in folder.layers:
         directory = layer.root / ELIGIBILITY_DIR
-        files = sorted(p.name for p in directory.glob("*.yaml")) if directory.is_dir() else []
-        for stray in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+        listed = _listing(folder, directory, layer)
+        files = sorted(name for name in listed if name.endswith(".yaml"))
+        for stray in sorted(Path(name) for name in listed if name.endswith(".yml")):
             Reader(f"{layer.shown}/{ELIGIBILITY_DIR}/{stray.name}", folder.problems).problem(
                 None, "rule files must end in .yaml; this one would be ignored"
             )
@@ -734,6 +852,25 @@ def _rules(folder: _Folder, services: Collection[str], partners: Collection[str]
                 if rule is not None:
                     rules[rule.id] = rule
     return list(rules.values())
+
+
+def _listing(folder: _Folder, directory: Path, layer: _Layer) -> list[str]:
+    """The names in a layer's eligibility folder, without hidden and editor files."""
+    if folder.inside(directory, layer) is None:
+        Reader(f"{layer.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+            None, "a symlink that leads outside the rule folder"
+        )
+        return []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        Reader(f"{layer.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+            None, f"cannot list the folder: {error.strerror or type(error).__name__}"
+        )
+        return []
+    return [name for name in names if not ignored(name)]
 
 
 def _rule(
@@ -914,15 +1051,26 @@ def _header(folder: _Folder, layer: _Layer) -> tuple[str, str, Node | None]:
     return name or "rules", version or "0", extends
 
 
-def _base_layer(folder: _Folder, own: _Layer, extends: Node, stack: ExitStack) -> _Layer | None:
-    """The layer ``extends`` names: ``default`` (the bundled rules) or a folder relative to ``own``."""
+def _base_layer(folder: _Folder, own: _Layer, extends: Node, stack: ExitStack, root: Path) -> _Layer | None:
+    """The layer ``extends`` names: ``default`` (the bundled rules) or a relative folder inside ``root``."""
     reader = Reader(f"{own.shown}/ruleset.yaml", folder.problems)
     target = str(extends.value)
     if target == "default":
         base = stack.enter_context(resources.as_file(resources.files("referral_engine") / "rules"))
-        layer = _Layer(Path(base), "default", overlay=False)
+        layer = _Layer(Path(os.path.realpath(base)), "default", overlay=False)
     else:
-        layer = _Layer(own.root / target, f"{own.shown}/{target}".replace("/./", "/"), overlay=False)
+        if Path(target).is_absolute() or "\0" in target or target.startswith("~"):
+            reader.problem(extends, "extends takes default or a relative path, not an absolute one")
+            return None
+        resolved = Path(os.path.realpath(own.root / target))
+        if not (resolved == root or root in resolved.parents) or resolved == own.root:
+            reader.problem(
+                extends,
+                f"extends leads outside the allowed root {root} (extends_root); "
+                "use default or a folder beside this one",
+            )
+            return None
+        layer = _Layer(resolved, f"{own.shown}/{target}".replace("/./", "/"), overlay=False)
     if not layer.root.is_dir():
         reader.problem(extends, f"extends names no rule folder: '{target}' (use default or a relative path)")
         return None
@@ -945,26 +1093,53 @@ def _check_grants(folder: _Folder, services: list[Service], rules: list[Rule]) -
             folder.problems.append(RuleProblem(where.file, where.line, 1, message, service.id, "service"))
 
 
-def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
+def load_ruleset(
+    path: str | Path,
+    *,
+    engine: str | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    extends_root: str | Path | None = None,
+    allow_symlinks_outside: bool = False,
+) -> Ruleset:
     """Load and check the rule folder at ``path``; raise :class:`RuleFileError` listing every problem.
 
     ``engine`` is the rule set's default engine for :func:`referral_engine.recommend`
-    (``"durable"``, ``"python"``, or ``None`` for the library default).
+    (``"durable"``, ``"python"``, or ``None`` for the library default). With ``"durable"``, the
+    rules are compiled now, and rules durable-rules cannot run are reported here, located.
 
     A folder whose ``ruleset.yaml`` says ``extends: default`` (or a relative path) holds only what
     it changes: entries with the base's ids replace them, new ids are added, and ``remove: [ids]``
     drops entries of the base.
+
+    Only regular files inside the folder are read (no devices, FIFOs or sockets; a symlink only
+    when its target stays inside the folder, unless ``allow_symlinks_outside``); hidden and
+    editor files (``.x``, ``.#x``, ``x~``, ``x.swp``) are skipped. Each file may have at most
+    ``max_file_bytes`` (default 1 MiB) and all files of a load together ``max_total_bytes``
+    (default 16 MiB). ``extends`` with a relative path must stay inside ``extends_root``
+    (default: the folder that contains the rule folder).
     """
-    root = Path(path)
-    shown = str(path).rstrip("/") or "."
-    if not root.is_dir():
+    for value, what in ((max_file_bytes, "max_file_bytes"), (max_total_bytes, "max_total_bytes")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UsageError(f"{what} must be a positive whole number of bytes")
+    shown = _shown(path)
+    try:
+        root = Path(os.path.realpath(path))
+        is_folder = root.is_dir()
+    except (OSError, ValueError):
+        is_folder = False
+    if not is_folder:
         raise RuleFileError([RuleProblem(shown, 1, 1, "not a folder of rule files")])
+    try:
+        allowed_root = Path(os.path.realpath(extends_root)) if extends_root is not None else root.parent
+    except (OSError, ValueError):
+        raise UsageError("extends_root must be a folder") from None
     own = _Layer(root, shown, overlay=False)
-    folder = _Folder([own], [])
+    folder = _Folder([own], [], _Limits(max_file_bytes, max_total_bytes, allow_symlinks_outside))
     with ExitStack() as stack:
         name, version, extends = _header(folder, own)
         if extends is not None:
-            base = _base_layer(folder, own, extends, stack)
+            base = _base_layer(folder, own, extends, stack, allowed_root)
             folder.layers = [base, _Layer(root, shown, overlay=True)] if base else [own]
         services = _services(folder)
         service_ids = folder.ids("services.yaml", (service.id for service in services))
@@ -996,11 +1171,33 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
     unsafe = guard_problems(ruleset)
     if unsafe:
         raise RuleFileError(unsafe)
-    return ruleset.with_engine(engine)
+    ruleset = ruleset.with_engine(engine)
+    if engine == "durable":
+        from .engines import prepare_durable  # engines come after the loader: imported on use
+
+        prepare_durable(ruleset)
+    return ruleset
+
+
+def _shown(path: str | Path) -> str:
+    """The folder as messages name it: printable, without control characters or lone surrogates."""
+    text = str(path).rstrip("/") or "."
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(char if char.isprintable() else "?" for char in text)
 
 
 _default: Ruleset | None = None
 _default_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A lock another thread held at fork time would stay held forever in the child.
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def default_ruleset() -> Ruleset:

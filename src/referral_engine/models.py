@@ -414,11 +414,14 @@ class Timeline(_Frozen):
     handovers: tuple[Handover, ...] = ()
     lang: Lang = "de"
 
-    def text(self) -> str:
-        """The timeline as short readable text, one line per change or handover, in date order."""
+    def text(self, *, redact: bool = False) -> str:
+        """The timeline as short readable text, one line per change or handover, in date order.
+
+        ``redact=True`` leaves out the dates (most follow from the person's birth and event dates).
+        """
         from .explain import timeline_text
 
-        return timeline_text(self)
+        return timeline_text(self, redact=redact)
 
     def _repr_html_(self) -> str:
         from .explain import timeline_html

@@ -8,16 +8,55 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from . import dates
 from .conditions import Condition, Leaf
 from .errors import UsageError
 from .graph import Located, PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
 
 _MEMO_DATES = 4096
+
+
+class _Memo(dict):  # type: ignore[type-arg]
+    """A memo of a rule set; every live one is known, so :func:`purge_caches` can empty them.
+
+    Compared and hashed by identity, so that a weak set can hold them.
+    """
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+_memos: weakref.WeakSet[_Memo] = weakref.WeakSet()
+
+
+def _memo() -> _Memo:
+    memo = _Memo()
+    _memos.add(memo)
+    return memo
+
+
+def purge_caches() -> None:
+    """Empty every cache that may hold values of cases seen so far (personal data).
+
+    The reason memos of all rule sets (they keep the case values reasons show), the rules in
+    force by date, and the memoised date arithmetic of the engines. Results stay the same; the
+    next cases are a little slower until the caches are warm again. Thread-safe.
+    """
+    for memo in list(_memos):
+        memo.clear()
+    dates.purge()
+    durable = sys.modules.get("referral_engine._durable")
+    if durable is not None:
+        durable.window_start.cache_clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,14 +194,15 @@ class Ruleset:
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
-    #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes). A pure
-    #: memo of immutable values: sharing it between threads is safe, and it is bounded.
+    #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes), and their
+    #: conditions with a case's value. A pure memo of immutable values: sharing it between
+    #: threads is safe, and it is bounded. It holds case values: see :func:`purge_caches`.
     _reason_memo: dict[tuple[object, ...], object] = field(
-        init=False, repr=False, compare=False, default_factory=dict
+        init=False, repr=False, compare=False, default_factory=_memo
     )
     #: The rules in force on a date, by date (bounded; see :meth:`rules_in_force`).
     _in_force_memo: dict[dt.date, tuple[Rule, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=dict
+        init=False, repr=False, compare=False, default_factory=_memo
     )
     #: Compiled engines by name, built on first use (see :mod:`referral_engine.engines`).
     _engines: dict[str, object] = field(init=False, repr=False, compare=False, default_factory=dict)

@@ -34,7 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ._yaml import Reader
 from .errors import ProfileError, RuleFileError, RuleProblem
 from .graph import Located
-from .loader import default_ruleset, load_ruleset
+from .loader import MAX_FILE_BYTES, NotReadable, default_ruleset, load_ruleset, read_regular_file
 from .models import ENGINES, CaseProfile, Consent, Recommendation
 from .recommend import recommend
 from .ruleset import Ruleset
@@ -279,10 +279,12 @@ def load_scenarios(
     problems: list[RuleProblem] = []
     reader = Reader(shown, problems, subject="scenario")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_FILE_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise RuleFileError([RuleProblem(shown, 1, 1, "no such scenario file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except NotReadable as error:
+        raise RuleFileError([RuleProblem(shown, 1, 1, str(error))]) from None
+    except UnicodeDecodeError as error:
         message = f"cannot read the scenario file ({type(error).__name__})"
         raise RuleFileError([RuleProblem(shown, 1, 1, message)]) from None
     root = reader.compose(text)

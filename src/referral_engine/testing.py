@@ -38,13 +38,13 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
         "referral_engine.testing needs hypothesis: pip install 'referral-engine[testing]'"
     ) from error
 
-from .dates import add_months, age_on
+from .dates import add_days, add_months, age_on
 from .facts import FIELDS
 from .loader import default_ruleset
 from .models import LANGUAGE_LEVELS, CaseProfile, Consent, DataCategory, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
-from .thresholds import EVENT_FIELDS, MAX_AGE, ONE_DAY, Thresholds, representatives, thresholds
+from .thresholds import EVENT_FIELDS, MAX_AGE, Thresholds, representatives, thresholds
 
 __all__ = [
     "age_of",
@@ -96,7 +96,7 @@ def as_of_dates(
 
 def _days(earliest: dt.date, latest: dt.date, th: Thresholds) -> set[dt.date]:
     """The days next to a change that lie between ``earliest`` and ``latest``."""
-    near = {d + s * ONE_DAY for d in th.changes for s in (-1, 0, 1)}
+    near = {add_days(d, s) for d in th.changes for s in (-1, 0, 1)}
     return {day for day in near if earliest <= day <= latest}
 
 
@@ -107,12 +107,12 @@ def _birthdays(th: Thresholds, as_of: dt.date) -> list[dt.date]:
     MBE from 27) an off-by-one hurts most.
     """
     limits = [age for age in th.age_uses if 0 < age <= MAX_AGE] or [18]
-    days = [add_months(as_of, -12 * age) + shift * ONE_DAY for age in limits for shift in (0, 0, -1, 1)]
+    days = [add_days(add_months(as_of, -12 * age), shift) for age in limits for shift in (0, 0, -1, 1)]
     return [day for day in days if day <= as_of]
 
 
 def _birth_dates(th: Thresholds, as_of: dt.date | None) -> st.SearchStrategy[dt.date]:
-    latest = (_span(th)[0] - ONE_DAY) if as_of is None else as_of
+    latest = add_days(_span(th)[0], -1) if as_of is None else as_of
     earliest = add_months(latest, -12 * MAX_AGE)
     leap_days = [dt.date(y, 2, 29) for y in range(earliest.year + 1, latest.year) if isleap(y)]
     anyday = st.one_of(st.dates(min_value=earliest, max_value=latest), st.sampled_from(leap_days))
@@ -129,7 +129,7 @@ def _event_dates(th: Thresholds, name: str, as_of: dt.date | None) -> st.SearchS
     options: list[st.SearchStrategy[dt.date]] = [
         st.dates(min_value=add_months(latest, -240), max_value=latest)
     ]
-    near = {d + s * ONE_DAY for d in th.dates.get(name, ()) for s in (-1, 0, 1)}
+    near = {add_days(d, s) for d in th.dates.get(name, ()) for s in (-1, 0, 1)}
     compared = sorted(day for day in near if day <= latest)
     if compared:
         options.append(st.sampled_from(compared))

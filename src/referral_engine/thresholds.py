@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from .dates import Duration, add_months
+from .dates import Duration, add_days, add_months
 from .facts import FIELDS
 from .models import LANGUAGE_LEVELS
 from .ruleset import Ruleset
@@ -65,10 +65,8 @@ class Thresholds:
         if name == "birth_date":
             lengths += [Duration(years=age) for age in self.ages]
         for duration in lengths:
-            start = add_months(
-                as_of - dt.timedelta(days=duration.days), -(duration.years * 12 + duration.months)
-            )
-            edges.update(start + dt.timedelta(days=shift) for shift in range(-3, 4))
+            start = add_months(add_days(as_of, -duration.days), -(duration.years * 12 + duration.months))
+            edges.update(add_days(start, shift) for shift in range(-3, 4))
         return tuple(sorted(edges))
 
 
@@ -107,7 +105,7 @@ def thresholds(ruleset: Ruleset) -> Thresholds:
         if item.valid_from is not None:
             changes.add(item.valid_from)
         if item.valid_to is not None:
-            changes.add(item.valid_to + ONE_DAY)
+            changes.add(add_days(item.valid_to, 1))
     order = {name: index for index, name in enumerate(FIELDS)}
     everywhere = {name for names in used.values() for name in names}
     municipalities = ruleset.partners.municipalities.values()
@@ -143,7 +141,7 @@ def as_of_points(th: Thresholds) -> tuple[dt.date, ...]:
     """
     if not th.changes:
         return (dt.date(2026, 1, 1),)
-    return (th.changes[0] - ONE_DAY, *th.changes)
+    return (add_days(th.changes[0], -1), *th.changes)
 
 
 def representatives(th: Thresholds, name: str, as_of: dt.date) -> tuple[Any, ...]:
@@ -164,8 +162,8 @@ def representatives(th: Thresholds, name: str, as_of: dt.date) -> tuple[Any, ...
     if kind == "bool":
         return (False, True)
     if kind == "date":
-        days = {as_of, as_of - ONE_DAY, add_months(as_of, -12 * MAX_AGE)}
-        days.update(d + s * ONE_DAY for d in th.dates.get(name, ()) for s in (-1, 0, 1))
+        days = {as_of, add_days(as_of, -1), add_months(as_of, -12 * MAX_AGE)}
+        days.update(add_days(d, s) for d in th.dates.get(name, ()) for s in (-1, 0, 1))
         days.update(th.event_edges(name, as_of))
         if name in EVENT_FIELDS:
             days = {day for day in days if day <= as_of}

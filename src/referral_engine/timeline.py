@@ -34,12 +34,22 @@ _DAY = dt.timedelta(days=1)
 State = tuple[Status, tuple[str, ...]]
 
 
-def birthday(birth_date: dt.date, years: int) -> dt.date:
-    """The day a person born on ``birth_date`` turns ``years`` old (29 February: 1 March, § 188 BGB)."""
+def birthday(birth_date: dt.date, years: int) -> dt.date | None:
+    """The day a person born on ``birth_date`` turns ``years`` old (29 February: 1 March, § 188 BGB).
+
+    ``None`` when that day would be after 9999-12-31 (no date can represent it).
+    """
+    year = birth_date.year + years
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        return None
     try:
-        return birth_date.replace(year=birth_date.year + years)
+        return birth_date.replace(year=year)
     except ValueError:  # 29 February in a common year
-        return dt.date(birth_date.year + years, 3, 1)
+        return dt.date(year, 3, 1)
+
+
+def _day_after(day: dt.date) -> dt.date | None:
+    return day + _DAY if day < dt.date.max else None
 
 
 def _age_limits(op: str, value: object) -> Iterator[int]:
@@ -55,12 +65,12 @@ def _age_limits(op: str, value: object) -> Iterator[int]:
 
 def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list[dt.date]:
     """Every date after ``as_of`` on which a decision for ``profile`` could change, ascending."""
-    dates: set[dt.date] = set()
+    dates: set[dt.date | None] = set()
     for rule in ruleset.rules:
         if rule.valid_from is not None:
             dates.add(rule.valid_from)
-        if rule.valid_to is not None and rule.valid_to < dt.date.max:
-            dates.add(rule.valid_to + _DAY)
+        if rule.valid_to is not None:
+            dates.add(_day_after(rule.valid_to))
         for leaf in rule.leaves:
             if leaf.field == "age" and profile.birth_date is not None:
                 for years in _age_limits(leaf.op, leaf.value):
@@ -71,13 +81,14 @@ def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list
                 if start is not None:
                     if leaf.op == "within":  # an event after as_of opens the window on its day
                         dates.add(start)
-                    dates.add(period_end(start, leaf.value) + _DAY)
+                    # A period ending on 9999-12-31 (saturated) has no representable next day.
+                    dates.add(_day_after(period_end(start, leaf.value)))
     for offer in ruleset.partners.offers:
         if offer.valid_from is not None:
             dates.add(offer.valid_from)
-        if offer.valid_to is not None and offer.valid_to < dt.date.max:
-            dates.add(offer.valid_to + _DAY)
-    return sorted(day for day in dates if day > as_of)
+        if offer.valid_to is not None:
+            dates.add(_day_after(offer.valid_to))
+    return sorted(day for day in dates if day is not None and day > as_of)
 
 
 def probe_profile(profile: CaseProfile) -> CaseProfile:

@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import engines
 from .conditions import Leaf, Tri
-from .dates import period_end
+from .dates import add_days, period_end
 from .errors import RuleFileError
 from .facts import FIELDS, Facts
 from .graph import Located
@@ -44,10 +45,12 @@ from .handover import guard_problems
 from .loader import load_ruleset
 from .models import LANGUAGE_LEVELS
 from .ruleset import Rule, Ruleset
-from .thresholds import ONE_DAY, Thresholds, as_of_points, representatives, thresholds
+from .thresholds import Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
-Kind = Literal["load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "safety"]
+Kind = Literal[
+    "load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "safety", "engine"
+]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
 
@@ -132,12 +135,15 @@ class Report:
         return "\n".join([*(lines if shown else []), summary]) + "\n"
 
 
-def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Report:
+def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: str | None = None) -> Report:
     """Verify the rule folder (or loaded :class:`Ruleset`) ``rules``; see the module docstring.
 
     ``since`` limits the sweep to ``as_of`` dates from that day on (a deployment that adopts the
     rules on a given day need not cover the past). The sweep evaluates conditions with the
     reference semantics of :mod:`referral_engine.conditions`: it analyses the rules, not an engine.
+    With ``engine="durable"``, every rule durable-rules cannot run (too deeply nested, too wide,
+    too many rules or fact properties) is an error of kind ``engine`` at its ``file:line``; a
+    :class:`referral_engine.UsageError` says when durable-rules does not import here.
     """
     started = time.perf_counter()
     if isinstance(rules, Ruleset):
@@ -161,7 +167,13 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None) -> Repor
             )
             return Report(str(rules), failed, 0, time.perf_counter() - started)
     sweep = _Sweep(ruleset, since)
-    findings = [*sweep.services(), *sweep.gaps(), *sweep.coverage(), *_safety(ruleset)]
+    findings = [
+        *sweep.services(),
+        *sweep.gaps(),
+        *sweep.coverage(),
+        *_safety(ruleset),
+        *_engine_findings(ruleset, engine),
+    ]
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
     return Report(ruleset.ruleset_version, tuple(findings), sweep.points, time.perf_counter() - started)
@@ -215,6 +227,18 @@ def _safety(ruleset: Ruleset) -> Iterator[Finding]:
             yield Finding(
                 "info", "safety", message, offer.where.file, offer.where.line, offer.id, subject="offer"
             )
+
+
+def _engine_findings(ruleset: Ruleset, engine: str | None) -> list[Finding]:
+    """What keeps ``engine`` from running the rule set (only durable has limits)."""
+    if engine is None or engines.resolve(engine, ruleset) != "durable":
+        return []
+    from ._durable import check_ruleset
+
+    return [
+        Finding("error", "engine", p.message, p.file, p.line, p.rule, subject=p.subject)
+        for p in check_ruleset(ruleset)
+    ]
 
 
 # -- the finite domain ---------------------------------------------------------------------------
@@ -317,7 +341,7 @@ class _Sweep:
         """
         changes = sorted(
             {r.valid_from for r in rules if r.valid_from}
-            | {r.valid_to + ONE_DAY for r in rules if r.valid_to}
+            | {add_days(r.valid_to, 1) for r in rules if r.valid_to}
         )
         leaves = [leaf for rule in rules for leaf in rule.leaves if FIELDS[leaf.field].kind == "date"]
         windows = {(lf.field, lf.value) for lf in leaves if lf.op in ("within", "older_than")}
@@ -325,13 +349,13 @@ class _Sweep:
         mixed = [(name, day, d) for name, day in fixed for other, d in windows if other == name]
         if mixed:
             extra = {
-                edge + shift * ONE_DAY
+                add_days(edge, shift)
                 for _, day, duration in mixed
                 for edge in (day, period_end(day, duration))
                 for shift in (0, 1)
             }
             return self._from_since(tuple(sorted(set(as_of_points(self.th)) | extra)))
-        return self._from_since((changes[0] - ONE_DAY, *changes)) if changes else self.as_ofs[:1]
+        return self._from_since((add_days(changes[0], -1), *changes)) if changes else self.as_ofs[:1]
 
     def _from_since(self, points: tuple[dt.date, ...]) -> tuple[dt.date, ...]:
         """The periods (given by their first days) that do not end before ``since``."""
@@ -658,6 +682,6 @@ def _periods(days: Sequence[str], points: Sequence[dt.date]) -> str:
     shown = []
     for first, last in ranges:
         begin = "" if first == 0 else points[first].isoformat()
-        end = "" if last == len(points) - 1 else (points[last + 1] - dt.timedelta(days=1)).isoformat()
+        end = "" if last == len(points) - 1 else add_days(points[last + 1], -1).isoformat()
         shown.append("any date" if not begin and not end else f"as_of {begin}..{end}")
     return ", ".join(shown)
