@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from referral_engine import UsageError, default_ruleset
+from referral_engine.cli import main
 from referral_engine.exports import GRAPH_FORMATS, export_graph, partner_network
 from referral_engine.hsds import NAMESPACE, age_limits, hsds_directory, hsds_id, write_hsds
 
@@ -342,3 +343,32 @@ def test_routing_on_the_graph_gives_the_answers_of_the_offer_scan(
     assert GRAPH.route(service, municipality, on, languages) == _reference_route(
         service, municipality, on, tuple(languages)
     )
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def test_the_graph_command_prints_each_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """`referral-engine graph` prints Mermaid by default and the other formats on request, cut as asked."""
+    assert main(["graph", "--service", "jmd"]) == 0
+    assert capsys.readouterr().out == export_graph(GRAPH, "mermaid", service="jmd")
+    assert main(["graph", "--format", "graphml", "--municipality", "Staufen"]) == 0
+    back = nx.read_graphml(io.StringIO(capsys.readouterr().out))
+    assert "municipality:hartheim" not in back
+    with pytest.raises(SystemExit) as usage:
+        main(["graph", "--format", "png"])
+    assert usage.value.code == 2
+    assert main(["graph", "--service", "nothing"]) == 2
+    assert "no offer delivers 'nothing'" in capsys.readouterr().err
+
+
+def test_the_export_command_writes_the_hsds_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`referral-engine export hsds OUT` writes the two files and names them."""
+    assert main(["export", "hsds", str(tmp_path / "out"), "--as-of", "2026-03-01"]) == 0
+    assert capsys.readouterr().out.split() == [
+        str(tmp_path / "out" / n) for n in ("organizations.json", "services.json")
+    ]
+    services = json.loads((tmp_path / "out" / "services.json").read_text(encoding="utf-8"))
+    assert services == hsds_directory(RULES, as_of=AS_OF)["services"]

@@ -240,3 +240,17 @@ def test_the_html_report_counts_kinds_without_values(jmd_until_25: Path, tmp_pat
     assert "jmd: eligible -&gt; not_eligible</td><td>9</td>" in html
     for row in rows:
         assert row.get("birth_date", "no birth date") not in html
+
+
+def test_the_diff_command_writes_json_text_or_html(
+    jmd_until_25: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--format html gives the HTML table, --format json the JSON; --json with another format is refused."""
+    cases = write_jsonl(tmp_path / "c.jsonl", case_rows())
+    assert main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--format", "html"]) == 0
+    assert capsys.readouterr().out.startswith("<div>")
+    assert main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cases"] == len(case_rows())
+    assert (
+        main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--json", "--format", "html"]) == 2
+    )

@@ -108,3 +108,14 @@ def test_an_unknown_schema_is_a_usage_error() -> None:
         json_schema("case")
     with pytest.raises(UsageError, match="schema must be one of"):
         shipped_schema("../pyproject")
+
+
+def test_the_schema_command_prints_the_shipped_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    """`referral-engine schema rules` prints the rules schema; an unknown name is a usage error."""
+    from referral_engine.cli import main
+
+    assert main(["schema", "rules"]) == 0
+    assert json.loads(capsys.readouterr().out) == shipped_schema("rules")
+    with pytest.raises(SystemExit) as usage:
+        main(["schema", "case"])
+    assert usage.value.code == 2

@@ -31,11 +31,14 @@ from . import __version__, engines
 from ._input import parse_json, shown_key
 from .errors import EngineError, ReferralEngineError, RuleFileError
 from .explain import printable
+from .exports import GRAPH_FORMATS, export_graph
+from .hsds import write_hsds
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
 from .models import ENGINES, Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
+from .schema import SCHEMAS, schema_text
 from .verify import check
 
 EXIT_FINDINGS = 1
@@ -161,7 +164,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "diff":
         _diff(args, as_of, engine, sys.stdout)
         return 0
+    if args.command == "schema":
+        sys.stdout.write(schema_text(args.name))
+        return 0
     ruleset = _ruleset(args.rules, engine)
+    if args.command == "graph":
+        text = export_graph(
+            ruleset.partners, args.format, service=args.service, municipality=args.municipality
+        )
+        sys.stdout.write(_printable(text))
+        return 0
+    if args.command == "export":
+        written = write_hsds(
+            ruleset, args.out, as_of=as_of, lang=args.lang, include_samples=args.include_samples
+        )
+        for path in written:
+            print(_printable(str(path)))
+        return 0
     if args.command == "demo":
         _demo(ruleset, as_of, args.lang, engine, args.json, sys.stdout)
     else:
@@ -264,7 +283,37 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--count", type=int, default=GENERATED, metavar="N", help=f"generated profiles (default {GENERATED})"
     )
+    compare.add_argument(
+        "--format", choices=("text", "json", "html"), help="the report's format (default text; --json = json)"
+    )
     _common(compare, rules=False, lang=False)
+    graph = commands.add_parser(
+        "graph",
+        help="the partner graph as Mermaid, Graphviz DOT, GraphML or node-link JSON",
+        description="The whole graph, or the part of one service (or office:<id>) or municipality.",
+    )
+    graph.add_argument(
+        "--format", choices=GRAPH_FORMATS, default="mermaid", help="output format (default mermaid)"
+    )
+    graph.add_argument("--service", metavar="ID", help="only this service (or office:<id>)")
+    graph.add_argument("--municipality", metavar="NAME", help="only this municipality (id or name)")
+    _common(graph, lang=False)
+    export = commands.add_parser("export", help="write the partner graph as a service directory")
+    export.add_argument(
+        "standard", choices=("hsds",), help="hsds: Open Referral HSDS 3 (organizations, services)"
+    )
+    export.add_argument(
+        "out", metavar="OUT", help="the folder to write organizations.json and services.json into"
+    )
+    export.add_argument("--as-of", metavar="YYYY-MM-DD", help="which offers count as active (default today)")
+    export.add_argument(
+        "--include-samples", action="store_true", help="also export placeholder offers, with an alert"
+    )
+    _common(export)
+    schemas = commands.add_parser(
+        "schema", help="print a JSON Schema: profile, recommendation, rules, steps or partners"
+    )
+    schemas.add_argument("name", choices=SCHEMAS, help="which schema")
     return parser
 
 
@@ -298,8 +347,13 @@ def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str, out: Tex
         read_cases(args.cases) if args.cases else generated_cases((old, new), as_of=as_of, count=args.count)
     )
     impact = diff(old, new, cases, as_of=as_of, generated=not args.cases, engine=engine)
-    if args.json:
+    fmt = args.format or ("json" if args.json else "text")
+    if args.json and fmt != "json":
+        raise _BadInput("--json and --format disagree: give one of them")
+    if fmt == "json":
         out.write(json.dumps(impact.to_json(), indent=2) + "\n")
+    elif fmt == "html":
+        out.write(impact.to_html(max(args.samples, 0)) + "\n")
     else:
         out.write(_printable(impact.table(max(args.samples, 0))))
 

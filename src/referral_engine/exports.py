@@ -125,20 +125,26 @@ def to_mermaid(network: nx.DiGraph) -> str:
     dashed = []
     for node in sorted(network.nodes):
         data = network.nodes[node]
-        label = str(data.get("label", node))
         if data.get("sample"):
-            label += " (example)"
             dashed.append(names[node])
-        if data.get("kind") == "offer" and (data.get("valid_from") or data.get("valid_to")):
-            label += f" {data.get('valid_from') or '…'}–{data.get('valid_to') or '…'}"
         left, right = _SHAPES[str(data["kind"])]
-        lines.append(f"    {names[node]}{left}{_mermaid_text(label)}{right}")
+        lines.append(f"    {names[node]}{left}{_mermaid_text(_label(node, data))}{right}")
     for source, target, data in sorted(network.edges(data=True)):
         lines.append(f"    {names[source]} -->|{data['relation']}| {names[target]}")
     if dashed:
         lines.append("    classDef sample stroke-dasharray: 5 5")
         lines.append(f"    class {','.join(dashed)} sample")
     return "\n".join(lines) + "\n"
+
+
+def _label(node: str, data: dict[str, Any]) -> str:
+    """A node's label: its name, "(example)" for a placeholder, an offer's validity window."""
+    label = str(data.get("label", node))
+    if data.get("sample"):
+        label += " (example)"
+    if data.get("kind") == "offer" and (data.get("valid_from") or data.get("valid_to")):
+        label += f" {data.get('valid_from') or '…'}–{data.get('valid_to') or '…'}"
+    return label
 
 
 def _mermaid_text(text: str) -> str:
@@ -161,7 +167,7 @@ def to_dot(network: nx.DiGraph) -> str:
         data = network.nodes[node]
         style = ', style="dashed"' if data.get("sample") else ""
         lines.append(
-            f"    {_dot_id(node)} [label={_dot_id(str(data.get('label', node)))}, "
+            f"    {_dot_id(node)} [label={_dot_id(_label(node, data))}, "
             f"shape={shapes[str(data['kind'])]}{style}];"
         )
     for source, target, data in sorted(network.edges(data=True)):
