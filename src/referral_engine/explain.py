@@ -27,7 +27,8 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .whatif import WhatIf
+    from .verify import Report
+    from .whatif import WhatIf, WhyNot
 
 _T = dict[str, tuple[str, str]]  # key -> (German, English)
 
@@ -122,6 +123,12 @@ _WORDS: _T = {
     "ago": ("zurück", "ago"),
     "none": ("keine", "none"),
     "handover": ("Übergang", "handover"),
+    "blocking": ("Steht entgegen", "In the way"),
+    "alternatives": ("Kleinste Änderungen, die helfen", "Smallest changes that help"),
+    "no_alternative": (
+        "Keine Änderung der Person hilft (z. B. weil ein Partner prüfen muss).",
+        "No change of the person's facts helps (e.g. because a partner must check).",
+    ),
     "changes": ("Kommende Änderungen", "Coming changes"),
 }
 _UNITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
@@ -339,3 +346,58 @@ def what_if_text(what_if: WhatIf, lang: Lang = "de", *, redact: bool = False) ->
         body = explain_decision(what_if.after.decision(change.service), lang, redact=redact)
         blocks.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
     return printable("\n".join(blocks))
+
+
+def why_not_text(why_not: WhyNot, lang: Lang = "de", *, redact: bool = False) -> str:
+    """The text of :meth:`WhyNot.explain`: status, what blocks it, and the smallest changes."""
+    _check_lang(lang)
+    lines = [f"{why_not.name or why_not.service}: {_t(_STATUS, why_not.status.value, lang)}"]
+    if why_not.conditions:
+        lines.append(_t(_WORDS, "blocking", lang) + ":")
+        for condition in why_not.conditions:
+            lines.append(f"  {_MARKS[condition.outcome]} {condition_text(condition, lang, redact=redact)}")
+    if why_not.alternatives:
+        lines.append(_t(_WORDS, "alternatives", lang) + ":")
+        for alternative in why_not.alternatives:
+            parts = [
+                _field(name, lang) + ("" if redact else f" = {_shown(value)}")
+                for name, value in sorted(alternative.items())
+            ]
+            lines.append("  - " + ", ".join(parts))
+    elif why_not.status is not Status.ELIGIBLE:
+        lines.append(_t(_WORDS, "no_alternative", lang))
+    return printable("\n".join(lines))
+
+
+def why_not_html(why_not: WhyNot) -> str:
+    """:func:`why_not_text` as an HTML block for notebooks, in the result's language."""
+    lines = why_not_text(why_not, why_not.lang).splitlines()
+    head, rest = lines[0], lines[1:]
+    items = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
+    return f"<div><p><b>{escape(head)}</b></p><ul>{items}</ul></div>"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "ja/yes" if value else "nein/no"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def check_report_html(report: Report, *, verbose: bool = False) -> str:
+    """A check report as an HTML table for notebooks (infos only with ``verbose``)."""
+    shown = [f for f in report.findings if verbose or f.severity != "info"]
+    rows = "".join(
+        f"<tr><td>{escape(f.severity)}</td><td>{escape(f.kind)}</td>"
+        f"<td>{escape(f.rule or f.service or '')}</td><td>{escape(f.where)}</td>"
+        f"<td>{escape(printable(f.message))}</td></tr>"
+        for f in shown
+    )
+    counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    summary = (
+        f"{escape(report.ruleset)}: {counts['error']} errors, {counts['warning']} warnings, "
+        f"{counts['info']} infos"
+    )
+    head = "<tr><th>severity</th><th>kind</th><th>rule / service</th><th>file:line</th><th>message</th></tr>"
+    return f"<div><p><b>{summary}</b></p><table>{head}{rows}</table></div>"

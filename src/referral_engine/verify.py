@@ -116,6 +116,18 @@ class Report:
         """The findings of one kind."""
         return tuple(f for f in self.findings if f.kind == kind)
 
+    def _repr_html_(self) -> str:
+        from .explain import check_report_html
+
+        return check_report_html(self)
+
+    def __repr__(self) -> str:
+        counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
+        return (
+            f"Report({self.ruleset!r}, errors={counts['error']}, warnings={counts['warning']}, "
+            f"infos={counts['info']}, ok={self.ok})"
+        )
+
     def table(self, *, verbose: bool = False) -> str:
         """The findings as a text table (infos only with ``verbose``), and a summary line."""
         shown = [f for f in self.findings if verbose or f.severity != "info"]

@@ -119,6 +119,23 @@ class WhyNot(_Result):
     alternatives: tuple[dict[str, ConditionValue], ...] = Field(
         default=(), description="each a smallest set of changes that makes the service eligible"
     )
+    name: str = Field(default="", description="the service's name in the requested language")
+    lang: Lang = "de"
+
+    def explain(self, lang: Lang | None = None, *, redact: bool = False) -> str:
+        """What stands in the way and the smallest changes that would help, as short text.
+
+        ``redact=True`` leaves out the person's values (the conditions' actual values and the
+        values an alternative would change facts to).
+        """
+        from .explain import why_not_text
+
+        return why_not_text(self, lang or self.lang, redact=redact)
+
+    def _repr_html_(self) -> str:
+        from .explain import why_not_html
+
+        return why_not_html(self)
 
     def __repr__(self) -> str:
         shown = [sorted(alternative) for alternative in self.alternatives]
@@ -214,10 +231,12 @@ def why_not(
         raise UsageError(f"unknown service {service!r}; the rule set has no such id") from None
     decision = recommend(profile, as_of=as_of, ruleset=ruleset, lang=lang, engine=engine).decision(service)
     if decision.status is Status.ELIGIBLE:
-        return WhyNot(service=service, status=decision.status)
+        return WhyNot(service=service, status=decision.status, name=decision.name, lang=lang)
     return WhyNot(
         service=service,
         status=decision.status,
+        name=decision.name,
+        lang=lang,
         conditions=decision.blocking,
         alternatives=smallest_changes(
             profile, service, as_of=as_of, ruleset=ruleset, engine=engine, max_changes=max_changes
