@@ -54,7 +54,7 @@ def test_an_eligible_service_has_nothing_in_the_way() -> None:
 
 
 def test_a_check_report_is_short_in_a_repr_and_a_table_in_html() -> None:
-    """repr gives counts, not 25 KB of findings; the HTML is a table with every error and warning."""
+    """Repr gives counts, not 25 KB of findings; the HTML is a table with every error and warning."""
     report = check(default_ruleset())
     assert repr(report).startswith("Report('bad-krozingen-staufen@")
     assert len(repr(report)) < 200
