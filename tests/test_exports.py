@@ -160,6 +160,7 @@ _SPEC: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, Any]]]] = {
             "email": ("string", "email"),
             "website": ("string", "uri"),
             "parent_organization_id": ("string", None),
+            "phones": ("array", "phone"),
         },
     ),
     "service": (
@@ -180,6 +181,7 @@ _SPEC: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, Any]]]] = {
             "languages": ("array", "language"),
         },
     ),
+    "phone": (("id", "number"), {"id": ("string", "uuid"), "number": ("string", None)}),
     "service_area": (
         ("id",),
         {"id": ("string", "uuid"), "service_id": ("string", "uuid"), "name": ("string", None)},
@@ -372,3 +374,43 @@ def test_the_export_command_writes_the_hsds_directory(
     ]
     services = json.loads((tmp_path / "out" / "services.json").read_text(encoding="utf-8"))
     assert services == hsds_directory(RULES, as_of=AS_OF)["services"]
+
+
+def test_partner_directory_data_is_read_checked_and_exported(tmp_path: Path) -> None:
+    """contact: web, e-mail and phone reach the HSDS organization; a bad web address is a located error."""
+    from referral_engine import RuleFileError, load_ruleset
+
+    from .conftest import edited_rules
+
+    contact = (
+        '    contact: {web: "https://www.hkf-staufen.de/", email: "info@example.org", phone: "+49 7633 0"}'
+    )
+    folder = edited_rules(
+        tmp_path / "ok", "partners.yaml", '    contact: {web: "https://www.hkf-staufen.de/"}', contact
+    )
+    rules = load_ruleset(folder)
+    assert dict(rules.partners.partners["helferkreis_staufen"].contact) == {
+        "web": "https://www.hkf-staufen.de/",
+        "email": "info@example.org",
+        "phone": "+49 7633 0",
+    }
+    [organization] = [
+        o
+        for o in hsds_directory(rules, as_of=AS_OF)["organizations"]
+        if o["id"] == hsds_id("partner", "helferkreis_staufen")
+    ]
+    assert organization["website"] == "https://www.hkf-staufen.de/"
+    assert organization["phones"][0]["number"] == "+49 7633 0"
+    assert _problems("organization", organization, "o") == []
+    broken = edited_rules(
+        tmp_path / "bad", "partners.yaml", '{web: "https://www.hkf-staufen.de/"}', '{web: "hkf-staufen.de"}'
+    )
+    with pytest.raises(RuleFileError, match="web must be an http"):
+        load_ruleset(broken)
+
+
+def test_unknown_directory_data_is_absent_not_invented() -> None:
+    """The bundled partners carry only sourced web pages: no phone number or e-mail is made up."""
+    for partner in GRAPH.partners.values():
+        assert set(partner.contact) <= {"web"}
+        assert all(url.startswith("https://") for url in partner.contact.values())

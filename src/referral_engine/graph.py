@@ -93,7 +93,13 @@ class Partner:
     organisation: str | None = None
     sample: bool = False
     replaced_by: tuple[str, ...] = ()
+    #: Directory data as far as it is known and sourced (see :data:`CONTACT_KEYS`); absent = unknown.
+    contact: Mapping[str, str] = field(default_factory=dict, compare=False)
     where: Located | None = field(default=None, compare=False)
+
+
+#: The directory data a partner unit may carry in ``partners.yaml`` under ``contact:``.
+CONTACT_KEYS = ("web", "email", "phone", "address", "opening_hours", "accessibility")
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,13 @@ def hsds_directory(
             and partner.organisation in graph.partners
         ):
             organization["parent_organization_id"] = hsds_id("partner", partner.organisation)
+        contact = partner.contact
+        if "web" in contact:
+            organization["website"] = contact["web"]
+        if "email" in contact:
+            organization["email"] = contact["email"]
+        if "phone" in contact:
+            organization["phones"] = [{"id": hsds_id("phone", partner.id), "number": contact["phone"]}]
         organizations.append(organization)
     services = []
     for offer in graph.offers:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast, get_args
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -31,6 +32,7 @@ from .dates import Duration
 from .errors import RuleFileError, RuleProblem, UsageError
 from .facts import FIELDS, FieldSpec
 from .graph import (
+    CONTACT_KEYS,
     PARTNER_KINDS,
     Located,
     Municipality,
@@ -620,7 +622,7 @@ def _read_partners(reader: Reader, entries: dict[str, Node], partners: dict[str,
     reader.subject = "partner"
     seen: dict[str, Located] = {}
     required = ("id", "name", "kind", "data_protection")
-    optional = ("reporting_duty", "organisation", "sample", "replaced_by", "source")
+    optional = ("reporting_duty", "organisation", "sample", "replaced_by", "contact", "source")
     for item in reader.sequence(entries["partners"]) if "partners" in entries else []:
         fields = reader.mapping(item, required, optional)
         if fields is None or not set(required) <= fields.keys():
@@ -651,10 +653,38 @@ def _read_partners(reader: Reader, entries: dict[str, Node], partners: dict[str,
         replaced_by: tuple[str, ...] = ()
         if "replaced_by" in fields:
             replaced_by = reader.items(fields["replaced_by"], partial(reader.identifier, rule=pid), pid)
+        contact = _contact(reader, fields["contact"], pid) if "contact" in fields else {}
         if pid and _unique(reader, fields["id"], pid, seen, "partner") and name and kind and regime:
             partners[pid] = Partner(
-                pid, name, kind, regime, source, duty, organisation, sample, replaced_by, _where(reader, item)
+                pid,
+                name,
+                kind,
+                regime,
+                source,
+                duty,
+                organisation,
+                sample,
+                replaced_by,
+                MappingProxyType(contact),
+                _where(reader, item),
             )
+
+
+def _contact(reader: Reader, node: Node, pid: str | None) -> dict[str, str]:
+    """A partner's directory data: web (an http(s) address), e-mail, phone, address, hours, access."""
+    entries = reader.mapping(node, (), CONTACT_KEYS, pid)
+    contact: dict[str, str] = {}
+    for key, value_node in (entries or {}).items():
+        value = reader.string(value_node, pid)
+        if value is None:
+            continue
+        if key == "web" and not value.startswith(("https://", "http://")):
+            reader.problem(value_node, "web must be an http(s) address", pid)
+        elif key == "email" and ("@" not in value or " " in value):
+            reader.problem(value_node, "email must be an e-mail address", pid)
+        else:
+            contact[key] = value
+    return contact
 
 
 def _partner_kind(reader: Reader, node: Node, pid: str | None) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import UsageError
 from .facts import FIELDS
-from .graph import PARTNER_KINDS
+from .graph import CONTACT_KEYS, PARTNER_KINDS
 from .loader import _OPS_BY_KIND, CATEGORIES, CONFIDENCES, EFFECTS, STEP_FOR, STEP_KINDS
 from .models import CaseProfile, Recommendation
 
@@ -255,6 +255,11 @@ def _partners() -> dict[str, Any]:
                 "organisation": {"type": "string", "pattern": _ID},
                 "sample": {"type": "boolean"},
                 "replaced_by": ids,
+                "contact": {
+                    "type": "object",
+                    "properties": {key: {"type": "string"} for key in CONTACT_KEYS},
+                    "additionalProperties": False,
+                },
                 "source": _SOURCE,
             },
             "required": ["id", "name", "kind", "data_protection"],
