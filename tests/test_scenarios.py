@@ -335,7 +335,7 @@ BROKEN = {
         "as_of: 2026-01-01\nscenarios:\n  - name: x\n    profile:\n      consents:\n"
         "        - {partner: north, categories: [identity], given_on: 2026-01-02, withdrawn_on: 2026-01-01}\n"
         "    expect: {eligible: [youth]}\n",
-        ":6:11: scenario 'x': profile field consents.0: withdrawn_on must not be before given_on",
+        ":6:88: scenario 'x': profile field consents.0.withdrawn_on: must not be before given_on",
     ),
     "ambiguous_boolean": (
         _one("{eligible: [youth]}", "{literate_latin: no}"),
@@ -534,11 +534,68 @@ def test_plugin_collects_the_three_kinds_of_scenario_file(pytester: pytest.Pytes
 
 def test_plugin_and_library_agree_on_the_scenarios_folder() -> None:
     """The plugin's file-name convention uses the folder name the library defaults rule folders by."""
+    import referral_engine_pytest
     from referral_engine import pytest_plugin, scenarios
 
-    assert pytest_plugin._SCENARIO_DIR == scenarios.SCENARIO_DIR
+    assert referral_engine_pytest.SCENARIO_DIR == scenarios.SCENARIO_DIR
     assert pytest_plugin.is_scenario_file(Path("rules") / scenarios.SCENARIO_DIR / "jmd.yaml")
     assert not pytest_plugin.is_scenario_file(Path("rules") / "eligibility" / "jmd.yaml")
+
+
+def test_plugin_and_library_agree_on_the_engines() -> None:
+    """The tiny plugin module checks --referral-engine against the library's engine names."""
+    import referral_engine_pytest
+    from referral_engine.models import ENGINES
+
+    assert referral_engine_pytest._ENGINES == ENGINES
+
+
+UNRELATED = """\
+# an unrelated project's load-test scenarios: not a referral-engine file
+scenarios:
+  - name: checkout
+    users: 50
+"""
+
+
+def test_plugin_ignores_scenario_folders_of_unrelated_projects(pytester: pytest.Pytester) -> None:
+    """A project's own scenarios/*.yaml without a rule set next to it is not collected (no errors)."""
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "load.yaml").write_text(UNRELATED, encoding="utf-8")
+    (pytester.path / "scenarios.yaml").write_text("steps: [login, checkout]\n", encoding="utf-8")
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_unrelated_run_imports_nothing_of_the_library(pytester: pytest.Pytester) -> None:
+    """In a fresh pytest process of an unrelated project, referral_engine is never imported."""
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "load.yaml").write_text(UNRELATED, encoding="utf-8")
+    pytester.makepyfile(
+        test_plain="""
+        import sys
+
+        def test_library_not_imported():
+            assert "referral_engine" not in sys.modules
+            assert "referral_engine_pytest" in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_option_names_scenario_folders(pytester: pytest.Pytester) -> None:
+    """Scenario files under a referral_engine_scenarios folder are collected with no ruleset.yaml."""
+    rules = _rule_folder(pytester)
+    (rules / "ruleset.yaml").unlink()
+    (rules / "scenarios" / "checks.yaml").write_text(PASSING, encoding="utf-8")
+    assert pytester.runpytest().ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    pytester.makeini("[pytest]\nreferral_engine_scenarios = rules\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)  # collected: the library now says what the folder lacks
+    result.stdout.fnmatch_lines(["*rules/scenarios/checks.yaml:1:1: no rule folder*"])
 
 
 def test_plugin_leaves_projects_without_scenarios_alone(pytester: pytest.Pytester) -> None:
