@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import textwrap
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from referral_engine import RuleFileError, default_ruleset, load_ruleset
+from referral_engine._bundled import bundled
 from referral_engine.engines import durable_available
 from referral_engine.scenarios import default_rules_folder, load_scenarios, run_scenario
 
@@ -115,8 +115,8 @@ def test_bundled_scenarios_test_the_bundled_rules() -> None:
 
 def test_installed_package_ships_the_scenarios() -> None:
     """The package carries the scenario files of rules/scenarios, like the rest of the rules."""
-    bundled = resources.files("referral_engine") / "rules" / "scenarios"
-    assert sorted(item.name for item in bundled.iterdir() if item.name.endswith(".yaml")) == [
+    folder = bundled("rules") / "scenarios"
+    assert sorted(item.name for item in folder.iterdir() if item.name.endswith(".yaml")) == [
         path.name for path in BUNDLED
     ]
 
@@ -534,20 +534,20 @@ def test_plugin_collects_the_three_kinds_of_scenario_file(pytester: pytest.Pytes
 
 def test_plugin_and_library_agree_on_the_scenarios_folder() -> None:
     """The plugin's file-name convention uses the folder name the library defaults rule folders by."""
-    import referral_engine_pytest
     from referral_engine import pytest_plugin, scenarios
+    from referral_engine_plugins import pytest_plugin as plugin_module
 
-    assert referral_engine_pytest.SCENARIO_DIR == scenarios.SCENARIO_DIR
+    assert plugin_module.SCENARIO_DIR == scenarios.SCENARIO_DIR
     assert pytest_plugin.is_scenario_file(Path("rules") / scenarios.SCENARIO_DIR / "jmd.yaml")
     assert not pytest_plugin.is_scenario_file(Path("rules") / "eligibility" / "jmd.yaml")
 
 
 def test_plugin_and_library_agree_on_the_engines() -> None:
     """The tiny plugin module checks --referral-engine against the library's engine names."""
-    import referral_engine_pytest
     from referral_engine.models import ENGINES
+    from referral_engine_plugins import pytest_plugin as plugin_module
 
-    assert referral_engine_pytest._ENGINES == ENGINES
+    assert plugin_module._ENGINES == ENGINES
 
 
 UNRELATED = """\
@@ -579,7 +579,7 @@ def test_unrelated_run_imports_nothing_of_the_library(pytester: pytest.Pytester)
 
         def test_library_not_imported():
             assert "referral_engine" not in sys.modules
-            assert "referral_engine_pytest" in sys.modules
+            assert "referral_engine_plugins.pytest_plugin" in sys.modules
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")

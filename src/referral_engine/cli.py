@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import __version__
+from ._bundled import bundled
 from .errors import ReferralEngineError, RuleFileError
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
@@ -228,7 +229,7 @@ def _recommend(
 
 
 def _demo(ruleset: Ruleset, as_of: dt.date | None, lang: Lang, out: TextIO) -> None:
-    cases = resources.files("referral_engine") / "example_cases"
+    cases = bundled("example_cases")
     with resources.as_file(cases) as folder:
         paths = sorted(folder.glob("*.json"))
         if not paths:

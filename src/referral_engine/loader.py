@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import string
 import threading
+import time
 from collections.abc import Collection, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from typing import Any, cast, get_args
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
+from ._bundled import bundled
 from ._yaml import RULE_ID, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem
@@ -30,6 +33,8 @@ from .facts import FIELDS, FieldSpec
 from .graph import Located, Municipality, NotOffered, Offer, Partner, PartnerGraph, Text
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+
+_log = logging.getLogger(__name__)
 
 ELIGIBILITY_DIR = "eligibility"
 
@@ -735,7 +740,7 @@ def _base_layer(folder: _Folder, own: _Layer, extends: Node, stack: ExitStack) -
     reader = Reader(f"{own.shown}/ruleset.yaml", folder.problems)
     target = str(extends.value)
     if target == "default":
-        base = stack.enter_context(resources.as_file(resources.files("referral_engine") / "rules"))
+        base = stack.enter_context(resources.as_file(bundled("rules")))
         layer = _Layer(Path(base), "default", overlay=False)
     else:
         layer = _Layer(own.root / target, f"{own.shown}/{target}".replace("/./", "/"), overlay=False)
@@ -771,6 +776,7 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
     it changes: entries with the base's ids replace them, new ids are added, and ``remove: [ids]``
     drops entries of the base.
     """
+    started = time.perf_counter()
     root = Path(path)
     shown = str(path).rstrip("/") or "."
     if not root.is_dir():
@@ -797,7 +803,7 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
     if folder.problems or graph is None or messages is None:
         problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
         raise RuleFileError(problems or [RuleProblem(shown, 1, 1, "incomplete rule set")])
-    return Ruleset(
+    ruleset = Ruleset(
         name=name,
         version=version,
         digest=folder.digest.hexdigest(),
@@ -809,6 +815,21 @@ def load_ruleset(path: str | Path, *, engine: str | None = None) -> Ruleset:
         partners=graph,
         path=shown,
     ).with_engine(engine)
+    # Rule files are public: path, digest and counts are safe to log (a profile never is).
+    _log.debug(
+        "loaded rule set %s from %s: digest %s, %d services, %d rules, %d partners, %d steps, "
+        "engine %s, %.1f ms",
+        ruleset.ruleset_version,
+        shown,
+        ruleset.digest,
+        len(ruleset.services),
+        len(ruleset.rules),
+        len(graph.partners),
+        len(ruleset.steps),
+        engine or "default",
+        (time.perf_counter() - started) * 1000,
+    )
+    return ruleset
 
 
 _default: Ruleset | None = None
@@ -821,7 +842,7 @@ def default_ruleset() -> Ruleset:
     if _default is None:
         with _default_lock:
             if _default is None:
-                bundled = resources.files("referral_engine") / "rules"
-                with resources.as_file(bundled) as folder:
+                with resources.as_file(bundled("rules")) as folder:
                     _default = load_ruleset(folder)
+                _log.debug("default rule set: %s from %s", _default.ruleset_version, folder)
     return _default

@@ -1,6 +1,6 @@
 """The scenario files pytest runs: one test item per scenario (the plugin's machinery).
 
-The plugin itself is the tiny module ``referral_engine_pytest`` (registered as
+The plugin itself is the tiny module ``referral_engine_plugins.pytest_plugin`` (registered as
 ``referral_engine`` in ``pytest11``): it decides which files are scenario files of a rule set
 and imports this module only when it meets one. A scenario that fails prints ``file:line`` of
 each unmet expectation and a diff of expected vs got, without a traceback; a broken file is a
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from referral_engine_pytest import is_scenario_file
+from referral_engine_plugins.pytest_plugin import is_scenario_file
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr

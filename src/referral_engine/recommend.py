@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any, get_args
 
 from .decide import decide
-from .engines import evaluator
+from .engines import evaluator, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import facts_for
 from .loader import default_ruleset
@@ -25,6 +26,7 @@ from .ruleset import Ruleset
 from .steps import plan_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
+_log = logging.getLogger(__name__)
 _STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
 
 
@@ -55,6 +57,8 @@ def recommend(
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
 
     check_municipality(profile, ruleset)
+    if _log.isEnabledFor(logging.DEBUG):  # the engine and the rules, never the case
+        _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
     evaluate = evaluator(ruleset, engine)
     facts = facts_for(profile, as_of)
     decided = decide(ruleset, facts, as_of, evaluate(facts, as_of), lang)

@@ -42,7 +42,16 @@ from .dates import add_months, age_on
 from .errors import ProfileError
 from .facts import FIELDS
 from .loader import default_ruleset
-from .models import EVENT_DATES, LANGUAGE_LEVELS, CaseProfile, Consent, DataCategory, Recommendation, Status
+from .models import (
+    EARLIEST_DATE,
+    EVENT_DATES,
+    LANGUAGE_LEVELS,
+    CaseProfile,
+    Consent,
+    DataCategory,
+    Recommendation,
+    Status,
+)
 from .recommend import recommend
 from .ruleset import Ruleset
 from .thresholds import EVENT_FIELDS, MAX_AGE, ONE_DAY, Thresholds, representatives, thresholds
@@ -112,7 +121,7 @@ def _birthdays(th: Thresholds, as_of: dt.date) -> list[dt.date]:
 
 def _birth_dates(th: Thresholds, as_of: dt.date | None) -> st.SearchStrategy[dt.date]:
     latest = (_span(th)[0] - ONE_DAY) if as_of is None else as_of
-    earliest = add_months(latest, -12 * MAX_AGE)
+    earliest = max(add_months(latest, -12 * MAX_AGE), EARLIEST_DATE)  # no profile date is earlier
     leap_days = [dt.date(y, 2, 29) for y in range(earliest.year + 1, latest.year) if isleap(y)]
     anyday = st.one_of(st.dates(min_value=earliest, max_value=latest), st.sampled_from(leap_days))
     if as_of is None:
