@@ -22,6 +22,7 @@ from referral_engine import (
     CaseProfile,
     ConditionOutcome,
     Consent,
+    ProfileError,
     Recommendation,
     Ruleset,
     Status,
@@ -209,7 +210,7 @@ def test_check_rule_without_check_with_asks_the_responsible_partner(tmp_path: Pa
         rec.next_steps[1].text
         == "Check with South Counselling (Youth counselling): arrival certificate unclear"
     )
-    nowhere = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "municipality": "Town C"})
+    nowhere = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "municipality": None})
     assert step_ids(nowhere) == ["no_partner:youth"]
 
 
@@ -297,10 +298,18 @@ def test_routing_town_b(ruleset: Ruleset) -> None:
     assert run(ruleset, **{**YOUTH, "municipality": "Town B"}).decision("youth").partners == ("south",)
 
 
-@pytest.mark.parametrize("municipality", ["Town C", "Freiburg", None])
-def test_municipality_outside_graph_gives_no_partner_step(ruleset: Ruleset, municipality: str | None) -> None:
-    """Where no offer covers the municipality, an eligible service has no partners and a no_partner step."""
-    rec = run(ruleset, **{**YOUTH, "municipality": municipality})
+@pytest.mark.parametrize("municipality", ["Town C", "Freiburg"])
+def test_municipality_outside_graph_is_a_profile_error(ruleset: Ruleset, municipality: str) -> None:
+    """A municipality the rule set does not know is a ProfileError listing the ones it knows."""
+    with pytest.raises(
+        ProfileError, match=r"municipality: unknown municipality; this rule set knows: Town A, Town B"
+    ):
+        run(ruleset, **{**YOUTH, "municipality": municipality})
+
+
+def test_unknown_municipality_gives_no_partner_step(ruleset: Ruleset) -> None:
+    """With the municipality unknown, an eligible service has no partners and a no_partner step."""
+    rec = run(ruleset, **{**YOUTH, "municipality": None})
     youth = rec.decision("youth")
     assert youth.status == "eligible"
     assert youth.partners == ()
@@ -545,13 +554,18 @@ def test_rule_outside_window_that_would_fail_is_not_listed(ruleset: Ruleset) -> 
         (dt.date(2023, 3, 1), "eligible"),  # third anniversary is as_of itself
         (dt.date(2023, 2, 28), "not_eligible"),
         (dt.date(2026, 3, 1), "eligible"),
-        (dt.date(2026, 3, 2), "not_eligible"),  # arrival after as_of is not "within"
     ],
 )
 def test_adult_window_boundaries(ruleset: Ruleset, entry_date: dt.date, adult: str) -> None:
     """The P3Y arrival window of adult-new includes its third anniversary (§ 188 BGB)."""
     rec = run(ruleset, **{**ADULT, "entry_date": entry_date})
     assert status(rec, "adult") == adult
+
+
+def test_arrival_after_as_of_is_a_profile_error(ruleset: Ruleset) -> None:
+    """An arrival after as_of is rejected like a birth after as_of, not read as outside the window."""
+    with pytest.raises(ProfileError, match="entry_date: must not be after the as_of date"):
+        run(ruleset, **{**ADULT, "entry_date": dt.date(2026, 3, 2)})
 
 
 # -- the whole recommendation ------------------------------------------------------------------
