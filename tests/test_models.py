@@ -33,6 +33,7 @@ from referral_engine import (
     UsageError,
     recommend,
 )
+from tests.conftest import examples
 from tests.strategies import case_profiles
 
 AS_OF = dt.date(2026, 3, 1)
@@ -207,7 +208,7 @@ ENTRY_POINTS: dict[str, Callable[[dict[str, Any], Ruleset], object]] = {
     consent_placement=st.none() | st.sampled_from(sorted(CONSENT_PLACEMENTS)),
     entry_point=st.sampled_from(sorted(ENTRY_POINTS)),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_errors_never_echo_the_value_given(
     minimal_ruleset: Ruleset,
     secret: str,
@@ -233,7 +234,7 @@ def test_errors_never_echo_the_value_given(
 @given(
     number=st.integers(min_value=10**6, max_value=10**18), entry_point=st.sampled_from(sorted(ENTRY_POINTS))
 )
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_out_of_range_age_is_not_echoed(minimal_ruleset: Ruleset, number: int, entry_point: str) -> None:
     """An age far out of range is reported without repeating the number."""
     with pytest.raises(ProfileError) as caught:
@@ -370,7 +371,7 @@ def test_profile_repr_shows_only_known_field_names() -> None:
 
 
 @given(profile=case_profiles())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_profile_repr_never_contains_values(profile: CaseProfile) -> None:
     """No value of any generated profile shows in its repr (which holds no digits at all)."""
     text = repr(profile)

@@ -18,6 +18,7 @@ from referral_engine import (
     default_ruleset,
     recommend,
 )
+from tests.conftest import examples
 from tests.strategies import cases, consistent_birth_dates, field_values
 
 RULES: Ruleset = default_ruleset()
@@ -42,7 +43,7 @@ def is_unknown(profile: CaseProfile, name: str) -> bool:
 
 
 @given(case=cases())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_recommend_is_deterministic(case: Case) -> None:
     """The same profile and date give equal recommendations, also for a re-validated copy."""
     profile, as_of = case
@@ -54,7 +55,7 @@ def test_recommend_is_deterministic(case: Case) -> None:
 
 
 @given(case=cases(), data=st.data())
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 def test_unknown_never_overturns(case: Case, data: st.DataObject) -> None:
     """Filling in unknown fields never changes an eligible or a not_eligible decision."""
     profile, as_of = case
@@ -81,7 +82,7 @@ def test_unknown_never_overturns(case: Case, data: st.DataObject) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_decisions_are_complete_and_ordered(case: Case) -> None:
     """One decision per service: eligible, then undetermined, then not_eligible, by priority within."""
     rec = run(case)
@@ -96,7 +97,7 @@ def test_decisions_are_complete_and_ordered(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_eligible_decisions_have_sourced_reasons(case: Case) -> None:
     """An eligible decision names holding, sourced rules; a not_eligible one no holding grant in force."""
     for decision in run(case).decisions:
@@ -115,7 +116,7 @@ def test_eligible_decisions_have_sourced_reasons(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_partners_are_in_the_graph(case: Case) -> None:
     """Every partner named in decisions and steps is in the graph, and routed partners offer the service."""
     rec = run(case)
@@ -135,7 +136,7 @@ def test_partners_are_in_the_graph(case: Case) -> None:
 
 
 @given(case=cases(), lang=st.sampled_from(["de", "en"]))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_json_round_trip(case: Case, lang: str) -> None:
     """A recommendation survives a JSON round trip and model_dump(mode='json') is plain JSON."""
     rec = run(case, lang=lang)
@@ -146,7 +147,7 @@ def test_json_round_trip(case: Case, lang: str) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_language_changes_only_texts(case: Case) -> None:
     """German and English recommendations differ in texts only, not in decisions or steps."""
     german, english = run(case, lang="de"), run(case, lang="en")
@@ -160,7 +161,7 @@ def test_language_changes_only_texts(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_missing_names_unknown_fields_of_undetermined_decisions(case: Case) -> None:
     """rec.missing lists exactly the unknown fields open in undetermined decisions, most useful first."""
     profile, _ = case
@@ -184,7 +185,7 @@ def test_missing_names_unknown_fields_of_undetermined_decisions(case: Case) -> N
 
 
 @given(case=cases())
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 def test_consent_comes_before_every_handover(case: Case) -> None:
     """No step hands data to a partner without a valid consent or an earlier consent step covering it."""
     profile, as_of = case
@@ -214,7 +215,7 @@ def test_consent_comes_before_every_handover(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_steps_are_unique_and_grouped(case: Case) -> None:
     """Step ids are unique; questions come first, then consents, then the services' own steps."""
     rec = run(case)

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from referral_engine import RuleFileError, default_ruleset, load_ruleset
+from referral_engine import RuleFileError, Ruleset, default_ruleset, load_ruleset
 from referral_engine._bundled import bundled
 from referral_engine.engines import durable_available
 from referral_engine.scenarios import default_rules_folder, load_scenarios, run_scenario
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, REPO, examples
 
 pytest_plugins = ["pytester"]
 
@@ -84,11 +84,14 @@ def _problems(path: Path) -> str:
 # --- the bundled scenarios -------------------------------------------------------------------
 
 
+_LOADED: dict[str, Ruleset] = {}  # the bundled rules, loaded once for every bundled scenario file
+
+
 def test_bundled_scenarios_cover_every_service() -> None:
     """Every service of the bundled rules is eligible in at least one bundled scenario."""
     covered = set()
     for path in BUNDLED:
-        for scenario in load_scenarios(path):
+        for scenario in load_scenarios(path, cache=_LOADED):
             covered |= {
                 c.subject for c in scenario.checks if c.kind == "status" and c.expected == ("eligible",)
             }
@@ -99,7 +102,7 @@ def test_bundled_scenarios_test_a_boundary_of_every_service() -> None:
     """Every service of the bundled rules is also not eligible or undetermined in some bundled scenario."""
     covered = set()
     for path in BUNDLED:
-        for scenario in load_scenarios(path):
+        for scenario in load_scenarios(path, cache=_LOADED):
             covered |= {
                 c.subject for c in scenario.checks if c.kind == "status" and c.expected != ("eligible",)
             }
@@ -443,7 +446,7 @@ EDITS = st.sampled_from(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(data=st.data())
 def test_any_edit_of_a_scenario_file_loads_or_is_reported(edited_file: Path, data: st.DataObject) -> None:
     """Whatever an edit does to a scenario file, it loads and runs, or raises RuleFileError: nothing else."""
