@@ -373,7 +373,7 @@ def check_monotone(
         above = [a for a in ages if a > current and a <= MAX_AGE]
         others = sorted(above if increasing else [a for a in ages if 0 <= a < current])
     for value in others:
-        changed = profile.model_copy(update={field: value})
+        changed = profile.replace(**{field: value})
         status = recommend(changed, as_of=as_of, ruleset=ruleset, engine=engine).decision(service).status
         direction = "higher" if increasing else "lower"
         assert status is Status.ELIGIBLE, (
