@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from enum import Enum
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -21,14 +21,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ModelWrapValidatorHandler,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 from typing_extensions import Self
+
+if TYPE_CHECKING:
+    from pydantic import ModelWrapValidatorHandler
+    from pydantic_core import InitErrorDetails
 
 from .errors import FieldProblem, ProfileError, ReferralEngineError, ResultError, UsageError
 
@@ -222,7 +225,7 @@ def _checked(error: ValidationError, model: type[BaseModel]) -> ValidationError:
                 "input": HIDDEN_INPUT,
             }
         )
-    return ValidationError.from_exception_data(model.__name__, details, hide_input=True)
+    return ValidationError.from_exception_data(model.__name__, details)
 
 
 class _Frozen(BaseModel):
@@ -485,7 +488,6 @@ def _located_all(problems: list[tuple[str, str]]) -> ValidationError:
             {"type": PydanticCustomError("implausible", message), "loc": (field,), "input": HIDDEN_INPUT}
             for field, message in problems
         ],
-        hide_input=True,
     )
 
 
