@@ -130,3 +130,16 @@ def test_shell_block_names_real_commands_and_extras(block: Block) -> None:
             for word in words[2:]:
                 for extra in re.findall(r"\[([\w,-]+)\]", word):
                     assert set(extra.split(",")) <= extras, f"{block}: no extra {extra!r}"
+
+
+def test_pytest_doctest_glob_runs_the_readme() -> None:
+    """`pytest --doctest-glob='*.md' README.md` passes: the README's sessions are plain doctests."""
+    options = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-o", "addopts="]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *options, "--doctest-glob=*.md", "README.md"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
