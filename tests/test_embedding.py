@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import io
 import json
 import traceback
 from typing import Any
@@ -216,3 +217,24 @@ def test_output_model_round_trip_still_works() -> None:
     rec = recommend({"age": 30, "municipality": "Staufen"}, as_of=dt.date(2026, 3, 1))
     assert Recommendation.model_validate_json(rec.model_dump_json()) == rec
     assert default_ruleset().ruleset_version == rec.ruleset_version
+
+
+def test_rich_traceback_with_locals_hides_values() -> None:
+    """A rich traceback that shows local variables shows a profile's field names, never its values."""
+    pytest.importorskip("rich")
+    from rich.console import Console
+    from rich.traceback import Traceback
+
+    def handle(profile: CaseProfile) -> None:
+        raise RuntimeError("the application failed while holding a profile")
+
+    try:
+        handle(_profile())
+    except RuntimeError as error:
+        trace = Traceback.from_exception(type(error), error, error.__traceback__, show_locals=True)
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(trace)
+    text = console.export_text()
+    assert "profile" in text
+    assert MARK not in text
+    assert "1987" not in text
