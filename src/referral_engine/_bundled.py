@@ -8,9 +8,16 @@ symlinks, so that checkouts without symlink support work — and uses the reposi
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 #: Each bundled folder's name inside the package and its path in the repository.
 _IN_REPOSITORY = {"rules": "rules", "example_cases": "examples/cases"}
