@@ -306,7 +306,8 @@ class _ValidatedInput(_Frozen, metaclass=_InputMeta):
 
     def __setattr__(self, name: str, value: Any) -> None:
         # pydantic's own error for a frozen field would repeat the value: personal data.
-        raise UsageError(f"{type(self).__name__} is frozen; use .replace({name}=...) for a changed copy")
+        shown = name if _FIELD_LIKE.fullmatch(name) else "field"
+        raise UsageError(f"{type(self).__name__} is frozen; use .replace({shown}=...) for a changed copy")
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name in type(self).model_fields:
