@@ -41,7 +41,7 @@ from referral_engine.dates import add_months
 from referral_engine.decide import decide
 from referral_engine.engines import evaluator
 from referral_engine.facts import Facts, facts_for
-from referral_engine.models import Status
+from referral_engine.models import EVENT_DATES, Status
 
 T = TypeVar("T")
 
@@ -65,7 +65,9 @@ def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
     """A generated profile (each field unknown with probability 0.15) and the day it is decided on."""
     profile = random_profile(rng)
     as_of = AS_OF if rng.random() < 0.9 else _day(rng, *OTHER_DAYS)
-    return profile, as_of
+    # A date after as_of is a ProfileError: on an earlier day, such events are not known yet.
+    later = {name: None for name in EVENT_DATES if (day := getattr(profile, name)) and day > as_of}
+    return (profile.replace(**later) if later else profile), as_of
 
 
 # --- (a) the hand-written decision ----------------------------------------------------------------

@@ -33,7 +33,7 @@ from referral_engine.models import (
 
 T = TypeVar("T")
 AS_OF = dt.date(2026, 3, 1)
-PLACES = ["Bad Krozingen", "Staufen im Breisgau", "Hartheim am Rhein", "Freiburg", None]
+PLACES = ["Bad Krozingen", "Staufen im Breisgau", "Hartheim am Rhein", None]  # known places only
 
 
 def _maybe(rng: random.Random, value: Any, known: float = 0.85) -> Any:

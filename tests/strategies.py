@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from referral_engine import CaseProfile, Consent, default_ruleset
 from referral_engine.dates import add_months, age_on
 from referral_engine.models import (
+    EARLIEST_DATE,
     Accommodation,
     Benefits,
     DataCategory,
@@ -72,7 +73,6 @@ MUNICIPALITIES: tuple[str | None, ...] = (
     "Staufen",
     "Staufen im Breisgau",
     "Hartheim",
-    "Freiburg",
     None,
 )
 LANGUAGES: tuple[str, ...] = ("de", "en", "fr", "ar", "uk", "ru", "fa", "tr", "ti", "so", "ps", "ku", "es")
@@ -99,15 +99,18 @@ def as_of_dates() -> st.SearchStrategy[dt.date]:
 
 
 def event_dates(as_of: dt.date | None = None) -> st.SearchStrategy[dt.date]:
-    """Dates from 2010 to 2027: any day, a rule threshold, or (given ``as_of``) a window's edge.
+    """Dates from 2010 to 2027 (to ``as_of`` if given): any day, a rule threshold, or a window's edge.
 
     A window edge is ``as_of`` moved back by one of the rules' window lengths, give or take a day,
     which puts ``as_of`` on, just inside or just outside a ``within`` / ``older_than`` window.
     """
+    latest = LATEST_AS_OF if as_of is None else as_of  # an event after as_of is a ProfileError
     options: list[st.SearchStrategy[dt.date]] = [
-        st.dates(min_value=dt.date(2010, 1, 1), max_value=LATEST_AS_OF),
-        st.sampled_from(NEAR_THRESHOLDS),
+        st.dates(min_value=min(dt.date(2010, 1, 1), latest), max_value=latest),
     ]
+    near = [day for day in NEAR_THRESHOLDS if day <= latest]
+    if near:
+        options.append(st.sampled_from(near))
     if as_of is not None:
         edges = sorted(
             {
@@ -116,7 +119,7 @@ def event_dates(as_of: dt.date | None = None) -> st.SearchStrategy[dt.date]:
                 for shift in (-1, 0, 1)
             }
         )
-        options.append(st.sampled_from(edges))
+        options.append(st.sampled_from([day for day in edges if day <= as_of]))
     return st.one_of(options)
 
 
@@ -127,7 +130,7 @@ def birth_dates(as_of: dt.date | None = None) -> st.SearchStrategy[dt.date]:
     (give or take a day) are common, and so are 29 February birthdays.
     """
     latest = EARLIEST_AS_OF - dt.timedelta(days=1) if as_of is None else as_of
-    earliest = _shift_years(latest, -120)
+    earliest = max(_shift_years(latest, -120), EARLIEST_DATE)  # a profile holds no earlier date
     leap_days = [
         day
         for day in (dt.date(year, 2, 29) for year in range(earliest.year, latest.year + 1) if isleap(year))
@@ -235,6 +238,11 @@ def case_profiles(as_of: dt.date | None = None) -> st.SearchStrategy[CaseProfile
         if which != "neither":
             data[which] = draw(field_values(which, as_of))
         data["consents"] = tuple(draw(st.lists(consents(), max_size=4)))
+        if data.get("birth_date") is not None:
+            # An event before the birth date is a ProfileError: move such dates to the birth date.
+            for name in DATE_FIELDS:
+                if data[name] is not None and data[name] < data["birth_date"]:
+                    data[name] = data["birth_date"]
         return CaseProfile(**data)
 
     return build()

@@ -1,7 +1,9 @@
-"""Dates at the ends of the calendar (the sentinel 9999-12-31, and 0001-01-01) never raise a raw error.
+"""Dates at the ends of the calendar never raise a raw error.
 
 Date arithmetic saturates at ``date.min`` / ``date.max``: a period that would end after
-9999-12-31 ends with it, and a change "the day after 9999-12-31" does not exist.
+9999-12-31 ends with it, and a change "the day after 9999-12-31" does not exist. Case data is
+bounded to 1900-01-01 … 2100-12-31 (a ProfileError outside); rule files may use the sentinel
+9999-12-31 for "open-ended".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from referral_engine import load_ruleset, recommend, what_if, why_not
 from referral_engine.dates import Duration, add_days, add_months, period_end
 from referral_engine.impact import diff
+from referral_engine.models import EARLIEST_DATE, LATEST_DATE
 from referral_engine.timeline import birthday
 from referral_engine.verify import check
 
@@ -36,17 +39,17 @@ def test_date_arithmetic_saturates_at_both_ends() -> None:
 @pytest.mark.parametrize(
     ("profile", "as_of"),
     [
-        ({"entry_date": "9999-12-31", "residence_status": "gestattung"}, END),
-        ({"age": 30, "entry_date": "2024-01-01", "residence_status": "gestattung"}, END),
-        ({"birth_date": "9999-01-01", "entry_date": "9999-06-30"}, dt.date(9999, 12, 1)),
-        ({"birth_date": "0001-01-01", "entry_date": "0001-01-01"}, dt.date(1, 1, 1)),
+        ({"entry_date": "2100-12-31", "residence_status": "gestattung"}, LATEST_DATE),
+        ({"age": 30, "entry_date": "2024-01-01", "residence_status": "gestattung"}, LATEST_DATE),
+        ({"birth_date": "2100-01-01", "entry_date": "2100-06-30"}, dt.date(2100, 12, 1)),
+        ({"birth_date": "1900-01-01", "entry_date": "1900-01-01"}, EARLIEST_DATE),
     ],
 )
 def test_recommend_what_if_and_why_not_work_at_the_ends(profile: dict[str, object], as_of: dt.date) -> None:
-    """Every entry point decides cases with sentinel dates, timeline included."""
+    """Every entry point decides cases with dates at the ends of the allowed range, timeline included."""
     rec = recommend(profile, as_of=as_of)
     assert rec.timeline(END).until == END
-    assert what_if(profile, {"entry_date": "9999-12-31"}, as_of=as_of).after.as_of == as_of
+    assert what_if(profile, {"entry_date": as_of.isoformat()}, as_of=as_of).after.as_of == as_of
     assert why_not(profile, "jmd", as_of=as_of).service == "jmd"
 
 
@@ -77,5 +80,5 @@ def open_ended(tmp_path: Path) -> Path:
 def test_check_and_diff_handle_rules_valid_until_9999(open_ended: Path) -> None:
     """The check and diff sweeps take rule sets whose validity windows reach 9999-12-31 without overflow."""
     assert check(open_ended).points > 0
-    impact = diff(load_ruleset(open_ended), load_ruleset(FIXTURES / "minimal"), as_of=dt.date(9999, 12, 30))
+    impact = diff(load_ruleset(open_ended), load_ruleset(FIXTURES / "minimal"), as_of=dt.date(2100, 12, 30))
     assert impact.cases > 0

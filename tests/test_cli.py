@@ -90,7 +90,9 @@ def test_recommend_uses_another_rule_folder(tmp_path: Path, capsys: pytest.Captu
             json.dumps({"profile": {}, "extra": 1}), "unknown key 'extra'", id="unknown-wrapper-key"
         ),
         pytest.param(json.dumps({"profile": {}, "as_of": "soon"}), "as_of must be a date", id="bad-as-of"),
-        pytest.param(json.dumps({"age": SECRET, "colour": SECRET}), "age: Input should be", id="bad-profile"),
+        pytest.param(
+            json.dumps({"age": SECRET, "colour": SECRET}), "age: expected a whole number", id="bad-profile"
+        ),
     ],
 )
 def test_bad_case_files_give_one_line_and_exit_2(

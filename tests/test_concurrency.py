@@ -42,7 +42,7 @@ def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
 def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
     """A valid profile and as_of date drawn from ``rng`` (at most one of age and birth date)."""
     as_of = _day(rng, dt.date(2016, 1, 1), dt.date(2027, 12, 31))
-    early, late = dt.date(2010, 1, 1), dt.date(2027, 12, 31)
+    early, late = min(dt.date(2010, 1, 1), as_of), as_of  # an event after as_of is a ProfileError
     data: dict[str, Any] = {
         "residence_status": _maybe(rng, lambda: rng.choice(get_args(ResidenceStatus))),
         "entry_date": _maybe(rng, lambda: _day(rng, early, late)),
@@ -64,6 +64,9 @@ def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
         data["age"] = rng.randrange(121)
     elif which == "birth_date":
         data["birth_date"] = _day(rng, dt.date(1920, 1, 1), as_of)
+    for name in ("entry_date", "status_since", "accommodation_since"):
+        if data.get("birth_date") and data[name] and data[name] < data["birth_date"]:
+            data[name] = data["birth_date"]  # no event before the birth (a ProfileError)
     data["consents"] = [
         Consent(
             partner=rng.choice(PARTNERS),

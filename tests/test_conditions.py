@@ -24,6 +24,7 @@ from referral_engine.conditions import (
 from referral_engine.dates import Duration, add_months, age_on, period_end
 from referral_engine.facts import Facts
 from referral_engine.models import LANGUAGE_LEVELS
+from tests.conftest import examples
 
 AS_OF = dt.date(2026, 3, 1)
 TRI: tuple[Tri, ...] = (True, False, None)
@@ -246,7 +247,7 @@ def test_ninety_day_window() -> None:
     months=st.integers(0, 18),
     days=st.integers(0, 120),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_within_and_older_than_split_the_time_after_the_event(
     start: dt.date, as_of: dt.date, years: int, months: int, days: int
 ) -> None:
@@ -311,7 +312,7 @@ def test_period_end(start: dt.date, duration: Duration, end: dt.date) -> None:
     start=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
     months=st.integers(-240, 240),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 def test_add_months_keeps_the_day_or_clamps_to_month_end(start: dt.date, months: int) -> None:
     """add_months moves to the right month and keeps the day unless that month is too short."""
     moved = add_months(start, months)
@@ -353,7 +354,7 @@ def test_duration_parse_invalid(text: str) -> None:
 
 
 @given(years=st.integers(0, 99), months=st.integers(0, 99), days=st.integers(0, 999))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_duration_str_round_trip(years: int, months: int, days: int) -> None:
     """str() of any duration parses back to an equal duration."""
     duration = Duration(years, months, days)
@@ -389,7 +390,7 @@ assignments = st.fixed_dictionaries({name: st.sampled_from(TRI) for name in VARI
 
 
 @given(condition=conditions(), partial=assignments, data=st.data())
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 def test_conditions_are_monotone(condition: Condition, partial: dict[str, Tri], data: st.DataObject) -> None:
     """Replacing unknown facts by true or false never flips a known result of a condition."""
     before = condition.test(dict(partial), AS_OF)

@@ -22,6 +22,7 @@ from referral_engine import (
     CaseProfile,
     ConditionOutcome,
     Consent,
+    ProfileError,
     Recommendation,
     Ruleset,
     Status,
@@ -209,8 +210,8 @@ def test_check_rule_without_check_with_asks_the_responsible_partner(tmp_path: Pa
         rec.next_steps[1].text
         == "Check with South Counselling (Youth counselling): arrival certificate unclear"
     )
-    nowhere = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "municipality": "Town C"})
-    assert step_ids(nowhere) == ["no_partner:youth"]
+    nowhere = run(rules, **{**YOUTH, "residence_status": "arrival_certificate", "municipality": None})
+    assert step_ids(nowhere) == ["clarify:municipality"]  # an unknown municipality is asked for
 
 
 def test_check_step_is_suppressed_by_consent(tmp_path: Path) -> None:
@@ -300,17 +301,25 @@ def test_routing_town_b(ruleset: Ruleset) -> None:
 
 
 @pytest.mark.parametrize("municipality", ["Town C", "Freiburg"])
-def test_municipality_outside_graph_gives_no_partner_step(ruleset: Ruleset, municipality: str | None) -> None:
-    """Where no offer covers the municipality, an eligible service has no partners and a no_partner step."""
-    rec = run(ruleset, **{**YOUTH, "municipality": municipality})
-    youth = rec.decision("youth")
-    assert youth.status == "eligible"
-    assert youth.partners == ()
-    assert step_ids(rec) == ["no_partner:youth", "youth-info"]
+def test_municipality_outside_graph_is_a_profile_error(ruleset: Ruleset, municipality: str) -> None:
+    """A municipality the rule set does not know is a ProfileError listing the ones it knows."""
+    with pytest.raises(
+        ProfileError, match=r"municipality: unknown municipality; this rule set knows: Town A, Town B"
+    ):
+        run(ruleset, **{**YOUTH, "municipality": municipality})
+
+
+def test_a_known_municipality_without_an_offer_gives_a_no_partner_step(ruleset: Ruleset) -> None:
+    """Where no offer covers a known municipality, an eligible service gets a no_partner step."""
+    rec = run(ruleset, **{**ADULT, "municipality": "Town B"})
+    adult = rec.decision("adult")
+    assert adult.status == "eligible"
+    assert adult.partners == ()
+    assert step_ids(rec) == ["no_partner:adult"]
     assert rec.next_steps[0].partner is None
     assert rec.next_steps[0].kind == "no_partner"
     assert rec.next_steps[0].text.startswith(
-        "Jugendberatung: Für den Wohnort der Person ist kein Partner hinterlegt"
+        "Erwachsenenberatung: Für den Wohnort der Person ist kein Partner hinterlegt"
     )
 
 
@@ -582,13 +591,18 @@ def test_rule_outside_window_that_would_fail_is_not_listed(ruleset: Ruleset) -> 
         (dt.date(2023, 3, 1), "eligible"),  # third anniversary is as_of itself
         (dt.date(2023, 2, 28), "not_eligible"),
         (dt.date(2026, 3, 1), "eligible"),
-        (dt.date(2026, 3, 2), "not_eligible"),  # arrival after as_of is not "within"
     ],
 )
 def test_adult_window_boundaries(ruleset: Ruleset, entry_date: dt.date, adult: str) -> None:
     """The P3Y arrival window of adult-new includes its third anniversary (§ 188 BGB)."""
     rec = run(ruleset, **{**ADULT, "entry_date": entry_date})
     assert status(rec, "adult") == adult
+
+
+def test_arrival_after_as_of_is_a_profile_error(ruleset: Ruleset) -> None:
+    """An arrival after as_of is rejected like a birth after as_of, not read as outside the window."""
+    with pytest.raises(ProfileError, match="entry_date: must not be after the as_of date"):
+        run(ruleset, **{**ADULT, "entry_date": dt.date(2026, 3, 2)})
 
 
 # -- the whole recommendation ------------------------------------------------------------------

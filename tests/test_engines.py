@@ -30,7 +30,7 @@ from referral_engine.loader import _OPS_BY_KIND, default_ruleset
 from referral_engine.models import LANGUAGE_LEVELS
 from referral_engine.ruleset import Rule
 
-from .conftest import REPO
+from .conftest import REPO, examples
 from .strategies import LANGUAGES, as_of_dates, cases
 
 needs_durable = pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
@@ -165,7 +165,7 @@ def test_with_engine_leaves_the_original_unchanged() -> None:
 
 
 @needs_durable
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_both_engines_give_every_bundled_rule_the_same_value(case: tuple[CaseProfile, dt.date]) -> None:
     profile, as_of = case
@@ -175,7 +175,7 @@ def test_both_engines_give_every_bundled_rule_the_same_value(case: tuple[CasePro
 
 
 @needs_durable
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases(), st.sampled_from(["de", "en"]))
 def test_both_engines_give_the_same_recommendation(case: tuple[CaseProfile, dt.date], lang: Any) -> None:
     profile, as_of = case
@@ -257,7 +257,7 @@ def _facts(draw: st.DrawFn) -> Facts:
 
 
 @needs_durable
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_rules(), min_size=1, max_size=12, unique_by=lambda rule: rule.id),
     st.lists(st.tuples(_facts(), _DATES), min_size=1, max_size=25),

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 
 from referral_engine import CaseProfile, recommend, what_if, why_not
 from referral_engine.engines import durable_available
+from tests.conftest import examples
 from tests.strategies import cases
 
 from .test_timeline import APPLICANT, TWENTY_SIX
@@ -40,7 +41,7 @@ def test_same_answers_as_the_reference_engine(engine: str) -> None:
 
 @pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
 @given(case=cases())
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 def test_generated_cases_explain_alike(case: tuple[CaseProfile, dt.date]) -> None:
     """On generated cases, durable gives the reference's reasons, valid_until and changes."""
     profile, as_of = case

@@ -24,6 +24,7 @@ from referral_engine.conditions import kleene_and, kleene_not, kleene_or
 from referral_engine.decide import decide, evaluate_rules, statuses
 from referral_engine.facts import FIELDS, facts_for
 from referral_engine.models import LANGUAGE_LEVELS
+from tests.conftest import examples
 from tests.strategies import cases
 
 RULES: Ruleset = default_ruleset()
@@ -50,7 +51,7 @@ def _state(decision: ServiceDecision) -> tuple[Status, tuple[str, ...]]:
 
 
 @given(case=cases())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 def test_reasons_reproduce_the_decision(case: Case) -> None:
     """Re-evaluating the conditions a reason lists gives its outcome, and the reasons give the status."""
     profile, as_of = case
@@ -80,7 +81,7 @@ def test_reasons_reproduce_the_decision(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_statuses_agree_with_decide(case: Case) -> None:
     """The reason-free status combination used for probing dates agrees with decide()."""
     profile, as_of = case
@@ -91,7 +92,7 @@ def test_statuses_agree_with_decide(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_what_if_without_changes_changes_nothing(case: Case) -> None:
     """what_if with no changes reports no change of decisions, partners or steps."""
     profile, as_of = case
@@ -109,7 +110,7 @@ def _recommend_on(profile: CaseProfile, day: dt.date, cache: dict[dt.date, Recom
 
 
 @given(case=cases())
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 def test_valid_until_is_the_first_change(case: Case) -> None:
     """With valid_until = d, the decision is the same on d - 1 day and different on d."""
     profile, as_of = case
@@ -127,7 +128,7 @@ def test_valid_until_is_the_first_change(case: Case) -> None:
 
 
 @given(case=cases())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_timeline_changes_match_recommendations_on_those_dates(case: Case) -> None:
     """Each change in the timeline is what recommend() gives on its date."""
     profile, as_of = case
@@ -138,7 +139,7 @@ def test_timeline_changes_match_recommendations_on_those_dates(case: Case) -> No
 
 
 @given(case=cases(), data=st.data())
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_smallest_changes_make_the_service_eligible(case: Case, data: st.DataObject) -> None:
     """Every alternative why_not suggests, applied to the profile, makes the service eligible."""
     profile, as_of = case
@@ -170,7 +171,7 @@ def _stripped(decision: ServiceDecision) -> ServiceDecision:
 
 
 @given(case=cases())
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 def test_redacted_explanations_hold_no_personal_values(case: Case) -> None:
     """A redacted explanation is the same whatever the person's values are, and shows none of them."""
     profile, as_of = case

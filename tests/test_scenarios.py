@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import textwrap
-from importlib import resources
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from referral_engine import RuleFileError, default_ruleset, load_ruleset
+from referral_engine import RuleFileError, Ruleset, default_ruleset, load_ruleset
+from referral_engine._bundled import bundled
 from referral_engine.engines import durable_available
 from referral_engine.scenarios import default_rules_folder, load_scenarios, run_scenario
 
-from .conftest import FIXTURES, REPO
+from .conftest import FIXTURES, REPO, examples
 
 pytest_plugins = ["pytester"]
 
@@ -84,11 +84,14 @@ def _problems(path: Path) -> str:
 # --- the bundled scenarios -------------------------------------------------------------------
 
 
+_LOADED: dict[str, Ruleset] = {}  # the bundled rules, loaded once for every bundled scenario file
+
+
 def test_bundled_scenarios_cover_every_service() -> None:
     """Every service of the bundled rules is eligible in at least one bundled scenario."""
     covered = set()
     for path in BUNDLED:
-        for scenario in load_scenarios(path):
+        for scenario in load_scenarios(path, cache=_LOADED):
             covered |= {
                 c.subject for c in scenario.checks if c.kind == "status" and c.expected == ("eligible",)
             }
@@ -99,7 +102,7 @@ def test_bundled_scenarios_test_a_boundary_of_every_service() -> None:
     """Every service of the bundled rules is also not eligible or undetermined in some bundled scenario."""
     covered = set()
     for path in BUNDLED:
-        for scenario in load_scenarios(path):
+        for scenario in load_scenarios(path, cache=_LOADED):
             covered |= {
                 c.subject for c in scenario.checks if c.kind == "status" and c.expected != ("eligible",)
             }
@@ -115,8 +118,8 @@ def test_bundled_scenarios_test_the_bundled_rules() -> None:
 
 def test_installed_package_ships_the_scenarios() -> None:
     """The package carries the scenario files of rules/scenarios, like the rest of the rules."""
-    bundled = resources.files("referral_engine") / "rules" / "scenarios"
-    assert sorted(item.name for item in bundled.iterdir() if item.name.endswith(".yaml")) == [
+    folder = bundled("rules") / "scenarios"
+    assert sorted(item.name for item in folder.iterdir() if item.name.endswith(".yaml")) == [
         path.name for path in BUNDLED
     ]
 
@@ -336,7 +339,7 @@ BROKEN = {
         "        - {partner: north, purpose: youth, categories: [identity], given_on: 2026-01-02, "
         "withdrawn_on: 2026-01-01}\n"
         "    expect: {eligible: [youth]}\n",
-        ":6:11: scenario 'x': profile field consents.0: withdrawn_on must not be before given_on",
+        ":6:104: scenario 'x': profile field consents.0.withdrawn_on: must not be before given_on",
     ),
     "ambiguous_boolean": (
         _one("{eligible: [youth]}", "{literate_latin: no}"),
@@ -444,7 +447,7 @@ EDITS = st.sampled_from(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(data=st.data())
 def test_any_edit_of_a_scenario_file_loads_or_is_reported(edited_file: Path, data: st.DataObject) -> None:
     """Whatever an edit does to a scenario file, it loads and runs, or raises RuleFileError: nothing else."""
@@ -536,10 +539,67 @@ def test_plugin_collects_the_three_kinds_of_scenario_file(pytester: pytest.Pytes
 def test_plugin_and_library_agree_on_the_scenarios_folder() -> None:
     """The plugin's file-name convention uses the folder name the library defaults rule folders by."""
     from referral_engine import pytest_plugin, scenarios
+    from referral_engine_plugins import pytest_plugin as plugin_module
 
-    assert pytest_plugin._SCENARIO_DIR == scenarios.SCENARIO_DIR
+    assert plugin_module.SCENARIO_DIR == scenarios.SCENARIO_DIR
     assert pytest_plugin.is_scenario_file(Path("rules") / scenarios.SCENARIO_DIR / "jmd.yaml")
     assert not pytest_plugin.is_scenario_file(Path("rules") / "eligibility" / "jmd.yaml")
+
+
+def test_plugin_and_library_agree_on_the_engines() -> None:
+    """The tiny plugin module checks --referral-engine against the library's engine names."""
+    from referral_engine.models import ENGINES
+    from referral_engine_plugins import pytest_plugin as plugin_module
+
+    assert plugin_module._ENGINES == ENGINES
+
+
+UNRELATED = """\
+# an unrelated project's load-test scenarios: not a referral-engine file
+scenarios:
+  - name: checkout
+    users: 50
+"""
+
+
+def test_plugin_ignores_scenario_folders_of_unrelated_projects(pytester: pytest.Pytester) -> None:
+    """A project's own scenarios/*.yaml without a rule set next to it is not collected (no errors)."""
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "load.yaml").write_text(UNRELATED, encoding="utf-8")
+    (pytester.path / "scenarios.yaml").write_text("steps: [login, checkout]\n", encoding="utf-8")
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_unrelated_run_imports_nothing_of_the_library(pytester: pytest.Pytester) -> None:
+    """In a fresh pytest process of an unrelated project, referral_engine is never imported."""
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "load.yaml").write_text(UNRELATED, encoding="utf-8")
+    pytester.makepyfile(
+        test_plain="""
+        import sys
+
+        def test_library_not_imported():
+            assert "referral_engine" not in sys.modules
+            assert "referral_engine_plugins.pytest_plugin" in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_option_names_scenario_folders(pytester: pytest.Pytester) -> None:
+    """Scenario files under a referral_engine_scenarios folder are collected with no ruleset.yaml."""
+    rules = _rule_folder(pytester)
+    (rules / "ruleset.yaml").unlink()
+    (rules / "scenarios" / "checks.yaml").write_text(PASSING, encoding="utf-8")
+    assert pytester.runpytest().ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    pytester.makeini("[pytest]\nreferral_engine_scenarios = rules\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)  # collected: the library now says what the folder lacks
+    result.stdout.fnmatch_lines(["*rules/scenarios/checks.yaml:1:1: no rule folder*"])
 
 
 def test_plugin_leaves_projects_without_scenarios_alone(pytester: pytest.Pytester) -> None:

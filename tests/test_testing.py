@@ -24,7 +24,7 @@ from referral_engine.testing import (
 )
 from referral_engine.thresholds import thresholds
 
-from .conftest import edited_rules
+from .conftest import edited_rules, examples
 
 RULES = default_ruleset()
 Case = tuple[CaseProfile, dt.date]
@@ -52,7 +52,7 @@ def test_default_strategies_find_a_planted_one_day_gap(planted: Ruleset) -> None
     failures: list[str] = []
 
     @seed(20260701)
-    @settings(database=None, deadline=None, phases=(Phase.generate,))  # default max_examples: 100
+    @settings(database=None, deadline=None, phases=(Phase.generate,), max_examples=100)  # hypothesis default
     @given(cases(planted))
     def jmd_then_mbe(case: Case) -> None:
         profile, as_of = case
@@ -88,7 +88,7 @@ def test_strategies_follow_the_rule_set(planted: Ruleset) -> None:
 
 
 @given(as_of_dates())
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 def test_as_of_dates_lie_around_the_rules(as_of: dt.date) -> None:
     """as_of dates lie between a year before the first rule change and two years after the last."""
     changes = thresholds(RULES).changes
@@ -96,14 +96,14 @@ def test_as_of_dates_lie_around_the_rules(as_of: dt.date) -> None:
 
 
 @given(case_profiles(), as_of_dates())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_independent_profiles_are_accepted_on_any_as_of(profile: CaseProfile, as_of: dt.date) -> None:
     """Profiles drawn without an as_of have birth dates before every as_of, so recommend accepts them."""
     assert recommend(profile, as_of=as_of).as_of == as_of
 
 
 @given(cases())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 def test_ready_made_checks_hold_for_the_bundled_rules(case: Case) -> None:
     """Determinism, unknown-never-overturns, partner coverage and declared monotonicity hold."""
     profile, as_of = case

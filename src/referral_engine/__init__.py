@@ -3,7 +3,13 @@
 >>> from referral_engine import recommend
 >>> rec = recommend({"age": 19, "residence_status": "gestattung", "municipality": "Staufen"})
 >>> rec.eligible                                       # doctest: +SKIP
+
+The library logs to ``logging.getLogger("referral_engine")`` (a ``NullHandler`` by default):
+debug records of rule loading and engine choice, never case data.
 """
+
+import logging as _logging
+import sys as _sys
 
 from .errors import (
     CaseFileError,
@@ -11,6 +17,7 @@ from .errors import (
     FieldProblem,
     ProfileError,
     ReferralEngineError,
+    ResultError,
     RuleFileError,
     RuleProblem,
     UsageError,
@@ -52,6 +59,7 @@ __all__ = [
     "Reason",
     "Recommendation",
     "ReferralEngineError",
+    "ResultError",
     "RuleFileError",
     "RuleProblem",
     "Ruleset",
@@ -70,3 +78,10 @@ __all__ = [
     "why_not",
 ]
 __version__ = "0.1.0"
+
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+if _sys.modules.get("hypothesis") is not None:  # imported first: register now (its hook did not)
+    from ._hypothesis import _register
+
+    _register()

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from . import __version__, engines
+from ._bundled import bundled
 from ._input import parse_json, shown_key
 from .errors import EngineError, ReferralEngineError, RuleFileError
 from .explain import printable
@@ -457,7 +458,7 @@ def _recommend(
 def _demo(
     ruleset: Ruleset, as_of: dt.date | None, lang: Lang, engine: str | None, as_json: bool, out: TextIO
 ) -> None:
-    cases = resources.files("referral_engine") / "example_cases"
+    cases = bundled("example_cases")
     with resources.as_file(cases) as folder:
         paths = sorted(folder.glob("*.json"))
         if not paths:

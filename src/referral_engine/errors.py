@@ -4,6 +4,7 @@ Every error the library raises derives from :class:`ReferralEngineError`::
 
     ReferralEngineError
     ├── ProfileError      (also a ValueError) - bad case data; never echoes the values given
+    ├── ResultError       (also a ValueError) - a stored result (JSON of a Recommendation) is invalid
     ├── RuleFileError     (also a ValueError) - bad rule files; lists every problem with file:line
     ├── CaseFileError     (also a ValueError) - a bad file of cases (``diff --cases``), as file:line
     ├── UsageError        (also a ValueError) - a wrong argument, such as an unknown language
@@ -14,7 +15,15 @@ Case data is personal data: messages name fields and what is allowed, never what
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+# A key that looks like a field name may be named; anything else could be a value.
+_FIELD_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class ReferralEngineError(Exception):
@@ -40,6 +49,44 @@ class ProfileError(ReferralEngineError, ValueError):
         count = len(self.problems)
         header = f"invalid case profile ({count} problem{'s' if count != 1 else ''})"
         super().__init__("; ".join([header, *map(str, self.problems)]))
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError) -> ProfileError:
+        """The problems of pydantic's ``error``, located, without the values given."""
+        return cls(_field_problems(error))
+
+
+class ResultError(ReferralEngineError, ValueError):
+    """Data read back into a result model (``Recommendation.model_validate_json``) is invalid.
+
+    ``problems`` names each bad field; results hold case data, so no value is repeated.
+    """
+
+    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...], model: str) -> None:
+        self.problems: tuple[FieldProblem, ...] = tuple(problems)
+        self.model = model
+        count = len(self.problems)
+        header = f"invalid {model} ({count} problem{'s' if count != 1 else ''})"
+        super().__init__("; ".join([header, *map(str, self.problems)]))
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError, model: str) -> ResultError:
+        """The problems of pydantic's ``error`` for ``model``, located, without the values given."""
+        return cls(_field_problems(error), model)
+
+
+def _field_problems(error: ValidationError) -> list[FieldProblem]:
+    """One problem per pydantic error: its location and message, never its input."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = [str(part) for part in item["loc"]]
+        if item["type"] == "extra_forbidden" and location and not _FIELD_LIKE.fullmatch(location[-1]):
+            location[-1] = "(an unknown key)"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden" and message == "Extra inputs are not permitted":
+            message = "unknown field"
+        problems.append(FieldProblem(".".join(location) or "(profile)", message))
+    return problems
 
 
 @dataclass(frozen=True)

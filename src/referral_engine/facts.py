@@ -14,6 +14,7 @@ from typing import Any, Literal, get_args
 from .dates import age_on
 from .errors import FieldProblem, ProfileError
 from .models import (
+    EVENT_DATES,
     LANGUAGE_LEVELS,
     Accommodation,
     Benefits,
@@ -67,11 +68,21 @@ Facts = dict[str, Any]
 
 
 def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
-    """The facts of ``profile`` on ``as_of``; raises ProfileError if age and birth date disagree."""
+    """The facts of ``profile`` on ``as_of``.
+
+    Raises ProfileError if age and birth date disagree, or if the birth date or an event date
+    (arrival, status, accommodation) lies after ``as_of``: the rules look at the past, and a
+    date still to come is a typo or a plan, which :func:`~referral_engine.what_if` is for.
+    """
     facts: Facts = {name: getattr(profile, name) for name in FIELDS}
+    future = [
+        FieldProblem(name, "must not be after the as_of date")
+        for name in ("birth_date", *EVENT_DATES)
+        if (value := getattr(profile, name)) is not None and value > as_of
+    ]
+    if future:
+        raise ProfileError(future)
     if profile.birth_date is not None:
-        if profile.birth_date > as_of:
-            raise ProfileError([FieldProblem("birth_date", "must not be after the as_of date")])
         age = age_on(profile.birth_date, as_of)
         if profile.age is not None and profile.age != age:
             raise ProfileError(

@@ -273,8 +273,22 @@ def generated_cases(
         data = {name: _pick(rng, ths, name, day, memo) for name in FIELDS if name != "age"}
         if data["birth_date"] is None:
             data["age"] = _pick(rng, ths, "age", day, memo)
-        cases.append(Case(f"generated #{number}", CaseProfile.model_validate(data), day))
+        cases.append(Case(f"generated #{number}", _possible(data), day))
     return cases
+
+
+def _possible(data: dict[str, Any]) -> CaseProfile:
+    """The profile of ``data`` with every field that makes it impossible left unknown.
+
+    Drawn values can contradict each other (an arrival before the birth) or leave the range a
+    profile may hold (a birth 120 years before an early ``as_of``); such fields become unknown.
+    """
+    while True:
+        try:
+            return CaseProfile.model_validate(data)
+        except ProfileError as error:
+            for problem in error.problems:
+                data[problem.field.split(".")[0]] = None
 
 
 def _pick(
@@ -290,7 +304,7 @@ def _pick(
     th = ths[which]
     kind = FIELDS[name].kind
     if kind == "text":
-        return rng.choice((*th.places, "Anderswo"))
+        return rng.choice(th.places)
     if kind == "list":
         return tuple(rng.sample(th.languages, k=min(len(th.languages), rng.randint(0, 2))))
     key = (which, name, day)

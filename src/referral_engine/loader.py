@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import stat
 import string
 import threading
+import time
 import warnings
 from collections.abc import Collection, Iterable
 from contextlib import ExitStack
@@ -27,6 +29,7 @@ from typing import Any, cast, get_args
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
+from ._bundled import bundled
 from ._yaml import RULE_ID, TARGET, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem, UsageError
@@ -46,6 +49,8 @@ from .graph import (
 from .handover import guard_problems
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+
+_log = logging.getLogger(__name__)
 
 ELIGIBILITY_DIR = "eligibility"
 
@@ -1086,7 +1091,7 @@ def _base_layer(folder: _Folder, own: _Layer, extends: Node, stack: ExitStack, r
     reader = Reader(f"{own.shown}/ruleset.yaml", folder.problems)
     target = str(extends.value)
     if target == "default":
-        base = stack.enter_context(resources.as_file(resources.files("referral_engine") / "rules"))
+        base = stack.enter_context(resources.as_file(bundled("rules")))
         layer = _Layer(Path(os.path.realpath(base)), "default", overlay=False)
     else:
         if Path(target).is_absolute() or "\0" in target or target.startswith("~"):
@@ -1149,6 +1154,7 @@ def load_ruleset(
     (default 16 MiB). ``extends`` with a relative path must stay inside ``extends_root``
     (default: the folder that contains the rule folder).
     """
+    started = time.perf_counter()
     for value, what in ((max_file_bytes, "max_file_bytes"), (max_total_bytes, "max_total_bytes")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UsageError(f"{what} must be a positive whole number of bytes")
@@ -1206,6 +1212,20 @@ def load_ruleset(
         from .engines import prepare_durable  # engines come after the loader: imported on use
 
         prepare_durable(ruleset)
+    # Rule files are public: path, digest and counts are safe to log (a profile never is).
+    _log.debug(
+        "loaded rule set %s from %s: digest %s, %d services, %d rules, %d partners, %d steps, "
+        "engine %s, %.1f ms",
+        ruleset.ruleset_version,
+        shown,
+        ruleset.digest,
+        len(ruleset.services),
+        len(ruleset.rules),
+        len(ruleset.partners.partners),
+        len(ruleset.steps),
+        engine or "default",
+        (time.perf_counter() - started) * 1000,
+    )
     return ruleset
 
 
@@ -1236,7 +1256,7 @@ def default_ruleset() -> Ruleset:
     if _default is None:
         with _default_lock:
             if _default is None:
-                bundled = resources.files("referral_engine") / "rules"
-                with resources.as_file(bundled) as folder:
+                with resources.as_file(bundled("rules")) as folder:
                     _default = load_ruleset(folder)
+                _log.debug("default rule set: %s from %s", _default.ruleset_version, folder)
     return _default

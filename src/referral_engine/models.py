@@ -9,14 +9,31 @@ never repeats the value that was given.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Iterator, Mapping
 from enum import Enum
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic._internal._model_construction import ModelMetaclass
+from pydantic_core import PydanticCustomError
 from typing_extensions import Self
 
-from .errors import FieldProblem, ProfileError, UsageError
+if TYPE_CHECKING:
+    from pydantic import ModelWrapValidatorHandler
+    from pydantic_core import InitErrorDetails
+
+from .errors import FieldProblem, ProfileError, ReferralEngineError, ResultError, UsageError
 
 ResidenceStatus = Literal[
     "arrival_certificate",
@@ -75,68 +92,299 @@ LANGUAGE_LEVELS: tuple[str, ...] = get_args(LanguageLevel)
 
 _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
+#: The dates a profile may hold: anything outside is a typo or a sentinel such as 9999-12-31.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+#: The last date a profile (or ``as_of``) may hold; see :data:`EARLIEST_DATE`.
+LATEST_DATE = dt.date(2100, 12, 31)
 
-def _problems_from(error: ValidationError, model: type[BaseModel]) -> list[FieldProblem]:
-    """Turn pydantic's errors into field problems that never include the input value."""
-    problems: list[FieldProblem] = []
+# A key that looks like a field name may be named in an error; anything else could be a value.
+_FIELD_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: The key used in an error location for a key that does not look like a field name.
+UNKNOWN_KEY = "(an unknown key)"
+#: The input every error of an input model carries instead of the value that was given.
+HIDDEN_INPUT = "<hidden>"
+
+
+class _Hidden:
+    """Stands for a personal value in ``__repr_args__``: printers (rich, devtools) show ``<hidden>``."""
+
+    def __repr__(self) -> str:
+        return HIDDEN_INPUT
+
+
+_HIDDEN = _Hidden()
+
+
+def _is_unknown(value: object) -> bool:
+    """Whether a value from a table means "unknown": ``None``, ``NaN``, pandas' ``NA`` / ``NaT``."""
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes, bool, int, tuple, list, dict, dt.date)) and not isinstance(
+        value, dt.datetime
+    ):
+        return False
+    try:
+        return bool(value != value)  # NaN, NaT: not equal to themselves
+    except (TypeError, ValueError):  # pandas' NA refuses bool()
+        return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _strict_bool(value: object) -> object:
+    """Booleans only as booleans (or the strings ``true`` / ``false`` of a CSV cell)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise PydanticCustomError("bool_type", "expected true or false")
+
+
+def _strict_int(value: object) -> object:
+    """A whole number: an int (not a bool), digits in a string, or a whole float from a table."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "expected a whole number, not true or false")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value.strip())
+    if isinstance(value, int):
+        return value
+    raise PydanticCustomError("int_type", "expected a whole number")
+
+
+def _strict_date(value: object) -> object:
+    """A date, a datetime at midnight (a table's timestamp), or text ``YYYY-MM-DD``; never a number."""
+    if isinstance(value, dt.datetime):
+        if value.time() != dt.time(0, 0) or value.tzinfo is not None:
+            raise PydanticCustomError("date_type", "expected a date, not a date and time")
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            raise PydanticCustomError("date_from_text", "no such date (expected YYYY-MM-DD)") from None
+    raise PydanticCustomError("date_type", "expected a date written as YYYY-MM-DD")
+
+
+def _date_in_range(value: dt.date) -> dt.date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise PydanticCustomError(
+            "date_range", f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+        )
+    return value
+
+
+#: A date of a profile: strict (see :func:`_strict_date`) and between the plausible bounds.
+CaseDate = Annotated[dt.date, BeforeValidator(_strict_date), AfterValidator(_date_in_range)]
+CaseBool = Annotated[bool, BeforeValidator(_strict_bool)]
+CaseInt = Annotated[int, BeforeValidator(_strict_int)]
+
+
+def _problem_message(kind: str, message: str, model: type[BaseModel]) -> str:
+    """Our message for one of pydantic's error types (pydantic's own texts never hold the input)."""
+    if kind == "extra_forbidden":
+        return f"unknown field; allowed fields are: {', '.join(model.model_fields)}"
+    if kind == "missing":
+        return "required"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return "expected a mapping of field names to values"
+    if kind == "json_invalid":
+        return "invalid JSON"
+    return message.removeprefix("Value error, ")
+
+
+def _safe_location(location: tuple[int | str, ...], kind: str) -> tuple[int | str, ...]:
+    """The error location, with a key that is no field-like identifier replaced (it may be a value)."""
+    if kind == "extra_forbidden" and location:
+        key = location[-1]
+        if isinstance(key, str) and not _FIELD_LIKE.fullmatch(key):
+            return (*location[:-1], UNKNOWN_KEY)
+    return location
+
+
+def _checked(error: ValidationError, model: type[BaseModel]) -> ValidationError:
+    """``error`` with our messages, safe locations and :data:`HIDDEN_INPUT` in place of every input.
+
+    Raised from a validator, pydantic merges these errors into the caller's, so a host model that
+    holds a profile reports ``profile.age`` and never the value given.
+    """
+    details: list[InitErrorDetails] = []
     for item in error.errors(include_input=False, include_url=False):
-        path = ".".join(str(part) for part in item["loc"])
         kind = item["type"]
-        nested = item.get("ctx", {}).get("error")
-        if isinstance(nested, ProfileError):
-            # A nested model (or a custom __init__ pydantic called) already explained itself.
-            prefix = f"{path}." if path else ""
-            problems += [
-                FieldProblem(path if path and p.field == "(profile)" else prefix + p.field, p.message)
-                for p in nested.problems
-            ]
-            continue
-        path = path or "(profile)"
-        if kind == "extra_forbidden":
-            allowed = ", ".join(model.model_fields)
-            message = f"unknown field; allowed fields are: {allowed}"
-        elif kind == "missing":
-            message = "required"
-        elif kind in ("model_type", "dict_type", "model_attributes_type"):
-            message = "expected a mapping of field names to values"
+        if item.get("ctx", {}).get("checked"):
+            message, location = item["msg"], item["loc"]  # a nested input model's, already checked
         else:
-            message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(FieldProblem(path, message))
-    return problems
+            message = _problem_message(kind, item["msg"], model)
+            location = _safe_location(item["loc"], kind)
+        details.append(
+            {
+                "type": PydanticCustomError(kind, "{message}", {"message": message, "checked": True}),
+                "loc": location,
+                "input": HIDDEN_INPUT,
+            }
+        )
+    return ValidationError.from_exception_data(model.__name__, details)
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-
-class _ValidatedInput(_Frozen):
-    """Base for input models: every way of building one raises ProfileError, not ValidationError."""
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise ProfileError(_problems_from(error, type(self))) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # pydantic's own error for a frozen field would repeat the value: personal data.
-        raise UsageError(f"{type(self).__name__} is frozen; use model_copy(update=...) to change '{name}'")
+    @classmethod
+    def _invalid(cls, error: ValidationError) -> ReferralEngineError:
+        """The library's error for invalid data of this model (never pydantic's, never the input)."""
+        return ResultError.from_validation_error(error, cls.__name__)
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
-        """Validate a mapping (or model) into this model; raises ProfileError on bad data."""
+        """Validate data into this model; raises a :class:`ReferralEngineError` on bad data."""
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as error:
-            raise ProfileError(_problems_from(error, cls)) from None
+            failure = cls._invalid(error)
+        raise failure from None  # outside the except block: no __context__ holding the error
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Self:
-        """Validate JSON text into this model; raises ProfileError on bad data."""
+        """Validate JSON text into this model; raises a :class:`ReferralEngineError` on bad data."""
         try:
             return super().model_validate_json(json_data, *args, **kwargs)
         except ValidationError as error:
-            raise ProfileError(_problems_from(error, cls)) from None
+            failure = cls._invalid(error)
+        raise failure from None  # outside the except block: no __context__ holding the error
+
+    @classmethod
+    def model_validate_strings(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Validate string data into this model; raises a :class:`ReferralEngineError` on bad data."""
+        try:
+            return super().model_validate_strings(obj, *args, **kwargs)
+        except ValidationError as error:
+            failure = cls._invalid(error)
+        raise failure from None  # outside the except block: no __context__ holding the error
+
+
+class _InputMeta(ModelMetaclass):
+    """Calling an input model (``CaseProfile(...)``) raises ProfileError instead of ValidationError.
+
+    Only the call is wrapped: pydantic validates a profile nested in a host model through its
+    schema, so the host gets a ValidationError with per-field locations (and no input).
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as error:
+            failure = ProfileError.from_validation_error(error)
+        raise failure from None  # outside the except block: no __context__ holding the error
+
+
+class _ValidatedInput(_Frozen, metaclass=_InputMeta):
+    """Base for input models: every way of building one raises ProfileError, not ValidationError.
+
+    Validation is pydantic's own (field types, validators); a wrap validator replaces every
+    error's input with :data:`HIDDEN_INPUT` and its message with ours. Values are hidden from
+    ``repr``, ``rich.pretty`` and ``devtools`` alike (``__repr_args__``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _without_input(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if isinstance(data, Mapping):
+            # A table's NaN / NA / NaT is "unknown"; so is a None for a field that is never None.
+            data = {
+                key: None if _is_unknown(value) else value
+                for key, value in data.items()
+                if not (_is_unknown(value) and key in cls.model_fields and _never_none(cls, key))
+            }
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise _checked(error, cls) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic's own error for a frozen field would repeat the value: personal data.
+        shown = name if _FIELD_LIKE.fullmatch(name) else "field"
+        raise UsageError(f"{type(self).__name__} is frozen; use .replace({shown}=...) for a changed copy")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name in type(self).model_fields:
+            if getattr(self, name) not in (None, ()):
+                yield name, _HIDDEN
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated copy with ``changes`` applied; raises ProfileError like the constructor.
+
+        ``model_copy(update=...)`` is routed here too: pydantic's own would skip validation.
+        """
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return type(self).model_validate({**values, **changes})
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, a validated one (see :meth:`replace`)."""
+        copy = self.replace(**update) if update else super().model_copy(deep=deep)
+        return copy
+
+    @classmethod
+    def _invalid(cls, error: ValidationError) -> ReferralEngineError:
+        return ProfileError.from_validation_error(error)
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any) -> Self:
+        """Validate JSON text into this model; raises ProfileError on bad data or a duplicate key."""
+        duplicates = _duplicate_keys(json_data)
+        if duplicates:
+            raise ProfileError([FieldProblem(where, "duplicate key") for where in duplicates])
+        return super().model_validate_json(json_data, *args, **kwargs)
+
+
+def _never_none(model: type[BaseModel], name: str) -> bool:
+    """Whether the field has a default other than None (``consents``): None there means "not given"."""
+    return model.model_fields[name].default is not None
+
+
+class _Keys(dict[str, Any]):
+    """A JSON object that remembers the keys it held more than once."""
+
+    duplicates: list[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Keys:
+    result = _Keys()
+    result.duplicates = []
+    for key, value in pairs:
+        if key in result:
+            result.duplicates.append(key)
+        result[key] = value
+    return result
+
+
+def _duplicate_keys(json_data: str | bytes | bytearray) -> list[str]:
+    """Locations (``consents.0.partner``) of keys given twice; [] if none or not parseable here."""
+    try:
+        parsed = json.loads(json_data, object_pairs_hook=_object)
+    except (ValueError, RecursionError, TypeError):
+        return []  # pydantic reports invalid JSON itself
+    found: list[str] = []
+
+    def walk(node: Any, path: tuple[str, ...]) -> None:
+        if isinstance(node, _Keys):
+            for key in node.duplicates:
+                shown = key if _FIELD_LIKE.fullmatch(key) else UNKNOWN_KEY
+                found.append(".".join((*path, shown)))
+            for key, value in node.items():
+                walk(value, (*path, key if _FIELD_LIKE.fullmatch(key) else UNKNOWN_KEY))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*path, str(index)))
+
+    try:
+        walk(parsed, ())
+    except RecursionError:
+        return []
+    return found
 
 
 ConsentGiver = Literal["person", "guardian"]
@@ -158,9 +406,9 @@ class Consent(_ValidatedInput):
         description="the service id (or step id) the release is given for, e.g. 'jobcenter'",
     )
     categories: tuple[DataCategory, ...] = Field(min_length=1, description="data categories released")
-    given_on: dt.date
-    withdrawn_on: dt.date | None = None
-    expires_on: dt.date | None = Field(default=None, description="last day the release is valid")
+    given_on: CaseDate
+    withdrawn_on: CaseDate | None = None
+    expires_on: CaseDate | None = Field(default=None, description="last day the release is valid")
     given_by: ConsentGiver = Field(default="person", description="'person' or 'guardian' (under 14)")
     id: str | None = Field(
         default=None,
@@ -172,9 +420,9 @@ class Consent(_ValidatedInput):
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
         if self.withdrawn_on is not None and self.withdrawn_on < self.given_on:
-            raise ValueError("withdrawn_on must not be before given_on")
+            raise _located("withdrawn_on", "must not be before given_on")
         if self.expires_on is not None and self.expires_on < self.given_on:
-            raise ValueError("expires_on must not be before given_on")
+            raise _located("expires_on", "must not be before given_on")
         return self
 
     def valid_on(self, on: dt.date) -> bool:
@@ -211,20 +459,20 @@ class CaseProfile(_ValidatedInput):
     The ``repr`` shows only which fields are known, never their values: profiles are personal data.
     """
 
-    age: int | None = Field(default=None, ge=0, le=120, description="age on as_of")
-    birth_date: dt.date | None = None
+    age: CaseInt | None = Field(default=None, ge=0, le=120, description="age on as_of")
+    birth_date: CaseDate | None = None
     residence_status: ResidenceStatus | None = None
-    entry_date: dt.date | None = Field(default=None, description="arrival in Germany")
-    status_since: dt.date | None = Field(default=None, description="first issue of the current title")
+    entry_date: CaseDate | None = Field(default=None, description="arrival in Germany")
+    status_since: CaseDate | None = Field(default=None, description="first issue of the current title")
     language_level: LanguageLevel | None = Field(default=None, description="German, CEFR")
-    literate_latin: bool | None = None
+    literate_latin: CaseBool | None = None
     accommodation: Accommodation | None = None
-    accommodation_since: dt.date | None = None
+    accommodation_since: CaseDate | None = None
     municipality: str | None = Field(default=None, min_length=1, max_length=100)
     benefits: Benefits | None = None
     employment: Employment | None = None
-    registered_jobseeker: bool | None = None
-    foreign_qualification: bool | None = None
+    registered_jobseeker: CaseBool | None = None
+    foreign_qualification: CaseBool | None = None
     integration_course: IntegrationCourse | None = None
     languages: tuple[str, ...] | None = Field(default=None, description="ISO 639-1 codes")
     consents: tuple[Consent, ...] = ()
@@ -244,6 +492,19 @@ class CaseProfile(_ValidatedInput):
     def _strip(cls, value: str | None) -> str | None:
         return None if value is None else " ".join(value.split())
 
+    @model_validator(mode="after")
+    def _plausible(self) -> Self:
+        # Events of a life happen after its start; each problem is reported at its own field.
+        if self.birth_date is not None:
+            problems = [
+                (name, "must not be before birth_date")
+                for name in EVENT_DATES
+                if (value := getattr(self, name)) is not None and value < self.birth_date
+            ]
+            if problems:
+                raise _located_all(problems)
+        return self
+
     def known_fields(self) -> tuple[str, ...]:
         """Names of the fields whose value is known (not ``None``), in field order."""
         return tuple(name for name in type(self).model_fields if getattr(self, name) not in (None, ()))
@@ -253,6 +514,25 @@ class CaseProfile(_ValidatedInput):
 
     def __str__(self) -> str:
         return repr(self)
+
+
+#: The dates of events in a person's life: none may lie before ``birth_date``, none after ``as_of``.
+EVENT_DATES: tuple[str, ...] = ("entry_date", "status_since", "accommodation_since")
+
+
+def _located(field: str, message: str) -> ValidationError:
+    """An error at ``field`` of the model being validated (pydantic merges it into the caller's)."""
+    return _located_all([(field, message)])
+
+
+def _located_all(problems: list[tuple[str, str]]) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "CaseProfile",
+        [
+            {"type": PydanticCustomError("implausible", message), "loc": (field,), "input": HIDDEN_INPUT}
+            for field, message in problems
+        ],
+    )
 
 
 class Status(str, Enum):
@@ -359,6 +639,10 @@ class ServiceDecision(_Frozen):
 
         return decision_html(self)
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (_HIDDEN if name == "valid_until" and value is not None else value)
+
     def __repr__(self) -> str:
         return (
             f"ServiceDecision(service={self.service!r}, status={self.status.value!r}, "
@@ -382,6 +666,12 @@ class StatusChange(_Frozen):
     partners_before: tuple[str, ...] = ()
     partners_after: tuple[str, ...] = ()
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The date can reveal a birth date: rich.pretty and devtools must not show it either.
+        for name, value in super().__repr_args__():
+            if name != "on":
+                yield name, value
+
     def __repr__(self) -> str:
         # The date can reveal a birth date: keep it out of repr like every personal value.
         return f"StatusChange(service={self.service!r}, {self.before.value} -> {self.after.value})"
@@ -397,6 +687,11 @@ class Handover(_Frozen):
     kind: str
     from_service: str
     to_service: str
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name != "on":
+                yield name, value
 
     def __repr__(self) -> str:
         return f"Handover({self.from_service!r} -> {self.to_service!r})"

@@ -1,15 +1,10 @@
-"""The pytest plugin that runs scenario files (registered as ``referral_engine`` in ``pytest11``).
+"""The scenario files pytest runs: one test item per scenario (the plugin's machinery).
 
-pytest collects every ``.yaml`` file in a folder named ``scenarios`` and every file named
-``scenarios.yaml`` or ``*.scenarios.yaml`` among the paths it searches; each scenario becomes one
-test item named after the scenario. A scenario that fails prints ``file:line`` of each unmet
-expectation and a diff of expected vs got, without a traceback; a broken file is a collection
-error listing every problem with ``file:line:column``.
-
-``--referral-engine=python|durable`` runs every scenario with that engine. The hooks look at file
-names only and import the scenario machinery when the first scenario file is collected, so a
-project without scenario files is not affected (it still pays for ``import referral_engine``,
-which pytest does to load this module). Switch the plugin off with ``-p no:referral_engine``.
+The plugin itself is the tiny module ``referral_engine_plugins.pytest_plugin`` (registered as
+``referral_engine`` in ``pytest11``): it decides which files are scenario files of a rule set
+and imports this module only when it meets one. A scenario that fails prints ``file:line`` of
+each unmet expectation and a diff of expected vs got, without a traceback; a broken file is a
+collection error listing every problem with ``file:line:column``.
 """
 
 from __future__ import annotations
@@ -20,53 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from referral_engine_plugins.pytest_plugin import is_scenario_file
+
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
     from .ruleset import Ruleset
     from .scenarios import Scenario, ScenarioResult
 
-_SCENARIO_DIR = "scenarios"  # referral_engine.scenarios.SCENARIO_DIR, kept here to import nothing
+__all__ = ["ScenarioError", "ScenarioFile", "ScenarioItem", "is_scenario_file"]
+
 _RULESETS = pytest.StashKey[dict[str, "Ruleset"]]()
 
 
-def is_scenario_file(path: Path) -> bool:
-    """Whether pytest collects ``path`` as a scenario file (see the module docstring)."""
-    return path.suffix == ".yaml" and (
-        path.parent.name == _SCENARIO_DIR
-        or path.name == "scenarios.yaml"
-        or path.name.endswith(".scenarios.yaml")
-    )
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add ``--referral-engine``."""
-    group = parser.getgroup("referral-engine", "referral-engine scenario tests")
-    group.addoption(
-        "--referral-engine",
-        dest="referral_engine",
-        default=None,
-        metavar="ENGINE",
-        help="run scenario files with this rule engine: python or durable (default: the file's engine:)",
-    )
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Reject an unknown ``--referral-engine`` before anything runs."""
-    engine = config.getoption("referral_engine", None)
-    if engine is not None:
-        from .models import ENGINES
-
-        if engine not in ENGINES:
-            raise pytest.UsageError(f"--referral-engine must be one of: {', '.join(ENGINES)}")
-    config.stash[_RULESETS] = {}
-
-
-def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> ScenarioFile | None:
-    """Collect scenario files; leave every other file to pytest and other plugins."""
-    if is_scenario_file(file_path):
-        return ScenarioFile.from_parent(parent, path=file_path)
-    return None
+def _rulesets(config: pytest.Config) -> dict[str, Ruleset]:
+    """The rule sets loaded in this run, by folder: each is loaded once for all its files."""
+    if _RULESETS not in config.stash:
+        config.stash[_RULESETS] = {}
+    return config.stash[_RULESETS]
 
 
 class ScenarioError(Exception):
@@ -86,7 +52,7 @@ class ScenarioFile(pytest.File):
         from .scenarios import load_scenarios
 
         try:
-            scenarios = load_scenarios(self.path, cache=self.config.stash[_RULESETS])
+            scenarios = load_scenarios(self.path, cache=_rulesets(self.config))
         except RuleFileError as error:
             raise self.CollectError(_relative(str(error), str(self.config.invocation_params.dir))) from None
         for scenario in scenarios:

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from typing import Any, get_args
 
 from .decide import decide
-from .engines import evaluator
+from .engines import evaluator, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import facts_for
 from .handover import safe_route
 from .loader import default_ruleset
-from .models import CaseProfile, Lang, Question, Recommendation, ServiceDecision, Status
+from .models import (
+    EARLIEST_DATE,
+    LATEST_DATE,
+    CaseProfile,
+    Lang,
+    Question,
+    Recommendation,
+    ServiceDecision,
+    Status,
+)
 from .ruleset import Ruleset
 from .steps import plan_steps, service_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
+_log = logging.getLogger(__name__)
 _STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
 
 
@@ -46,7 +57,10 @@ def recommend(
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
 
+    check_municipality(profile, ruleset)
     check_consents(profile, ruleset)
+    if _log.isEnabledFor(logging.DEBUG):  # the engine and the rules, never the case
+        _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
     evaluate = evaluator(ruleset, engine)
     facts = facts_for(profile, as_of)
     values = evaluate(facts, as_of)
@@ -100,14 +114,32 @@ def recommend(
 
 
 def check_as_of(as_of: object) -> dt.date:
-    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError."""
+    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError.
+
+    Like the dates of a profile, ``as_of`` lies between 1900-01-01 and 2100-12-31.
+    """
     if as_of is None:
         return dt.date.today()
     if isinstance(as_of, dt.datetime):
-        return as_of.date()
+        as_of = as_of.date()
     if not isinstance(as_of, dt.date):
         raise UsageError("as_of must be a datetime.date")
+    if not EARLIEST_DATE <= as_of <= LATEST_DATE:
+        raise UsageError(f"as_of must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
     return as_of
+
+
+def check_municipality(profile: CaseProfile, ruleset: Ruleset) -> None:
+    """Raise ProfileError if the profile names a municipality the rule set does not know.
+
+    A misspelt place would otherwise silently lose every local partner. The message lists the
+    rule set's municipalities (public names, not case data); the name given is not repeated.
+    """
+    if profile.municipality is None or ruleset.partners.municipality_id(profile.municipality) is not None:
+        return
+    names = sorted(m.name for m in ruleset.partners.municipalities.values())
+    message = f"unknown municipality; this rule set knows: {', '.join(names)}"
+    raise ProfileError([FieldProblem("municipality", message)])
 
 
 def check_consents(profile: CaseProfile, ruleset: Ruleset) -> None:

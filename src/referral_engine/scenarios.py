@@ -36,7 +36,7 @@ from .errors import ProfileError, RuleFileError, RuleProblem
 from .graph import Located
 from .loader import MAX_FILE_BYTES, NotReadable, default_ruleset, load_ruleset, read_regular_file
 from .models import ENGINES, CaseProfile, Consent, Recommendation
-from .recommend import recommend
+from .recommend import check_municipality, recommend
 from .ruleset import Ruleset
 from .steps import CONFIDENTIAL_STEP
 
@@ -361,6 +361,7 @@ class _Ids:
 
     def __init__(self, ruleset: Ruleset | None) -> None:
         self.known = ruleset is not None
+        self.ruleset = ruleset
         self.services = tuple(service.id for service in ruleset.services) if ruleset else ()
         self.partners = tuple(sorted(ruleset.partners.partners)) if ruleset else ()
         self.fields = tuple(ruleset.fields) if ruleset else ()
@@ -437,7 +438,7 @@ def _scenario(
     elif as_of is None and isinstance(fields["as_of"], ScalarNode) and fields["as_of"].tag.endswith(":null"):
         reader.problem(fields["as_of"], "expected a date (YYYY-MM-DD), found null", name)
     source = reader.strings(fields["source"], name) if "source" in fields else ()
-    profile = _profile(reader, fields["profile"], name) if "profile" in fields else None
+    profile = _profile(reader, fields["profile"], name, ids) if "profile" in fields else None
     checks = _checks(reader, fields["expect"], ids, name) if "expect" in fields else None
     if name is None or as_of is None or profile is None or checks is None:
         return None
@@ -452,8 +453,11 @@ def _peek_name(node: Node) -> str | None:
     return None
 
 
-def _profile(reader: Reader, node: Node, name: str | None) -> CaseProfile | None:
-    """The case profile; problems name the field and what is allowed, never the value given."""
+def _profile(reader: Reader, node: Node, name: str | None, ids: _Ids | None = None) -> CaseProfile | None:
+    """The case profile; problems name the field and what is allowed, never the value given.
+
+    With the rule set known (``ids``), a municipality it does not know is a problem too.
+    """
     entries = reader.mapping(node, (), tuple(CaseProfile.model_fields), name)
     if entries is None:
         return None
@@ -462,7 +466,10 @@ def _profile(reader: Reader, node: Node, name: str | None) -> CaseProfile | None
     if len(reader.problems) > before:
         return None
     try:
-        return CaseProfile.model_validate(data)
+        profile = CaseProfile.model_validate(data)
+        if ids is not None and ids.ruleset is not None:
+            check_municipality(profile, ids.ruleset)
+        return profile
     except ProfileError as error:
         for problem in error.problems:
             where = _locate(node, problem.field.split("."))

@@ -39,9 +39,19 @@ except ImportError as error:  # pragma: no cover - exercised in a subprocess by 
     ) from error
 
 from .dates import add_days, add_months, age_on
+from .errors import ProfileError
 from .facts import FIELDS
 from .loader import default_ruleset
-from .models import LANGUAGE_LEVELS, CaseProfile, Consent, DataCategory, Recommendation, Status
+from .models import (
+    EARLIEST_DATE,
+    EVENT_DATES,
+    LANGUAGE_LEVELS,
+    CaseProfile,
+    Consent,
+    DataCategory,
+    Recommendation,
+    Status,
+)
 from .recommend import recommend
 from .ruleset import Ruleset
 from .thresholds import EVENT_FIELDS, MAX_AGE, Thresholds, representatives, thresholds
@@ -58,8 +68,6 @@ __all__ = [
     "check_unknown_never_overturns",
 ]
 
-#: A municipality no rule set knows: profiles from there get no local partner.
-ELSEWHERE = "Anderswo"
 _FIELDS_DRAWN = tuple(
     name for name in CaseProfile.model_fields if name not in ("age", "birth_date", "consents")
 )
@@ -113,7 +121,7 @@ def _birthdays(th: Thresholds, as_of: dt.date) -> list[dt.date]:
 
 def _birth_dates(th: Thresholds, as_of: dt.date | None) -> st.SearchStrategy[dt.date]:
     latest = add_days(_span(th)[0], -1) if as_of is None else as_of
-    earliest = add_months(latest, -12 * MAX_AGE)
+    earliest = max(add_months(latest, -12 * MAX_AGE), EARLIEST_DATE)  # no profile date is earlier
     leap_days = [dt.date(y, 2, 29) for y in range(earliest.year + 1, latest.year) if isleap(y)]
     anyday = st.one_of(st.dates(min_value=earliest, max_value=latest), st.sampled_from(leap_days))
     if as_of is None:
@@ -125,7 +133,9 @@ def _birth_dates(th: Thresholds, as_of: dt.date | None) -> st.SearchStrategy[dt.
 
 def _event_dates(th: Thresholds, name: str, as_of: dt.date | None) -> st.SearchStrategy[dt.date]:
     """Dates of an event: on the edges of the field's windows for ``as_of``, near compared dates, any day."""
-    latest = _span(th)[1] if as_of is None else as_of
+    # Without an as_of, every event lies before the first as_of_dates() can draw (like birth dates):
+    # a date after as_of is an error.
+    latest = add_days(_span(th)[0], -1) if as_of is None else as_of
     options: list[st.SearchStrategy[dt.date]] = [
         st.dates(min_value=add_months(latest, -240), max_value=latest)
     ]
@@ -146,7 +156,7 @@ def _values(th: Thresholds, name: str, as_of: dt.date | None) -> st.SearchStrate
     if name in EVENT_FIELDS:
         return _event_dates(th, name, as_of)
     if name == "municipality":
-        return st.sampled_from((*th.places, ELSEWHERE))
+        return st.sampled_from(th.places)
     if name == "languages":
         codes = (*th.languages, "tr", "ti", "so") if th.languages else ("de", "en", "ar", "uk")
         return st.lists(st.sampled_from(codes), max_size=3, unique=True).map(tuple)
@@ -205,6 +215,11 @@ def case_profiles(
         elif which == "birth_date":
             data["birth_date"] = draw(_birth_dates(th, as_of))
         data["consents"] = tuple(draw(st.lists(_consents(rules), max_size=2)))
+        if data.get("birth_date") is not None:
+            # No event of a life before its start (a ProfileError): such dates move to the birth date.
+            for name in EVENT_DATES:
+                if data[name] is not None and data[name] < data["birth_date"]:
+                    data[name] = data["birth_date"]
         return CaseProfile(**data)
 
     return build()
@@ -289,8 +304,11 @@ def check_unknown_never_overturns(
     for name, value in _fills(ruleset, profile, as_of):
         if name == "birth_date" and age_on(value, as_of) < 0:
             continue
-        filled = profile.model_copy(update={name: value})
-        after = _statuses(recommend(filled, as_of=as_of, ruleset=ruleset, engine=engine))
+        try:
+            filled = profile.replace(**{name: value})
+            after = _statuses(recommend(filled, as_of=as_of, ruleset=ruleset, engine=engine))
+        except ProfileError:
+            continue  # an event before the birth date or after as_of: no person has that profile
         for service, status in before.items():
             if status is not Status.UNDETERMINED and after[service] is not status:
                 raise AssertionError(
@@ -361,7 +379,7 @@ def check_monotone(
         above = [a for a in ages if a > current and a <= MAX_AGE]
         others = sorted(above if increasing else [a for a in ages if 0 <= a < current])
     for value in others:
-        changed = profile.model_copy(update={field: value})
+        changed = profile.replace(**{field: value})
         status = recommend(changed, as_of=as_of, ruleset=ruleset, engine=engine).decision(service).status
         direction = "higher" if increasing else "lower"
         assert status is Status.ELIGIBLE, (

@@ -94,7 +94,7 @@ def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list
 def probe_profile(profile: CaseProfile) -> CaseProfile:
     """The profile to evaluate on other dates: with a birth date, the age follows from it."""
     if profile.birth_date is not None and profile.age is not None:
-        return profile.model_copy(update={"age": None})
+        return profile.replace(age=None)
     return profile
 
 

@@ -265,7 +265,7 @@ def smallest_changes(
     evaluate = evaluator(ruleset, engine)
 
     def eligible(update: dict[str, ConditionValue]) -> bool:
-        changed = profile.model_copy(update=update)
+        changed = profile.replace(**update)
         values = evaluate(facts_for(changed, as_of), as_of)
         return statuses(ruleset, values)[service] is Status.ELIGIBLE
 
