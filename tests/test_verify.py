@@ -316,3 +316,28 @@ def test_a_deployment_can_remove_a_not_offered_entry(tmp_path: Path) -> None:
     (tmp_path / "partners.yaml").write_text("remove: [helferkreis-hartheim]\n", encoding="utf-8")
     report = check(tmp_path)
     assert [f.service for f in report.errors] == ["helferkreis"]
+
+
+def test_the_table_wraps_messages_at_the_width_given() -> None:
+    """With a width no line of the table is longer; continuation lines are indented under the message."""
+    report = check(REPO / "rules")
+    table = report.table(width=100)
+    assert max(len(line) for line in table.splitlines()) <= 100
+    unwrapped = report.table()
+    assert max(len(line) for line in unwrapped.splitlines()) > 100
+    assert "".join(table.split()) == "".join(unwrapped.split())  # the same text, only wrapped
+
+
+def test_check_speaks_json_with_format_and_shows_paths_relative_to_the_working_directory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--format json equals --json; the text table names files inside the working directory relatively."""
+    monkeypatch.chdir(REPO)
+    assert main(["check", "rules", "--format", "json"]) == 0
+    as_format = json.loads(capsys.readouterr().out)
+    assert main(["check", "rules", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["findings"] == as_format["findings"]
+    assert main(["check", "--rules", str(REPO / "rules")]) == 0
+    out = capsys.readouterr().out
+    assert " rules/services.yaml:" in out
+    assert str(REPO) not in out

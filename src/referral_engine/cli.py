@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 import stat
 import sys
 from collections.abc import Sequence
@@ -161,7 +162,10 @@ def _run(args: argparse.Namespace) -> int:
         if args.rules is not None and args.rules_dir is not None and args.rules != args.rules_dir:
             raise _BadInput("give the rule folder once: as --rules DIR or as RULES_DIR")
         folder = args.rules if args.rules is not None else args.rules_dir
-        return _check(folder, since, engine, verbose=args.verbose, as_json=args.json, out=sys.stdout)
+        if args.json and args.format == "text":
+            raise _BadInput("--json and --format disagree: give one of them")
+        as_json = args.json or args.format == "json"
+        return _check(folder, since, engine, verbose=args.verbose, as_json=as_json, out=sys.stdout)
     if args.command == "diff":
         _diff(args, as_of, engine, sys.stdout)
         return 0
@@ -264,6 +268,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--from", dest="since", metavar="YYYY-MM-DD", help="verify only dates from this day on (default: all)"
     )
+    check.add_argument(
+        "--format", choices=("text", "json"), help="the report's format (default text; --json = json)"
+    )
     compare = commands.add_parser(
         "diff",
         help="which cases change between two rule folders (default cases: generated profiles)",
@@ -336,7 +343,8 @@ def _check(
             json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
         )
     else:
-        out.write(_printable(report.table(verbose=verbose)))
+        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
+        out.write(_printable(report.table(verbose=verbose, width=width)))
     return 0 if report.ok else EXIT_FINDINGS
 
 

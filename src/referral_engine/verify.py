@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
+import textwrap
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -128,23 +130,38 @@ class Report:
             f"infos={counts['info']}, ok={self.ok})"
         )
 
-    def table(self, *, verbose: bool = False) -> str:
-        """The findings as a text table (infos only with ``verbose``), and a summary line."""
+    def table(self, *, verbose: bool = False, width: int | None = None) -> str:
+        """The findings as a text table (infos only with ``verbose``), and a summary line.
+
+        With ``width`` (e.g. the terminal's), messages wrap onto indented lines so that no line is
+        longer; the summary wraps likewise.
+        """
         shown = [f for f in self.findings if verbose or f.severity != "info"]
         rows = [("severity", "kind", "rule / service", "file:line", "message")]
-        rows += [(f.severity, f.kind, f.rule or f.service or "", f.where, f.message) for f in shown]
+        rows += [(f.severity, f.kind, f.rule or f.service or "", _near(f.where), f.message) for f in shown]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
-        lines = [
-            "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
-            for row in rows
-        ]
+        indent = sum(widths) + 2 * len(widths)
+        room = max(width - indent, 30) if width else None
+        lines = []
+        for row in rows:
+            left = "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  "
+            parts = textwrap.wrap(row[4], room, break_on_hyphens=False) if room else [row[4]]
+            lines.append(left + (parts[0] if parts else ""))
+            lines += [" " * indent + part for part in parts[1:]]
         counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
         hidden = "" if verbose or not counts["info"] else " (--verbose lists the infos)"
         summary = (
             f"{self.ruleset}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos"
             f"{hidden}; {self.points} profiles swept in {self.seconds:.2f} s"
         )
-        return "\n".join([*(lines if shown else []), summary]) + "\n"
+        summary_lines = textwrap.wrap(summary, width) if width else [summary]
+        return "\n".join([*(lines if shown else []), *summary_lines]) + "\n"
+
+
+def _near(where: str) -> str:
+    """``file:line`` with a file inside the working directory shown relative to it (one path style)."""
+    here = os.getcwd() + os.sep
+    return where[len(here) :] if where.startswith(here) else where
 
 
 def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: str | None = None) -> Report:
