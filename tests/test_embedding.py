@@ -98,7 +98,9 @@ def _profile() -> CaseProfile:
     return CaseProfile(
         birth_date=MARK_DATE,
         municipality=f"Staufen {MARK}",
-        consents=(Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2011, 3, 4)),),
+        consents=(
+            Consent(partner="drk", purpose="mbe", categories=("health",), given_on=dt.date(2011, 3, 4)),
+        ),
     )
 
 
