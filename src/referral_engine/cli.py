@@ -35,7 +35,7 @@ from .exports import GRAPH_FORMATS, export_graph
 from .hsds import write_hsds
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import ENGINES, Lang, Recommendation, Status
+from .models import ENGINES, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
@@ -50,7 +50,7 @@ _CASE_KEYS = ("title", "as_of", "profile")
 #: The largest case file ``recommend`` reads (a profile is well under a kilobyte).
 MAX_CASE_BYTES = 1024 * 1024
 
-_LABELS: dict[str, dict[Lang, str]] = {
+_LABELS: dict[str, dict[str, str]] = {
     "case": {"de": "Fall", "en": "Case"},
     "as_of": {"de": "Stand", "en": "As of"},
     "rules": {"de": "Regeln", "en": "Rules"},
@@ -168,6 +168,12 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(schema_text(args.name))
         return 0
     ruleset = _ruleset(args.rules, engine)
+    lang = getattr(args, "lang", None)
+    if lang is not None and lang not in ruleset.languages:
+        _Parser(prog=f"referral-engine {args.command}").error(
+            f"argument --lang: invalid choice: '{_line(str(lang))[:20]}' "
+            f"(choose from {', '.join(ruleset.languages)})"
+        )
     if args.command == "graph":
         text = export_graph(
             ruleset.partners, args.format, service=args.service, municipality=args.municipality
@@ -222,7 +228,12 @@ def _common(command: argparse.ArgumentParser, *, rules: bool = True, lang: bool 
         help=f"the rule engine (default: ${engines.ENV_VAR}, else python; durable is opt-in)",
     )
     if lang:
-        command.add_argument("--lang", choices=("de", "en"), default="de", help="language of the output")
+        command.add_argument(
+            "--lang",
+            default="de",
+            metavar="LANG",
+            help="language of the output: de, en or a language of the rule set's catalogues (uk, ar)",
+        )
     command.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -424,7 +435,7 @@ def _recommend_file(
     path: str,
     ruleset: Ruleset,
     as_of: dt.date | None,
-    lang: Lang,
+    lang: str,
     engine: str | None,
     as_json: bool,
     out: TextIO,
@@ -443,7 +454,7 @@ def _recommend(
     profile: dict[str, Any],
     as_of: dt.date | None,
     ruleset: Ruleset,
-    lang: Lang,
+    lang: str,
     engine: str | None,
 ) -> Recommendation:
     try:
@@ -455,7 +466,7 @@ def _recommend(
 
 
 def _demo(
-    ruleset: Ruleset, as_of: dt.date | None, lang: Lang, engine: str | None, as_json: bool, out: TextIO
+    ruleset: Ruleset, as_of: dt.date | None, lang: str, engine: str | None, as_json: bool, out: TextIO
 ) -> None:
     cases = resources.files("referral_engine") / "example_cases"
     with resources.as_file(cases) as folder:
@@ -478,12 +489,14 @@ def _demo(
 def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -> str:
     """A recommendation as readable text in its language (partner names, reasons, steps)."""
     lang = rec.lang
-    label = {key: texts[lang] for key, texts in _LABELS.items()}
+    label = {key: texts.get(lang, texts["de"]) for key, texts in _LABELS.items()}
     partners = ruleset.partners.partners
     lines = []
     if title:
         lines.append(f"== {label['case']}: {title}")
     lines.append(f"{label['as_of']} {rec.as_of.isoformat()} · {label['rules']} {rec.ruleset_version}")
+    if rec.translation is not None and rec.translation.draft:
+        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name})")
     eligible = [d for d in rec.decisions if d.status is Status.ELIGIBLE]
     lines.append(f"{label['eligible']}:")
     for decision in eligible:
