@@ -16,6 +16,7 @@ from referral_engine.cli import main
 from referral_engine.explain import recommendation_html, timeline_html
 from referral_engine.loader import keyed_texts
 from referral_engine.ruleset import Ruleset
+from referral_engine.verify import check
 
 from .conftest import REPO
 
@@ -343,3 +344,12 @@ def test_the_command_line_speaks_a_catalogue_language_and_says_draft(
         main(["demo", "--lang", "xx"])
     assert caught.value.code == 2
     assert "de, en, ar, uk" in capsys.readouterr().err
+
+
+def test_check_reports_an_example_operator_named_in_a_translation(tmp_path: Path) -> None:
+    """A catalogue text naming the sample operator literally is the same safety error as in German."""
+    text = 'texts:\n  steps.jmd-first-appointment: "Записатися до JMD ({partner}, Diakonisches Werk)."\n'
+    report = check(overlay(tmp_path, {"uk.yaml": text}))
+    [finding] = [f for f in report.of_kind("safety") if f.severity == "error"]
+    assert (finding.rule, finding.subject) == ("jmd-first-appointment", "step")
+    assert "diakonie" in finding.message
