@@ -16,6 +16,7 @@ from referral_engine.cli import main
 from referral_engine.explain import recommendation_html, timeline_html
 from referral_engine.loader import keyed_texts
 from referral_engine.ruleset import Ruleset
+from referral_engine.schema import json_schema, shipped_schema
 from referral_engine.verify import check
 
 from .conftest import REPO
@@ -353,3 +354,19 @@ def test_check_reports_an_example_operator_named_in_a_translation(tmp_path: Path
     [finding] = [f for f in report.of_kind("safety") if f.severity == "error"]
     assert (finding.rule, finding.subject) == ("jmd-first-appointment", "step")
     assert "diakonie" in finding.message
+
+
+@pytest.mark.parametrize("path", CATALOGUES, ids=[p.stem for p in CATALOGUES])
+def test_a_bundled_catalogue_matches_the_i18n_schema(path: Path) -> None:
+    """Each bundled catalogue is valid under the shipped i18n JSON Schema (what an editor checks)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(shipped_schema("i18n"))
+    assert [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text("utf-8")))] == []
+
+
+def test_the_i18n_schema_rejects_an_unknown_header_and_a_malformed_key() -> None:
+    """The schema catches a misspelt header key and a text key of no known kind."""
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json_schema("i18n"))
+    bad = {"language": "uk", "directon": "ltr", "texts": {"step.jmd": "…"}}
+    assert len(list(validator.iter_errors(bad))) == 2

@@ -322,7 +322,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(export)
     schemas = commands.add_parser(
-        "schema", help="print a JSON Schema: profile, recommendation, rules, steps or partners"
+        "schema", help="print a JSON Schema: profile, recommendation, rules, steps, partners or i18n"
     )
     schemas.add_argument("name", choices=SCHEMAS, help="which schema")
     return parser
