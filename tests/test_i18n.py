@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from referral_engine import RuleFileError, UsageError, default_ruleset, load_ruleset, recommend
+from referral_engine import RuleFileError, UsageError, default_ruleset, load_ruleset, recommend, why_not
 from referral_engine.cli import main
 from referral_engine.explain import recommendation_html, timeline_html
 from referral_engine.loader import keyed_texts
@@ -324,6 +324,11 @@ def test_arabic_html_is_right_to_left() -> None:
     assert html.startswith('<div lang="ar" dir="rtl">')
     assert 'dir="rtl"' in timeline_html(arabic.timeline(dt.date(2030, 1, 1)))
     assert arabic._repr_html_() == html
+    assert (
+        why_not(PROFILE, "integrationskurs", as_of=AS_OF, lang="ar")
+        ._repr_html_()
+        .startswith('<div lang="ar" dir="rtl">')
+    )
     ukrainian = recommendation_html(recommend(PROFILE, as_of=AS_OF, lang="uk"))
     assert ukrainian.startswith('<div lang="uk" dir="ltr">')
 
