@@ -129,7 +129,7 @@ def test_explain_rejects_an_unknown_language() -> None:
     """The language must be de or en."""
     jmd = recommend(TWENTY_SIX, as_of=AS_OF).decision("jmd")
     with pytest.raises(UsageError, match="lang"):
-        jmd.explain("fr")  # type: ignore[arg-type]
+        jmd.explain("fr")
 
 
 def test_repr_never_shows_personal_values() -> None:

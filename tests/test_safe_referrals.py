@@ -12,6 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any, get_args
 
@@ -303,6 +304,8 @@ def test_check_reports_an_example_operator_named_literally_in_a_step(tmp_path: P
         "Ersttermin beim Jugendmigrationsdienst ({partner}) vereinbaren",
         "Ersttermin beim Jugendmigrationsdienst der Diakonie vereinbaren",
     )
+    # The catalogues' translations keep {partner}: without them, only the safety finding is left.
+    shutil.rmtree(folder / "i18n")
     report = check(folder)
     [finding] = [f for f in report.of_kind("safety") if f.severity == "error"]
     assert (finding.rule, finding.subject) == ("jmd-first-appointment", "step")

@@ -37,7 +37,7 @@ from .exports import GRAPH_FORMATS, export_graph
 from .hsds import write_hsds
 from .impact import GENERATED, SEED, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import ENGINES, Lang, Recommendation, Status
+from .models import ENGINES, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
@@ -52,7 +52,7 @@ _CASE_KEYS = ("title", "as_of", "profile")
 #: The largest case file ``recommend`` reads (a profile is well under a kilobyte).
 MAX_CASE_BYTES = 1024 * 1024
 
-_LABELS: dict[str, dict[Lang, str]] = {
+_LABELS: dict[str, dict[str, str]] = {
     "case": {"de": "Fall", "en": "Case"},
     "as_of": {"de": "Stand", "en": "As of"},
     "rules": {"de": "Regeln", "en": "Rules"},
@@ -173,6 +173,12 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.write(schema_text(args.name))
         return 0
     ruleset = _ruleset(args.rules, engine)
+    lang = getattr(args, "lang", None)
+    if lang is not None and lang not in ruleset.languages:
+        _Parser(prog=f"referral-engine {args.command}").error(
+            f"argument --lang: invalid choice: '{_line(str(lang))[:20]}' "
+            f"(choose from {', '.join(ruleset.languages)})"
+        )
     if args.command == "graph":
         text = export_graph(
             ruleset.partners, args.format, service=args.service, municipality=args.municipality
@@ -227,7 +233,12 @@ def _common(command: argparse.ArgumentParser, *, rules: bool = True, lang: bool 
         help=f"the rule engine (default: ${engines.ENV_VAR}, else python; durable is opt-in)",
     )
     if lang:
-        command.add_argument("--lang", choices=("de", "en"), default="de", help="language of the output")
+        command.add_argument(
+            "--lang",
+            default="de",
+            metavar="LANG",
+            help="language of the output: de, en or a language of the rule set's catalogues (uk, ar)",
+        )
     command.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -319,7 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common(export)
     schemas = commands.add_parser(
-        "schema", help="print a JSON Schema: profile, recommendation, rules, steps or partners"
+        "schema", help="print a JSON Schema: profile, recommendation, rules, steps, partners or i18n"
     )
     schemas.add_argument("name", choices=SCHEMAS, help="which schema")
     return parser
@@ -343,7 +354,8 @@ def _check(
             json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
         )
     else:
-        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else 100
+        # Wrapped for a person at a terminal; one line per finding for a pipe (grep, a file).
+        width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else None
         out.write(_printable(report.table(verbose=verbose, width=width)))
     return 0 if report.ok else EXIT_FINDINGS
 
@@ -433,7 +445,7 @@ def _recommend_file(
     path: str,
     ruleset: Ruleset,
     as_of: dt.date | None,
-    lang: Lang,
+    lang: str,
     engine: str | None,
     as_json: bool,
     out: TextIO,
@@ -452,7 +464,7 @@ def _recommend(
     profile: dict[str, Any],
     as_of: dt.date | None,
     ruleset: Ruleset,
-    lang: Lang,
+    lang: str,
     engine: str | None,
 ) -> Recommendation:
     try:
@@ -464,7 +476,7 @@ def _recommend(
 
 
 def _demo(
-    ruleset: Ruleset, as_of: dt.date | None, lang: Lang, engine: str | None, as_json: bool, out: TextIO
+    ruleset: Ruleset, as_of: dt.date | None, lang: str, engine: str | None, as_json: bool, out: TextIO
 ) -> None:
     cases = bundled("example_cases")
     with resources.as_file(cases) as folder:
@@ -487,12 +499,14 @@ def _demo(
 def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -> str:
     """A recommendation as readable text in its language (partner names, reasons, steps)."""
     lang = rec.lang
-    label = {key: texts[lang] for key, texts in _LABELS.items()}
+    label = {key: texts.get(lang, texts["de"]) for key, texts in _LABELS.items()}
     partners = ruleset.partners.partners
     lines = []
     if title:
         lines.append(f"== {label['case']}: {title}")
     lines.append(f"{label['as_of']} {rec.as_of.isoformat()} · {label['rules']} {rec.ruleset_version}")
+    if rec.translation is not None and rec.translation.draft:
+        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name})")
     eligible = [d for d in rec.decisions if d.status is Status.ELIGIBLE]
     lines.append(f"{label['eligible']}:")
     for decision in eligible:

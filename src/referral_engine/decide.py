@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 
 from .conditions import Tri, kleene_and, kleene_not, kleene_or
 from .facts import Facts
-from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Lang, Reason, RuleOutcome, Status
+from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Reason, RuleOutcome, Status
 from .ruleset import Rule, Ruleset
 
 _RULE_OUTCOME: dict[Tri, RuleOutcome] = {True: "holds", False: "fails", None: "unknown"}
@@ -38,7 +38,7 @@ class Decided:
 
 
 def decide(
-    ruleset: Ruleset, facts: Facts, as_of: dt.date, values: Mapping[str, Tri], lang: Lang
+    ruleset: Ruleset, facts: Facts, as_of: dt.date, values: Mapping[str, Tri], lang: str
 ) -> list[Decided]:
     """Decide every service of ``ruleset`` from the rule ``values`` an engine computed."""
     decided = []
@@ -137,7 +137,7 @@ def _lapsed_reasons(
     values: Mapping[str, Tri],
     facts: Facts,
     as_of: dt.date,
-    lang: Lang,
+    lang: str,
 ) -> list[Reason]:
     """Granting rules not in force on ``as_of`` whose conditions would still hold (or may hold)."""
     reasons = []
@@ -166,7 +166,7 @@ def shown_value(field: str, value: Any) -> ConditionValue | None:
 
 
 def _reason(
-    ruleset: Ruleset, rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: Lang
+    ruleset: Ruleset, rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: str
 ) -> Reason:
     leaf_values = tuple(leaf.test(facts, as_of) for leaf in rule.leaves)
     key = (rule.id, value, in_force, lang, leaf_values)
@@ -223,7 +223,7 @@ def _construct(cls: type[_M], fields: dict[str, Any]) -> _M:
     return model
 
 
-def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], lang: Lang) -> Reason:
+def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], lang: str) -> Reason:
     # Every value below comes from the validated rule set, so the model is built without
     # re-validation.
     return Reason.model_construct(

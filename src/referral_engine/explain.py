@@ -18,7 +18,7 @@ from .dates import Duration
 from .models import (
     ConditionOutcome,
     ConditionValue,
-    Lang,
+    NextStep,
     Reason,
     Recommendation,
     ServiceDecision,
@@ -139,24 +139,24 @@ _UNITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
 }
 
 
-def _t(table: _T, key: str, lang: Lang) -> str:
+def _t(table: _T, key: str, lang: str) -> str:
     de, en = table[key]
-    return de if lang == "de" else en
+    return en if lang == "en" else de
 
 
-def duration_text(duration: str, lang: Lang) -> str:
+def duration_text(duration: str, lang: str) -> str:
     """An ISO 8601 duration in words: ``P1Y6M`` → ``1 Jahr 6 Monate`` / ``1 year 6 months``."""
     parsed = Duration.parse(duration)
     parts = []
     for unit, (de, en) in _UNITS.items():
         count = getattr(parsed, unit)
         if count:
-            singular, plural = de if lang == "de" else en
+            singular, plural = en if lang == "en" else de
             parts.append(f"{count} {singular if count == 1 else plural}")
     return " ".join(parts) or "0"
 
 
-def value_text(value: ConditionValue, lang: Lang) -> str:
+def value_text(value: ConditionValue, lang: str) -> str:
     """A required or actual value as text: lists joined with commas, booleans as yes / no."""
     if isinstance(value, bool):
         return _t(_WORDS, "yes" if value else "no", lang)
@@ -165,14 +165,14 @@ def value_text(value: ConditionValue, lang: Lang) -> str:
     return str(value)
 
 
-def condition_text(condition: ConditionOutcome, lang: Lang = "de", *, redact: bool = False) -> str:
+def condition_text(condition: ConditionOutcome, lang: str = "de", *, redact: bool = False) -> str:
     """One condition as a line: ``Alter ≥ 27: nicht erfüllt (26)``; redacted without ``(26)``."""
     label = FIELD_LABELS.get(condition.field, (condition.field, condition.field))
-    field = label[0] if lang == "de" else label[1]
+    field = label[1] if lang == "en" else label[0]
     op = _t(_OPERATORS, condition.op, lang) if condition.op in _OPERATORS else condition.op
     if condition.op in ("within", "older_than") and isinstance(condition.value, str):
         period = duration_text(condition.value, lang)
-        if lang == "de":
+        if lang != "en":
             test = f"{field} {op} {period} zurück"
         else:
             test = f"{field} {op} {period}" + (" ago" if condition.op == "older_than" else "")
@@ -188,7 +188,7 @@ def _date(day: dt.date) -> str:
     return day.isoformat()
 
 
-def _reason_head(reason: Reason, lang: Lang) -> str:
+def _reason_head(reason: Reason, lang: str) -> str:
     details = [_t(_EFFECTS, reason.effect, lang), _t(_RULE_OUTCOMES, reason.outcome, lang)]
     if not reason.in_force:
         details.append(_t(_WORDS, "not_in_force", lang))
@@ -201,7 +201,7 @@ def _reason_head(reason: Reason, lang: Lang) -> str:
     return f"{_t(_WORDS, 'rule', lang)} {reason.rule} ({'; '.join(details)})"
 
 
-def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bool = False) -> str:
+def explain_decision(decision: ServiceDecision, lang: str = "de", *, redact: bool = False) -> str:
     """The text of :meth:`ServiceDecision.explain`."""
     _check_lang(lang)
     lines = [f"{decision.name}: {_t(_STATUS, decision.status.value, lang)}"]
@@ -222,22 +222,57 @@ def explain_decision(decision: ServiceDecision, lang: Lang = "de", *, redact: bo
     return printable("\n".join(lines))
 
 
-def _partners(decision: ServiceDecision, lang: Lang) -> str:
+def _partners(decision: ServiceDecision, lang: str) -> str:
     """The responsible partners, each placeholder marked as an example operator."""
     sample = f" ({_t(_WORDS, 'sample', lang)})"
     return ", ".join(p + (sample if p in decision.sample_partners else "") for p in decision.partners)
 
 
-def _field(name: str, lang: Lang) -> str:
+def _field(name: str, lang: str) -> str:
     label = FIELD_LABELS.get(name, (name, name))
-    return label[0] if lang == "de" else label[1]
+    return label[1] if lang == "en" else label[0]
 
 
 def _check_lang(lang: str) -> None:
-    if lang not in ("de", "en"):
+    from .ruleset import known_language  # the rule set comes after explain: imported on use
+
+    if not known_language(lang):
         from .errors import UsageError
 
-        raise UsageError("lang must be one of: de, en")
+        raise UsageError("lang must be de, en or a language of a rule set's catalogues (such as uk or ar)")
+
+
+#: Languages written right to left, for ``dir="rtl"`` where no catalogue says its direction.
+RTL_LANGUAGES = frozenset({"ar", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"})
+
+
+def _div(lang: str, direction: str | None = None) -> str:
+    """The opening tag of an HTML block in ``lang``: plain for de and en, else with lang and dir."""
+    if lang in ("de", "en"):
+        return "<div>"
+    direction = direction or ("rtl" if lang in RTL_LANGUAGES else "ltr")
+    return f'<div lang="{escape(lang)}" dir="{escape(direction)}">'
+
+
+def _step_html(step: NextStep) -> str:
+    """A next step as a list item; a text that fell back to another language says which one."""
+    if step.text_lang is None:
+        return f"<li>{escape(step.text)}</li>"
+    lang = escape(step.text_lang)
+    return f'<li lang="{lang}" dir="ltr">{escape(step.text)} <small>[{lang}]</small></li>'
+
+
+def _translation_html(rec: Recommendation) -> str:
+    """The visible note on a draft translation (nothing for de, en or a reviewed catalogue)."""
+    translation = rec.translation
+    if translation is None or not translation.draft:
+        return ""
+    fell_back = len(translation.fell_back)
+    return (
+        '<p class="draft-translation" lang="en" dir="ltr"><b>⚠ draft translation — not yet reviewed</b> '
+        f"({escape(translation.name)}; Entwurf, noch nicht geprüft; "
+        f"{fell_back} texts shown in the fallback language)</p>"
+    )
 
 
 # -- HTML for notebooks ---------------------------------------------------------------------------
@@ -245,16 +280,16 @@ def _check_lang(lang: str) -> None:
 _COLOURS = {Status.ELIGIBLE: "#1b7f3b", Status.UNDETERMINED: "#9a6700", Status.NOT_ELIGIBLE: "#a40e26"}
 
 
-def _status_html(status: Status, lang: Lang) -> str:
+def _status_html(status: Status, lang: str) -> str:
     return f'<b style="color:{_COLOURS[status]}">{escape(_t(_STATUS, status.value, lang))}</b>'
 
 
-def decision_html(decision: ServiceDecision, lang: Lang = "de") -> str:
+def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
     """A decision as an HTML block for notebooks: status, partners, and a table per reason.
 
     Notebooks sit on the caseworker's desk, so the case's values are shown.
     """
-    parts = [f"<div><p><b>{escape(decision.name)}</b>: {_status_html(decision.status, lang)}"]
+    parts = [f"{_div(lang)}<p><b>{escape(decision.name)}</b>: {_status_html(decision.status, lang)}"]
     if decision.partners:
         parts.append(f" — {escape(_t(_WORDS, 'partners', lang))}: {escape(_partners(decision, lang))}")
     if decision.valid_until is not None:
@@ -275,14 +310,9 @@ def recommendation_html(rec: Recommendation) -> str:
     """A recommendation as an HTML table: one row per service, then the next steps."""
     lang = rec.lang
     heads = (
-        ("Leistung", "Status", "Zuständig", "ändert sich am")
-        if lang == "de"
-        else (
-            "Service",
-            "Status",
-            "Responsible",
-            "changes on",
-        )
+        ("Service", "Status", "Responsible", "changes on")
+        if lang == "en"
+        else ("Leistung", "Status", "Zuständig", "ändert sich am")
     )
     rows = []
     for decision in rec.decisions:
@@ -291,10 +321,11 @@ def recommendation_html(rec: Recommendation) -> str:
             f"<tr><td>{escape(decision.name)}</td><td>{_status_html(decision.status, lang)}</td>"
             f"<td>{escape(_partners(decision, lang))}</td><td>{until}</td></tr>"
         )
-    steps = "".join(f"<li>{escape(step.text)}</li>" for step in rec.next_steps)
-    title = "Empfehlung" if lang == "de" else "Recommendation"
+    steps = "".join(_step_html(step) for step in rec.next_steps)
+    title = "Recommendation" if lang == "en" else "Empfehlung"
     return printable(
-        f"<div><p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
+        f"{_div(lang, rec.translation.direction if rec.translation else None)}{_translation_html(rec)}"
+        f"<p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
         f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in heads)}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table><ol>{steps}</ol></div>"
     )
@@ -327,14 +358,15 @@ def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
 def timeline_html(timeline: Timeline) -> str:
     """The timeline as an HTML list."""
     items = "".join(f"<li>{escape(line)}</li>" for line in timeline_text(timeline).splitlines())
-    return f"<div><p><b>{escape(_t(_WORDS, 'changes', timeline.lang))}</b></p><ul>{items}</ul></div>"
+    head = escape(_t(_WORDS, "changes", timeline.lang))
+    return f"{_div(timeline.lang)}<p><b>{head}</b></p><ul>{items}</ul></div>"
 
 
-def what_if_text(what_if: WhatIf, lang: Lang = "de", *, redact: bool = False) -> str:
+def what_if_text(what_if: WhatIf, lang: str = "de", *, redact: bool = False) -> str:
     """Each changed decision (old → new status, partners) with the explanation of the new one."""
     _check_lang(lang)
     if not what_if.decisions:
-        return "Keine Änderung." if lang == "de" else "No change."
+        return "No change." if lang == "en" else "Keine Änderung."
     blocks = []
     for change in what_if.decisions:
         before, after = (_t(_STATUS, status.value, lang) for status in (change.before, change.after))
@@ -348,7 +380,7 @@ def what_if_text(what_if: WhatIf, lang: Lang = "de", *, redact: bool = False) ->
     return printable("\n".join(blocks))
 
 
-def why_not_text(why_not: WhyNot, lang: Lang = "de", *, redact: bool = False) -> str:
+def why_not_text(why_not: WhyNot, lang: str = "de", *, redact: bool = False) -> str:
     """The text of :meth:`WhyNot.explain`: status, what blocks it, and the smallest changes."""
     _check_lang(lang)
     lines = [f"{why_not.name or why_not.service}: {_t(_STATUS, why_not.status.value, lang)}"]
@@ -374,7 +406,7 @@ def why_not_html(why_not: WhyNot) -> str:
     lines = why_not_text(why_not, why_not.lang).splitlines()
     head, rest = lines[0], lines[1:]
     items = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
-    return f"<div><p><b>{escape(head)}</b></p><ul>{items}</ul></div>"
+    return f"{_div(why_not.lang)}<p><b>{escape(head)}</b></p><ul>{items}</ul></div>"
 
 
 def _shown(value: object) -> str:

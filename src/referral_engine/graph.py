@@ -44,16 +44,38 @@ class Located:
         return f"{self.file}:{self.line}"
 
 
+_NO_TRANSLATIONS: Mapping[str, str] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A short text in German and English."""
+    """A short text in German and English, and in the languages of the rule set's catalogues.
+
+    ``translations`` maps every catalogue language to the text it shows there, already resolved
+    along the language's fallback chain (``uk → de``) when the loader read the catalogues;
+    ``own`` holds the languages whose catalogue translates this text itself, and ``key`` is the
+    text's catalogue key (``steps.jmd-first-appointment``), empty for texts no catalogue can name.
+    """
 
     de: str
     en: str
+    translations: Mapping[str, str] = field(
+        default_factory=lambda: _NO_TRANSLATIONS, compare=False, repr=False
+    )
+    own: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    key: str = field(default="", compare=False, repr=False)
 
-    def get(self, lang: Lang) -> str:
-        """The text in ``lang``."""
-        return self.de if lang == "de" else self.en
+    def get(self, lang: Lang | str) -> str:
+        """The text in ``lang``: German for a language the rule set has no catalogue for."""
+        if lang == "de":
+            return self.de
+        if lang == "en":
+            return self.en
+        return self.translations.get(lang, self.de)
+
+    def fell_back(self, lang: Lang | str) -> bool:
+        """Whether :meth:`get` gives a fallback's text in ``lang``, not a translation of its own."""
+        return lang != "de" and lang != "en" and lang not in self.own
 
 
 @dataclass(frozen=True, slots=True)

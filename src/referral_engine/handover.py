@@ -178,7 +178,7 @@ def handover_packet(
     ruleset: Ruleset,
     *,
     as_of: dt.date,
-    lang: Literal["de", "en"] = "de",
+    lang: str = "de",
 ) -> HandoverPacket:
     """The packet for one step of a recommendation made for ``profile`` on ``as_of``.
 

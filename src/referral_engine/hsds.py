@@ -26,7 +26,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .models import Lang
 from .ruleset import Rule, Ruleset
 
 #: The namespace of the deterministic identifiers (uuid5 of ``kind:id`` in it).
@@ -59,7 +58,7 @@ def hsds_id(kind: str, key: str) -> str:
 
 
 def hsds_directory(
-    ruleset: Ruleset, *, as_of: dt.date | None = None, lang: Lang = "de", include_samples: bool = False
+    ruleset: Ruleset, *, as_of: dt.date | None = None, lang: str = "de", include_samples: bool = False
 ) -> dict[str, list[dict[str, Any]]]:
     """``{"organizations": [...], "services": [...]}`` in HSDS 3 form for ``ruleset`` on ``as_of``."""
     on = as_of or dt.date.today()
@@ -135,7 +134,7 @@ def write_hsds(
     folder: str | Path,
     *,
     as_of: dt.date | None = None,
-    lang: Lang = "de",
+    lang: str = "de",
     include_samples: bool = False,
 ) -> list[Path]:
     """Write ``organizations.json`` and ``services.json`` into ``folder`` (created); return their paths."""
@@ -192,7 +191,7 @@ def _top_level_leaves(rule: Rule) -> list[Any]:
     return []
 
 
-def _partner_description(kind: str, reporting_duty: bool, regime: str, lang: Lang) -> str:
+def _partner_description(kind: str, reporting_duty: bool, regime: str, lang: str) -> str:
     kinds = {
         "public_body": ("öffentliche Stelle", "public body"),
         "education": ("Bildungseinrichtung", "educational institution"),

@@ -9,6 +9,7 @@ lists *every* problem with its ``file:line:column`` and rule id.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import logging
 import os
@@ -17,9 +18,9 @@ import string
 import threading
 import time
 import warnings
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -48,11 +49,12 @@ from .graph import (
 )
 from .handover import guard_problems
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
-from .ruleset import FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+from .ruleset import BASE_LANGUAGES, Catalogue, FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
 
 _log = logging.getLogger(__name__)
 
 ELIGIBILITY_DIR = "eligibility"
+I18N_DIR = "i18n"
 
 SERVICE_KINDS = ("counselling", "language", "work", "benefits", "recognition", "volunteer")
 #: Partner kinds of rule sets before 2026.11, read as today's kinds (a deprecation warning says so).
@@ -889,10 +891,10 @@ def _rules(folder: _Folder, services: Collection[str], partners: Collection[str]
     return list(rules.values())
 
 
-def _listing(folder: _Folder, directory: Path, layer: _Layer) -> list[str]:
-    """The names in a layer's eligibility folder, without hidden and editor files."""
+def _listing(folder: _Folder, directory: Path, layer: _Layer, name: str = ELIGIBILITY_DIR) -> list[str]:
+    """The names in a layer's folder ``name`` (eligibility, i18n), without hidden and editor files."""
     if folder.inside(directory, layer) is None:
-        Reader(f"{layer.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+        Reader(f"{layer.shown}/{name}", folder.problems).problem(
             None, "a symlink that leads outside the rule folder"
         )
         return []
@@ -901,7 +903,7 @@ def _listing(folder: _Folder, directory: Path, layer: _Layer) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as error:
-        Reader(f"{layer.shown}/{ELIGIBILITY_DIR}", folder.problems).problem(
+        Reader(f"{layer.shown}/{name}", folder.problems).problem(
             None, f"cannot list the folder: {error.strerror or type(error).__name__}"
         )
         return []
@@ -1067,6 +1069,245 @@ def _step(
     )
 
 
+# -- language catalogues -----------------------------------------------------------------------
+
+#: ISO 639-1 language codes: what a catalogue's file name and ``language`` may be.
+_ISO_639_1_CODES = (
+    "aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu cv cy da "
+    "de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy "
+    "hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg "
+    "li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or "
+    "os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta "
+    "te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu"
+)
+ISO_639_1 = frozenset(_ISO_639_1_CODES.split(" "))
+DIRECTIONS = ("ltr", "rtl")
+CATALOGUE_STATUSES = ("draft", "reviewed")
+_CATALOGUE_HEADER = ("language", "name", "direction", "fallback", "status")
+
+
+@dataclass
+class _Draft:
+    """A catalogue while its layers are read: header values, their nodes, and the texts."""
+
+    values: dict[str, str]
+    nodes: dict[str, tuple[Reader, Node]]
+    texts: dict[str, str]
+    where: Located
+
+
+def keyed_texts(
+    services: Iterable[Service],
+    fields: Mapping[str, FieldInfo],
+    messages: Messages | None,
+    steps: Iterable[StepTemplate],
+    rules: Iterable[Rule],
+) -> dict[str, Text]:
+    """Every text a catalogue can translate, by its catalogue key (``steps.<id>``, ``rules.<id>.note``)."""
+    keyed: dict[str, Text] = {f"steps.{t.id}": t.text for t in steps}
+    keyed |= {f"fields.{name}.question": info.question for name, info in fields.items()}
+    if messages is not None:
+        keyed |= {f"messages.{key}": getattr(messages, key) for key in _MESSAGE_PLACEHOLDERS}
+        keyed |= {f"categories.{key}": label for key, label in messages.categories.items()}
+    keyed |= {f"services.{s.id}.name": s.name for s in services}
+    keyed |= {f"rules.{r.id}.note": r.note for r in rules if r.note is not None}
+    return keyed
+
+
+def _placeholders(text: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return set()
+
+
+def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], texts: dict[str, str]) -> None:
+    """Read a catalogue's ``texts:``: known keys only, each with the German text's placeholders."""
+    if not isinstance(node, MappingNode) or node.tag != "tag:yaml.org,2002:map":
+        reader.mapping(node, ())  # records the problem
+        return
+    seen: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        if not isinstance(key, str) or key_node.tag != "tag:yaml.org,2002:str":
+            reader.problem(key_node, "keys must be text keys such as steps.<step id>")
+            continue
+        if key in seen:
+            reader.problem(key_node, f"duplicate key '{key}' (first given on line {seen[key]})")
+            continue
+        seen[key] = key_node.start_mark.line + 1
+        base = keyed.get(key)
+        if base is None:
+            close = difflib.get_close_matches(key, keyed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            reader.problem(
+                key_node,
+                f"unknown text key '{key}'{hint}; keys are steps.<id>, fields.<field>.question, "
+                "messages.<key>, categories.<category>, services.<id>.name and rules.<id>.note "
+                "of this rule set",
+            )
+            continue
+        value = reader.string(value_node)
+        if value is None:
+            continue
+        expected = _placeholders(base.de)
+        _check_placeholders(reader, value_node, value, expected, None)
+        for name in sorted(expected - _placeholders(value)):
+            reader.problem(value_node, f"placeholder '{{{name}}}' of the German text is missing")
+        texts[key] = value
+
+
+def _catalogue_file(
+    folder: _Folder, layer: _Layer, name: str, drafts: dict[str, _Draft], keyed: Mapping[str, Text]
+) -> None:
+    """Read one ``i18n/<lang>.yaml`` of a layer into ``drafts`` (a later layer adds and replaces texts)."""
+    code = name.removesuffix(".yaml")
+    reader, root = folder.read(f"{I18N_DIR}/{name}", layer)
+    reader.subject = "language"
+    draft = drafts.get(code)
+    required = () if draft is not None else ("language", "name", "direction", "status", "texts")
+    entries = reader.mapping(root, required, (*_CATALOGUE_HEADER, "reviewed_by", "texts")) if root else None
+    if entries is None:
+        return
+    if code in BASE_LANGUAGES:
+        reader.problem(
+            root, f"{code} is written in the rule files themselves; catalogues are for other languages"
+        )
+        return
+    if code not in ISO_639_1:
+        reader.problem(
+            root, f"unknown language code '{code}': name the file after an ISO 639-1 code (uk.yaml)"
+        )
+        return
+    if draft is None:
+        draft = drafts[code] = _Draft({"fallback": "de"}, {}, {}, Located(reader.file, 1))
+    for key in (*_CATALOGUE_HEADER, "reviewed_by"):
+        if key not in entries:
+            continue
+        node = entries[key]
+        if key == "direction":
+            value = reader.choice(node, DIRECTIONS, code)
+        elif key == "status":
+            value = reader.choice(node, CATALOGUE_STATUSES, code)
+        elif key == "language":
+            value = reader.string(node, code)
+            if value is not None and value != code:
+                reader.problem(node, f"language '{value}' differs from the file name {name}", code)
+                value = None
+        elif key == "fallback":
+            value = reader.string(node, code)
+            if value is not None and value not in ISO_639_1:
+                reader.problem(node, f"unknown language code '{value}' as fallback", code)
+                value = None
+        else:
+            value = reader.string(node, code)
+        if value is not None:
+            draft.values[key] = value
+            draft.nodes[key] = (reader, node)
+    if "texts" in entries:
+        _catalogue_texts(reader, entries["texts"], keyed, draft.texts)
+
+
+def _catalogues(
+    folder: _Folder, keyed: Mapping[str, Text]
+) -> tuple[dict[str, Catalogue], dict[str, dict[str, str]]]:
+    """The language catalogues of all layers, checked: header, keys, placeholders, fallback chain."""
+    drafts: dict[str, _Draft] = {}
+    for layer in folder.layers:
+        listed = _listing(folder, layer.root / I18N_DIR, layer, I18N_DIR)
+        for stray in sorted(name for name in listed if not name.endswith(".yaml")):
+            Reader(f"{layer.shown}/{I18N_DIR}/{stray}", folder.problems).problem(
+                None, "catalogue files are named <language>.yaml; this one would be ignored"
+            )
+        for name in sorted(name for name in listed if name.endswith(".yaml")):
+            _catalogue_file(folder, layer, name, drafts, keyed)
+    catalogues: dict[str, Catalogue] = {}
+    for code, draft in drafts.items():
+        values = draft.values
+        if values.get("status") == "reviewed" and "reviewed_by" not in values:
+            reader, node = draft.nodes["status"]
+            reader.problem(node, "a reviewed catalogue names its reviewer (reviewed_by)", code)
+        fallback = values["fallback"]
+        if fallback not in BASE_LANGUAGES and fallback not in drafts:
+            reader, node = draft.nodes["fallback"]
+            known = ", ".join((*BASE_LANGUAGES, *sorted(drafts)))
+            reader.problem(node, f"fallback '{fallback}' has no catalogue; use one of: {known}", code)
+            continue
+        chain = [code]
+        while fallback not in BASE_LANGUAGES and fallback in drafts and fallback not in chain:
+            chain.append(fallback)
+            fallback = drafts[fallback].values["fallback"]
+        if fallback in chain:
+            reader, node = draft.nodes["fallback"]
+            loop = " → ".join((*chain, fallback))
+            reader.problem(node, f"the fallback chain loops ({loop}); it must end at de or en", code)
+            continue
+        if not {"name", "direction", "status"} <= values.keys():
+            continue  # a missing or bad header value is already a problem
+        catalogues[code] = Catalogue(
+            language=code,
+            name=values["name"],
+            direction=values["direction"],
+            fallback=values["fallback"],
+            status=values["status"],
+            where=draft.where,
+            reviewed_by=values.get("reviewed_by"),
+            keys=frozenset(draft.texts),
+        )
+    return catalogues, {code: drafts[code].texts for code in catalogues}
+
+
+def _translated(
+    text: Text, key: str, catalogues: Mapping[str, Catalogue], texts: Mapping[str, Mapping[str, str]]
+) -> Text:
+    """``text`` with its translations resolved along each catalogue's fallback chain."""
+    resolved: dict[str, str] = {}
+    for code in catalogues:
+        lang = code
+        while lang not in BASE_LANGUAGES and key not in texts[lang]:
+            lang = catalogues[lang].fallback
+        resolved[code] = texts[lang][key] if lang not in BASE_LANGUAGES else text.get(lang)
+    own = frozenset(code for code in catalogues if key in texts[code])
+    return Text(text.de, text.en, MappingProxyType(resolved), own, key)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The parts of a rule set that hold texts."""
+
+    services: list[Service]
+    fields: dict[str, FieldInfo]
+    messages: Messages
+    steps: list[StepTemplate]
+    rules: list[Rule]
+
+
+def _translate(
+    parts: _Parts, catalogues: Mapping[str, Catalogue], texts: Mapping[str, Mapping[str, str]]
+) -> _Parts:
+    """The parts with every keyed text carrying its translations (nothing changes without catalogues)."""
+    if not catalogues:
+        return parts
+
+    def tr(key: str, text: Text) -> Text:
+        return _translated(text, key, catalogues, texts)
+
+    messages = parts.messages
+    return _Parts(
+        services=[replace(s, name=tr(f"services.{s.id}.name", s.name)) for s in parts.services],
+        fields={
+            n: replace(f, question=tr(f"fields.{n}.question", f.question)) for n, f in parts.fields.items()
+        },
+        messages=replace(
+            messages,
+            categories={c: tr(f"categories.{c}", label) for c, label in messages.categories.items()},
+            **{k: tr(f"messages.{k}", getattr(messages, k)) for k in _MESSAGE_PLACEHOLDERS},
+        ),
+        steps=[replace(t, text=tr(f"steps.{t.id}", t.text)) for t in parts.steps],
+        rules=[replace(r, note=tr(f"rules.{r.id}.note", r.note)) if r.note else r for r in parts.rules],
+    )
+
+
 def _header(folder: _Folder, layer: _Layer) -> tuple[str, str, Node | None]:
     """Name, version and the ``extends`` node (if any) of a layer's ruleset.yaml."""
     reader, root = folder.read("ruleset.yaml", layer)
@@ -1189,9 +1430,18 @@ def load_ruleset(
         if len(folder.problems) == before:
             # A service only looks ungrantable when its rule file is broken: say so only for clean files.
             _check_grants(folder, services, rules)
+        catalogues, translations = _catalogues(folder, keyed_texts(services, fields, messages, steps, rules))
     if folder.problems or graph is None or messages is None:
         problems = sorted(set(folder.problems), key=lambda p: (p.file, p.line, p.column, p.message))
         raise RuleFileError(problems or [RuleProblem(shown, 1, 1, "incomplete rule set")])
+    parts = _translate(_Parts(services, fields, messages, steps, rules), catalogues, translations)
+    services, fields, messages, steps, rules = (
+        parts.services,
+        parts.fields,
+        parts.messages,
+        parts.steps,
+        parts.rules,
+    )
     ruleset = Ruleset(
         name=name,
         version=version,
@@ -1203,6 +1453,7 @@ def load_ruleset(
         messages=messages,
         partners=graph,
         path=shown,
+        catalogues=MappingProxyType(catalogues),
     )
     unsafe = guard_problems(ruleset)
     if unsafe:

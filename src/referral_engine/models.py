@@ -82,6 +82,9 @@ DataCategory = Literal[
     "family",
     "health",
 ]
+#: The two languages every rule file writes itself. A rule set's language catalogues
+#: (``i18n/<lang>.yaml``) add others: APIs that take a language accept any code of
+#: ``Ruleset.languages`` (a ``str``).
 Lang = Literal["de", "en"]
 EngineName = Literal["durable", "python"]
 #: The rule engines :func:`referral_engine.recommend` accepts (see :mod:`referral_engine.engines`).
@@ -624,7 +627,7 @@ class ServiceDecision(_Frozen):
                     found.setdefault((condition.field, condition.op, repr(condition.value)), condition)
         return tuple(found.values())
 
-    def explain(self, lang: Lang = "de", *, redact: bool = False) -> str:
+    def explain(self, lang: str = "de", *, redact: bool = False) -> str:
         """The decision as short readable text: status, partners, each rule with source and conditions.
 
         ``redact=True`` leaves out every value of the person (the actual values and
@@ -707,7 +710,7 @@ class Timeline(_Frozen):
     until: dt.date
     changes: tuple[StatusChange, ...] = ()
     handovers: tuple[Handover, ...] = ()
-    lang: Lang = "de"
+    lang: str = "de"
 
     def text(self, *, redact: bool = False) -> str:
         """The timeline as short readable text, one line per change or handover, in date order.
@@ -766,6 +769,32 @@ class NextStep(_Frozen):
     guardian_consent: bool = Field(
         default=False, description="a consent step for a person under 14: the guardians must sign it"
     )
+    text_lang: str | None = Field(
+        default=None,
+        description="the language of text when it is not the recommendation's: the catalogue lacks it "
+        "and the text fell back (uk → de); None: in the recommendation's language",
+    )
+
+
+class Translation(_Frozen):
+    """How a recommendation in a catalogue's language was translated, and whether a reviewer confirmed it."""
+
+    language: str
+    name: str = Field(description="the language's own name (Українська)")
+    direction: Literal["ltr", "rtl"]
+    status: Literal["draft", "reviewed"] = Field(
+        description="draft: not yet confirmed by a reviewer; reviewed: confirmed (see reviewed_by)"
+    )
+    reviewed_by: str | None = None
+    fell_back: tuple[str, ...] = Field(
+        default=(),
+        description="catalogue keys of the texts in this recommendation shown in a fallback language",
+    )
+
+    @property
+    def draft(self) -> bool:
+        """Whether the translation is still a draft that no reviewer has confirmed."""
+        return self.status == "draft"
 
 
 class Recommendation(_Frozen):
@@ -777,10 +806,15 @@ class Recommendation(_Frozen):
     missing: tuple[str, ...]
     as_of: dt.date
     ruleset_version: str
-    lang: Lang = "de"
+    lang: str = Field(default="de", description="de, en or a language of the rule set's catalogues")
     questions: tuple[Question, ...] = Field(default=(), description="the missing fields as questions, ranked")
     changes: tuple[StatusChange, ...] = Field(
         default=(), description="every coming change of a decision while the facts stay as they are"
+    )
+    translation: Translation | None = Field(
+        default=None,
+        description="for a language of a catalogue: its status (draft or reviewed) and the texts that "
+        "fell back; None for de and en",
     )
 
     def next_question(self) -> Question | None:

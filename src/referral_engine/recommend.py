@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
-from typing import Any, get_args
+from typing import Any, Literal, cast
 
 from .decide import decide
 from .engines import evaluator, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import facts_for
+from .graph import Text
 from .handover import safe_route
 from .loader import default_ruleset
 from .models import (
@@ -18,13 +19,15 @@ from .models import (
     LATEST_DATE,
     CaseProfile,
     Lang,
+    NextStep,
     Question,
     Recommendation,
     ServiceDecision,
     Status,
+    Translation,
 )
 from .ruleset import Ruleset
-from .steps import plan_steps, service_steps
+from .steps import CONFIDENTIAL_STEP, plan_steps, service_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
 _log = logging.getLogger(__name__)
@@ -36,26 +39,27 @@ def recommend(
     *,
     as_of: dt.date | None = None,
     ruleset: Ruleset | None = None,
-    lang: Lang = "de",
+    lang: Lang | str = "de",
     engine: str | None = None,
 ) -> Recommendation:
     """Recommend services, responsible partners and next steps for one case.
 
     ``profile`` is a :class:`CaseProfile` or a mapping validated into one (bad data raises
     :class:`ProfileError`). ``as_of`` is the date the rules are applied for (default: today);
-    ``ruleset`` defaults to the bundled rules; ``lang`` is ``"de"`` or ``"en"``;
+    ``ruleset`` defaults to the bundled rules; ``lang`` is ``"de"``, ``"en"`` or a language of
+    the rule set's catalogues (``ruleset.languages``: the bundled rules add ``"ar"`` and ``"uk"``,
+    drafts whose missing texts fall back to German; ``Recommendation.translation`` says so);
     ``engine`` is ``"durable"``, ``"python"`` or ``None`` for the ruleset's or the library's default
     (see :mod:`referral_engine.engines`). Both engines give the same recommendation.
     """
     if not isinstance(profile, CaseProfile):
         profile = CaseProfile.model_validate(profile)
     as_of = check_as_of(as_of)
-    if lang not in get_args(Lang):
-        raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
     if ruleset is None:
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+    lang = ruleset.check_language(lang)
 
     check_municipality(profile, ruleset)
     check_consents(profile, ruleset)
@@ -94,12 +98,16 @@ def recommend(
         )
         for d in decided
     )
+    next_steps = plan_steps(
+        ruleset, decided, planned, missing, profile, facts, as_of, lang, asked_by=asked_by
+    )
+    translation = None
+    if lang in ruleset.catalogues:
+        next_steps, translation = translate_marks(ruleset, lang, next_steps, decisions, missing)
     return Recommendation(
         decisions=decisions,
         eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
-        next_steps=plan_steps(
-            ruleset, decided, planned, missing, profile, facts, as_of, lang, asked_by=asked_by
-        ),
+        next_steps=next_steps,
         missing=missing,
         as_of=as_of,
         ruleset_version=ruleset.ruleset_version,
@@ -110,7 +118,55 @@ def recommend(
             if name in ruleset.fields
         ),
         changes=changes,
+        translation=translation,
     )
+
+
+_MESSAGE_OF_KIND = {"clarify": "clarify", "consent": "consent", "check": "check", "no_partner": "no_partner"}
+
+
+def _step_text(ruleset: Ruleset, step: NextStep) -> Text | None:
+    """The text a next step was written from: its template's, or the library's message for its kind."""
+    if step.id == CONFIDENTIAL_STEP:
+        return ruleset.messages.restricted
+    message = _MESSAGE_OF_KIND.get(step.kind)
+    if message is not None and ":" in step.id:
+        text: Text = getattr(ruleset.messages, message)
+        return text
+    template = ruleset.step_template(step.id)
+    return template.text if template is not None else None
+
+
+def translate_marks(
+    ruleset: Ruleset,
+    lang: str,
+    steps: tuple[NextStep, ...],
+    decisions: tuple[ServiceDecision, ...],
+    missing: tuple[str, ...],
+) -> tuple[tuple[NextStep, ...], Translation]:
+    """Mark the steps whose text fell back to another language, and say how ``lang`` was translated."""
+    catalogue = ruleset.catalogues[lang]
+    fell_back: set[str] = set()
+    marked = []
+    for step in steps:
+        text = _step_text(ruleset, step)
+        if text is not None and text.fell_back(lang):
+            fell_back.add(text.key)
+            step = step.model_copy(update={"text_lang": ruleset.text_language(text, lang)})
+        marked.append(step)
+    texts = [ruleset.fields[name].question for name in missing if name in ruleset.fields]
+    texts += [ruleset.service(d.service).name for d in decisions]
+    texts += [r.note for d in decisions for r in map(ruleset.rule, (x.rule for x in d.reasons)) if r.note]
+    fell_back |= {text.key for text in texts if text.fell_back(lang)}
+    translation = Translation(
+        language=lang,
+        name=catalogue.name,
+        direction=cast(Literal["ltr", "rtl"], catalogue.direction),
+        status=cast(Literal["draft", "reviewed"], catalogue.status),
+        reviewed_by=catalogue.reviewed_by,
+        fell_back=tuple(sorted(fell_back)),
+    )
+    return tuple(marked), translation
 
 
 def check_as_of(as_of: object) -> dt.date:

@@ -175,6 +175,37 @@ class Messages:
     categories: Mapping[str, Text]
 
 
+#: The languages every rule file writes itself; catalogues (``i18n/<lang>.yaml``) add others.
+BASE_LANGUAGES: tuple[str, ...] = ("de", "en")
+#: Languages of the catalogues of every rule set built in this process: what texts that carry no
+#: rule set (``ServiceDecision.explain``) accept besides de and en. Only ever grows.
+_CATALOGUE_LANGUAGES: set[str] = set()
+
+
+def known_language(lang: object) -> bool:
+    """Whether ``lang`` is de, en or the language of a catalogue of a rule set loaded in this process."""
+    return isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in _CATALOGUE_LANGUAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """The header of one language catalogue (``i18n/<language>.yaml``); its texts live in the ``Text``s.
+
+    ``fallback`` is the language a missing text is taken from (``uk → de``); ``status`` is
+    ``draft`` until a reviewer (``reviewed_by``) has confirmed the translation, then ``reviewed``.
+    ``keys`` are the texts the catalogue translates itself.
+    """
+
+    language: str
+    name: str
+    direction: str
+    fallback: str
+    status: str
+    where: Located
+    reviewed_by: str | None = None
+    keys: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, slots=True)
 class Ruleset:
     """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``."""
@@ -191,9 +222,12 @@ class Ruleset:
     path: str
     #: The engine :func:`referral_engine.recommend` uses when it is given none (``None``: the default).
     engine: str | None = None
+    #: The language catalogues by language code (never ``de`` or ``en``, which the rule files hold).
+    catalogues: Mapping[str, Catalogue] = field(default_factory=lambda: MappingProxyType({}))
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
+    _steps_by_id: Mapping[str, StepTemplate] = field(init=False, repr=False, compare=False)
     #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes), and their
     #: conditions with a case's value. A pure memo of immutable values: sharing it between
     #: threads is safe, and it is bounded. It holds case values: see :func:`purge_caches`.
@@ -217,11 +251,35 @@ class Ruleset:
             self, "_rules_by_service", MappingProxyType({k: tuple(v) for k, v in by_service.items()})
         )
         object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
+        _CATALOGUE_LANGUAGES.update(self.catalogues)
+        object.__setattr__(self, "_steps_by_id", MappingProxyType({step.id: step for step in self.steps}))
 
     @property
     def ruleset_version(self) -> str:
         """The version from ``ruleset.yaml`` plus a hash of every file's content."""
         return f"{self.name}@{self.version}+{self.digest[:12]}"
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages this rule set can answer in: ``de``, ``en`` and its catalogues' (sorted)."""
+        return (*BASE_LANGUAGES, *sorted(self.catalogues))
+
+    def check_language(self, lang: object) -> str:
+        """``lang`` if the rule set has it; a :class:`UsageError` naming the available ones otherwise."""
+        if isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in self.catalogues):
+            return lang
+        raise UsageError(f"lang must be one of: {', '.join(self.languages)}")
+
+    def text_language(self, text: Text, lang: str) -> str:
+        """The language :meth:`Text.get` actually gives ``text`` in for ``lang``: along the fallback chain."""
+        seen = set()
+        while lang not in BASE_LANGUAGES and lang not in text.own and lang not in seen:
+            seen.add(lang)
+            catalogue = self.catalogues.get(lang)
+            if catalogue is None:
+                return "de"
+            lang = catalogue.fallback
+        return lang if lang not in seen else "de"
 
     def service(self, service_id: str) -> Service:
         """The service with id ``service_id``; raises ``KeyError`` if there is none."""
@@ -230,6 +288,10 @@ class Ruleset:
     def rule(self, rule_id: str) -> Rule:
         """The rule with id ``rule_id``; raises ``KeyError`` if there is none."""
         return self._rules_by_id[rule_id]
+
+    def step_template(self, step_id: str) -> StepTemplate | None:
+        """The next-step template with id ``step_id``, or None."""
+        return self._steps_by_id.get(step_id)
 
     def rules_of(self, service_id: str) -> tuple[Rule, ...]:
         """The rules of one service, in file order; raises ``KeyError`` for an unknown service."""

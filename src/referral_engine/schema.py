@@ -4,7 +4,8 @@
 - ``recommendation``: what it returns as JSON (``Recommendation.model_dump(mode="json")``);
 - ``rules``: the format of an eligibility rule file (``rules/eligibility/*.yaml``), for YAML
   completion in an editor (VS Code's YAML extension: ``yaml.schemas`` maps it to the files);
-- ``steps`` and ``partners``: the formats of ``steps.yaml`` and ``partners.yaml``.
+- ``steps`` and ``partners``: the formats of ``steps.yaml`` and ``partners.yaml``;
+- ``i18n``: the format of a language catalogue (``rules/i18n/<lang>.yaml``).
 
 The vocabularies (fields, operators, effects, categories, kinds) come from the loader's own tables,
 so a schema cannot drift from what the loader accepts; the loader stays the authority on
@@ -21,11 +22,21 @@ from typing import Any
 from .errors import UsageError
 from .facts import FIELDS
 from .graph import CONTACT_KEYS, PARTNER_KINDS
-from .loader import _OPS_BY_KIND, CATEGORIES, CONFIDENCES, EFFECTS, STEP_FOR, STEP_KINDS
+from .loader import (
+    _OPS_BY_KIND,
+    CATALOGUE_STATUSES,
+    CATEGORIES,
+    CONFIDENCES,
+    DIRECTIONS,
+    EFFECTS,
+    ISO_639_1,
+    STEP_FOR,
+    STEP_KINDS,
+)
 from .models import CaseProfile, Recommendation
 
 #: The schemas :func:`json_schema` gives.
-SCHEMAS = ("profile", "recommendation", "rules", "steps", "partners")
+SCHEMAS = ("profile", "recommendation", "rules", "steps", "partners", "i18n")
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _ID = r"^[a-z][a-z0-9_]*$"
 _RULE_ID = r"^[a-z][a-z0-9_.-]*$"
@@ -40,6 +51,7 @@ def json_schema(name: str) -> dict[str, Any]:
         "rules": _rules,
         "steps": _steps,
         "partners": _partners,
+        "i18n": _i18n,
     }
     if name not in builders:
         raise UsageError(f"schema must be one of: {', '.join(SCHEMAS)}")
@@ -316,4 +328,39 @@ def _partners() -> dict[str, Any]:
         "properties": properties,
         "additionalProperties": False,
         "$defs": defs,
+    }
+
+
+def _i18n() -> dict[str, Any]:
+    codes = sorted(ISO_639_1 - {"de", "en"})
+    kinds = (
+        r"steps\.[a-z][a-z0-9_.-]*",
+        r"fields\.[a-z_]+\.question",
+        r"messages\.[a-z_]+",
+        r"categories\.[a-z_]+",
+        r"services\.[a-z][a-z0-9_]*\.name",
+        r"rules\.[a-z][a-z0-9_.-]*\.note",
+    )
+    keys = f"^({'|'.join(kinds)})$"
+    return {
+        "$schema": _DRAFT,
+        "$id": "urn:referral-engine:schema:i18n",
+        "title": "referral-engine language catalogue (rules/i18n/<lang>.yaml)",
+        "description": "Texts in one more language, by key; a missing text falls back along fallback. "
+        "A catalogue of an overlay may give only what it changes.",
+        "type": "object",
+        "properties": {
+            "language": {"enum": codes, "description": "ISO 639-1 code, the file's name"},
+            "name": {"type": "string", "minLength": 1, "description": "the language's own name"},
+            "direction": {"enum": list(DIRECTIONS)},
+            "fallback": {"enum": sorted(ISO_639_1), "description": "de, en or another catalogue's language"},
+            "status": {"enum": list(CATALOGUE_STATUSES)},
+            "reviewed_by": {"type": "string", "minLength": 1},
+            "texts": {
+                "type": "object",
+                "propertyNames": {"pattern": keys},
+                "additionalProperties": {"type": "string", "minLength": 1},
+            },
+        },
+        "additionalProperties": False,
     }

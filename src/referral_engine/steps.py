@@ -22,7 +22,7 @@ from typing import cast
 from .decide import Decided
 from .facts import Facts
 from .handover import allowed_categories, check_categories, is_restricted, needs_guardian, released
-from .models import CaseProfile, DataCategory, Lang, NextStep, Status, StepKind
+from .models import CaseProfile, DataCategory, NextStep, Status, StepKind
 from .ruleset import Rule, Ruleset
 
 #: The position of a step without an explicit ``order`` among its service's steps.
@@ -45,7 +45,7 @@ class _Plan:
     profile: CaseProfile
     facts: Facts
     as_of: dt.date
-    lang: Lang
+    lang: str
     restricted: bool
     minor: bool
 
@@ -84,7 +84,7 @@ def service_steps(
     profile: CaseProfile,
     facts: Facts,
     as_of: dt.date,
-    lang: Lang,
+    lang: str,
 ) -> ServiceSteps:
     """Each service's checks, appointments, applications and information, for decisions sorted best first."""
     plan = _plan(ruleset, profile, facts, as_of, lang)
@@ -106,7 +106,7 @@ def plan_steps(
     profile: CaseProfile,
     facts: Facts,
     as_of: dt.date,
-    lang: Lang,
+    lang: str,
     *,
     asked_by: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[NextStep, ...]:
@@ -121,7 +121,7 @@ def plan_steps(
     return (*front, *_consent_steps(plan, planned.steps), *planned.steps)
 
 
-def _plan(ruleset: Ruleset, profile: CaseProfile, facts: Facts, as_of: dt.date, lang: Lang) -> _Plan:
+def _plan(ruleset: Ruleset, profile: CaseProfile, facts: Facts, as_of: dt.date, lang: str) -> _Plan:
     return _Plan(ruleset, profile, facts, as_of, lang, is_restricted(profile), needs_guardian(facts["age"]))
 
 

@@ -233,7 +233,8 @@ def _safety(ruleset: Ruleset) -> Iterator[Finding]:
                 continue
             unit = graph.partners.get(offer.partner)
             names = {offer.partner, *((unit.name,) if unit else ())}
-            texts = (template.text.de.casefold(), template.text.en.casefold())
+            texts = [template.text.de.casefold(), template.text.en.casefold()]
+            texts += [text.casefold() for text in template.text.translations.values()]
             if any(name.casefold() in text for name in names for text in texts):
                 where = template.where
                 message = (

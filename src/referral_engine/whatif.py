@@ -31,7 +31,6 @@ from .models import (
     ConditionValue,
     Employment,
     IntegrationCourse,
-    Lang,
     NextStep,
     Reason,
     Recommendation,
@@ -88,7 +87,7 @@ class WhatIf(_Result):
         """Ids of the services whose responsible partners change."""
         return tuple(d.service for d in self.decisions if d.partners_before != d.partners_after)
 
-    def explain(self, lang: Lang = "de", *, redact: bool = False) -> str:
+    def explain(self, lang: str = "de", *, redact: bool = False) -> str:
         """What changes and why, as short text: each changed decision with its new explanation."""
         from .explain import what_if_text
 
@@ -120,9 +119,9 @@ class WhyNot(_Result):
         default=(), description="each a smallest set of changes that makes the service eligible"
     )
     name: str = Field(default="", description="the service's name in the requested language")
-    lang: Lang = "de"
+    lang: str = "de"
 
-    def explain(self, lang: Lang | None = None, *, redact: bool = False) -> str:
+    def explain(self, lang: str | None = None, *, redact: bool = False) -> str:
         """What stands in the way and the smallest changes that would help, as short text.
 
         ``redact=True`` leaves out the person's values (the conditions' actual values and the
@@ -162,7 +161,7 @@ def what_if(
     *,
     as_of: dt.date | None = None,
     ruleset: Ruleset | None = None,
-    lang: Lang = "de",
+    lang: str = "de",
     engine: str | None = None,
 ) -> WhatIf:
     """Recommend for ``profile`` and for ``profile`` with ``changes`` applied, and compare.
@@ -207,7 +206,7 @@ def why_not(
     *,
     as_of: dt.date | None = None,
     ruleset: Ruleset | None = None,
-    lang: Lang = "de",
+    lang: str = "de",
     engine: str | None = None,
     max_changes: int = 2,
 ) -> WhyNot:
