@@ -61,3 +61,25 @@ def period_end(start: dt.date, duration: Duration) -> dt.date:
 def age_on(birth_date: dt.date, on: dt.date) -> int:
     """Completed years of life on the date ``on`` (a 29 February birthday counts from 1 March)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+def window_start(as_of: dt.date, duration: Duration) -> dt.date:
+    """The earliest start whose period of ``duration`` still contains ``as_of``.
+
+    ``period_end`` never decreases as the start moves later, so a period that started on ``start``
+    contains ``as_of`` (when ``start <= as_of``) exactly when ``start >= window_start(as_of, duration)``;
+    that turns a time window into a plain date comparison (the durable engine and the compiled
+    python engine make it; the reference evaluator calls :func:`period_end`).
+    """
+    span = duration.years * 366 + duration.months * 31 + duration.days + 1
+    low = as_of - dt.timedelta(days=min(span, as_of.toordinal() - 1))  # period_end(low) < as_of
+    if period_end(low, duration) >= as_of:
+        return low
+    high = as_of  # period_end(as_of) >= as_of
+    while high.toordinal() - low.toordinal() > 1:
+        middle = dt.date.fromordinal((low.toordinal() + high.toordinal()) // 2)
+        if period_end(middle, duration) >= as_of:
+            high = middle
+        else:
+            low = middle
+    return high

@@ -2,7 +2,8 @@
 
 Two engines share one semantics (three-valued, see ``rules/README.md``):
 
-- ``"python"``: the reference evaluator, :func:`referral_engine.decide.evaluate_rules`.
+- ``"python"``: the rules compiled to straight-line Python (:mod:`referral_engine.compiled`), proven
+  equal to the reference evaluator :func:`referral_engine.decide.evaluate_rules`.
 - ``"durable"``: the rules compiled to durable-rules (only where the package is installed).
 
 ``engine=None`` means the ruleset's own choice (``load_ruleset(..., engine=...)``) and then the
@@ -17,8 +18,8 @@ import threading
 from collections.abc import Callable
 from functools import lru_cache
 
+from .compiled import compiled as compiled_rules
 from .conditions import Tri
-from .decide import evaluate_rules
 from .errors import UsageError
 from .facts import Facts
 from .models import ENGINES, EngineName
@@ -62,7 +63,7 @@ def evaluator(ruleset: Ruleset, engine: str | None = None) -> Evaluate:
     """The function that evaluates every rule of ``ruleset`` in force for one case's facts."""
     name = resolve(engine, ruleset)
     if name == "python":
-        return lambda facts, as_of: evaluate_rules(ruleset, facts, as_of)
+        return compiled_rules(ruleset).evaluate
     cache = ruleset._engines
     compiled = cache.get(name)
     if compiled is None:
