@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from .conditions import Condition, Leaf
 from .errors import UsageError
@@ -138,7 +139,10 @@ class Messages:
 
 @dataclass(frozen=True, slots=True)
 class Ruleset:
-    """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``."""
+    """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``.
+
+    A rule set pickles (for process pools): a process rebuilds each rule set it receives once.
+    """
 
     name: str
     version: str
@@ -217,6 +221,12 @@ class Ruleset:
         for cache in ("_reason_memo", "_in_force_memo", "_engines"):
             object.__setattr__(copy, cache, getattr(self, cache))
         return copy
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the validated content, rebuilt once per process (see ``referral_engine._pickling``)."""
+        from ._pickling import reduce_ruleset
+
+        return reduce_ruleset(self)
 
     def __repr__(self) -> str:
         return (
