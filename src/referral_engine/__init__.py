@@ -5,6 +5,7 @@
 >>> rec.eligible                                       # doctest: +SKIP
 """
 
+from .batch import CaseStatuses, recommend_many
 from .errors import (
     CaseFileError,
     EngineError,
@@ -39,6 +40,7 @@ __all__ = [
     "RESTRICTED_STATUSES",
     "CaseFileError",
     "CaseProfile",
+    "CaseStatuses",
     "ConditionOutcome",
     "Consent",
     "DecisionChange",
@@ -66,6 +68,7 @@ __all__ = [
     "default_ruleset",
     "load_ruleset",
     "recommend",
+    "recommend_many",
     "what_if",
     "why_not",
 ]

@@ -1,0 +1,327 @@
+"""Many cases at once: :func:`recommend_many` streams results in input order with constant memory.
+
+``detail="full"`` gives each case's :class:`~referral_engine.models.Recommendation`, exactly as
+:func:`~referral_engine.recommend` does. ``detail="statuses"`` is for screening a caseload: a
+:class:`CaseStatuses` per case (each service's status and the number of open fields), decided
+by the same rules, engine and routing as ``recommend`` but without reasons, next steps or change
+dates. ``processes=N`` spreads chunks of cases over ``N`` worker processes; the rule set is sent
+to each worker once and rebuilt there once (see :mod:`referral_engine._pickling`).
+
+Bad rows (``errors=``): a profile that ``recommend`` would reject raises — or yields — a
+:class:`~referral_engine.errors.ProfileError` whose ``index`` is the row's position in the input
+(from 0) and whose message names fields and what is allowed, never a value.
+
+- ``"raise"`` (default): stop at the first bad row; the results before it have been yielded.
+- ``"skip"``: leave bad rows out. The results then no longer line up with the input.
+- ``"collect"``: yield the bad row's ``ProfileError`` in its place, so that the n-th result
+  belongs to the n-th profile; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Literal, get_args, overload
+
+from .compiled import compiled
+from .conditions import Tri
+from .decide import _combine, statuses
+from .engines import evaluator, resolve
+from .errors import ProfileError, UsageError
+from .facts import facts_for
+from .handover import safe_route
+from .loader import default_ruleset
+from .models import CaseProfile, Lang, Recommendation, Status
+from .recommend import check_as_of, check_consents, recommend
+from .ruleset import Ruleset
+
+Detail = Literal["full", "statuses"]
+Errors = Literal["raise", "skip", "collect"]
+Profile = CaseProfile | Mapping[str, Any]
+
+#: Cases per task sent to a worker process.
+CHUNK_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class CaseStatuses:
+    """One case screened: each service's status (rule-set order) and how many fields are open.
+
+    ``open_fields`` is the number of fields whose answer could settle an undetermined decision
+    (or the responsible partner), ``len(recommend(...).missing)``. Like a recommendation it is
+    personal data: its ``repr`` shows service ids and counts, never a fact.
+    """
+
+    statuses: Mapping[str, Status]
+    open_fields: int
+
+    @property
+    def eligible(self) -> tuple[str, ...]:
+        """The services the person is eligible for, in rule-set order."""
+        return tuple(service for service, status in self.statuses.items() if status is Status.ELIGIBLE)
+
+    @property
+    def undetermined(self) -> tuple[str, ...]:
+        """The services still open, in rule-set order."""
+        return tuple(s for s, status in self.statuses.items() if status is Status.UNDETERMINED)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _case_statuses, (dict(self.statuses), self.open_fields)
+
+    def __repr__(self) -> str:
+        return (
+            f"CaseStatuses(eligible={self.eligible!r}, undetermined={self.undetermined!r}, "
+            f"open_fields={self.open_fields})"
+        )
+
+
+def _case_statuses(statuses: dict[str, Status], open_fields: int) -> CaseStatuses:
+    return CaseStatuses(MappingProxyType(statuses), open_fields)
+
+
+class _Screen:
+    """Statuses and open fields of one case, with the decisions ``recommend`` makes."""
+
+    def __init__(self, ruleset: Ruleset, engine: str, as_of: dt.date) -> None:
+        self.ruleset = ruleset
+        self.as_of = as_of
+        self.ids = tuple(service.id for service in ruleset.services)
+        self.rules = tuple(ruleset.rules_of(service) for service in self.ids)
+        self.run: Callable[[Any, dt.date], tuple[dict[str, Tri], tuple[Status, ...]]]
+        if engine == "python":
+            self.run = compiled(ruleset).run
+        else:
+            evaluate = evaluator(ruleset, engine)
+
+            def run(facts: Any, on: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
+                values = evaluate(facts, on)
+                return values, tuple(statuses(ruleset, values).values())
+
+            self.run = run
+
+    def __call__(self, profile: Profile) -> CaseStatuses:
+        if not isinstance(profile, CaseProfile):
+            profile = CaseProfile.model_validate(profile)
+        if profile.consents:
+            check_consents(profile, self.ruleset)
+        facts = facts_for(profile, self.as_of)
+        values, codes = self.run(facts, self.as_of)
+        open_fields = 0
+        if Status.UNDETERMINED in codes or (profile.municipality is None and Status.ELIGIBLE in codes):
+            open_fields = self._open_fields(profile, facts, values, codes)
+        return CaseStatuses(MappingProxyType(dict(zip(self.ids, codes, strict=True))), open_fields)
+
+    def _open_fields(
+        self, profile: CaseProfile, facts: Any, values: Mapping[str, Tri], codes: tuple[Status, ...]
+    ) -> int:
+        """``len(recommend(...).missing)``: as ``decide.decide`` and ``recommend`` collect them."""
+        missing: set[str] = set()
+        for rules, status in zip(self.rules, codes, strict=True):
+            if status is not Status.UNDETERMINED:
+                continue
+            active = [rule for rule in rules if rule.id in values]
+            _, grant, exclusion = _combine(active, values)
+            for rule in active:
+                if (
+                    values[rule.id] is None
+                    and (exclusion if rule.effect == "not_eligible" else grant) is None
+                ):
+                    missing.update(leaf.field for leaf in rule.leaves if facts[leaf.field] is None)
+        if profile.municipality is None and "municipality" not in missing:
+            # recommend asks for the municipality where it leaves an eligible service or a check unrouted.
+            for service, rules, status in zip(self.ids, self.rules, codes, strict=True):
+                asks = status is Status.ELIGIBLE or (
+                    status is Status.UNDETERMINED
+                    and any(rule.effect == "check" and values.get(rule.id) is True for rule in rules)
+                )
+                if asks and not safe_route(self.ruleset, service, profile, self.as_of, values):
+                    missing.add("municipality")
+                    break
+        return len(missing)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every row of a batch is decided with (sent once to each worker process)."""
+
+    ruleset: Ruleset
+    as_of: dt.date
+    engine: str
+    lang: Lang
+    detail: Detail
+
+    def decider(self) -> Callable[[Profile], Recommendation | CaseStatuses]:
+        if self.detail == "statuses":
+            return _Screen(self.ruleset, self.engine, self.as_of)
+        ruleset, as_of, engine, lang = self.ruleset, self.as_of, self.engine, self.lang
+        return lambda profile: recommend(profile, as_of=as_of, ruleset=ruleset, lang=lang, engine=engine)
+
+
+Result = Recommendation | CaseStatuses | ProfileError
+
+
+def _decide_rows(
+    decide: Callable[[Profile], Recommendation | CaseStatuses], start: int, rows: Iterable[Profile]
+) -> Iterator[Result]:
+    """Each row's result, or its ProfileError with its index, in order."""
+    for index, profile in enumerate(rows, start):
+        try:
+            yield decide(profile)
+        except ProfileError as error:
+            yield ProfileError(error.problems, index=index)
+
+
+@overload
+def recommend_many(
+    profiles: Iterable[Profile],
+    *,
+    as_of: dt.date | None = ...,
+    ruleset: Ruleset | None = ...,
+    engine: str | None = ...,
+    lang: Lang = ...,
+    detail: Literal["full"] = ...,
+    errors: Literal["raise", "skip"] = ...,
+    processes: int | None = ...,
+    chunk_size: int = ...,
+) -> Iterator[Recommendation]: ...
+@overload
+def recommend_many(
+    profiles: Iterable[Profile],
+    *,
+    as_of: dt.date | None = ...,
+    ruleset: Ruleset | None = ...,
+    engine: str | None = ...,
+    lang: Lang = ...,
+    detail: Literal["statuses"],
+    errors: Literal["raise", "skip"] = ...,
+    processes: int | None = ...,
+    chunk_size: int = ...,
+) -> Iterator[CaseStatuses]: ...
+@overload
+def recommend_many(
+    profiles: Iterable[Profile],
+    *,
+    as_of: dt.date | None = ...,
+    ruleset: Ruleset | None = ...,
+    engine: str | None = ...,
+    lang: Lang = ...,
+    detail: Literal["full"] = ...,
+    errors: Literal["collect"],
+    processes: int | None = ...,
+    chunk_size: int = ...,
+) -> Iterator[Recommendation | ProfileError]: ...
+@overload
+def recommend_many(
+    profiles: Iterable[Profile],
+    *,
+    as_of: dt.date | None = ...,
+    ruleset: Ruleset | None = ...,
+    engine: str | None = ...,
+    lang: Lang = ...,
+    detail: Literal["statuses"],
+    errors: Literal["collect"],
+    processes: int | None = ...,
+    chunk_size: int = ...,
+) -> Iterator[CaseStatuses | ProfileError]: ...
+def recommend_many(
+    profiles: Iterable[Profile],
+    *,
+    as_of: dt.date | None = None,
+    ruleset: Ruleset | None = None,
+    engine: str | None = None,
+    lang: Lang = "de",
+    detail: Detail = "full",
+    errors: Errors = "raise",
+    processes: int | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Any]:
+    """Decide many cases, yielding one result per profile in input order (a generator).
+
+    ``profiles`` is any iterable of :class:`CaseProfile` or mappings; it is read as the results
+    are consumed, so memory stays constant however long it is. ``as_of`` (default: today, fixed
+    once for the whole batch), ``ruleset``, ``engine`` and ``lang`` are those of
+    :func:`~referral_engine.recommend`.
+
+    ``detail="full"`` yields :class:`Recommendation` objects equal to ``recommend``'s;
+    ``detail="statuses"`` yields a light :class:`CaseStatuses` per case (statuses and the
+    number of open fields, no reasons, steps or change dates). ``errors`` is ``"raise"``,
+    ``"skip"`` or ``"collect"`` (see the module documentation). ``processes=N`` decides chunks of
+    ``chunk_size`` cases in ``N`` worker processes (started with ``spawn``), still in order.
+
+    Arguments are checked at once (a :class:`UsageError`); the cases when the results are read.
+    """
+    day = check_as_of(as_of)
+    if lang not in get_args(Lang):
+        raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
+    if detail not in get_args(Detail):
+        raise UsageError("detail must be 'full' or 'statuses'")
+    if errors not in get_args(Errors):
+        raise UsageError("errors must be 'raise', 'skip' or 'collect'")
+    if processes is not None and (not isinstance(processes, int) or processes < 1):
+        raise UsageError("processes must be a positive number of worker processes, or None")
+    if not isinstance(chunk_size, int) or chunk_size < 1:
+        raise UsageError("chunk_size must be a positive number of cases")
+    if ruleset is None:
+        ruleset = default_ruleset()
+    elif not isinstance(ruleset, Ruleset):
+        raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+    job = _Job(ruleset, day, resolve(engine, ruleset), lang, detail)
+    if processes is None:
+        results = _decide_rows(job.decider(), 0, profiles)
+    else:
+        results = _pooled(job, profiles, processes, chunk_size)
+    return _apply(results, errors)
+
+
+def _apply(results: Iterator[Result], errors: Errors) -> Iterator[Result]:
+    for result in results:
+        if isinstance(result, ProfileError):
+            if errors == "raise":
+                raise result
+            if errors == "skip":
+                continue
+        yield result
+
+
+# -- worker processes -------------------------------------------------------------------------------
+
+_worker: Callable[[Profile], Recommendation | CaseStatuses] | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    global _worker
+    _worker = job.decider()
+
+
+def _decide_chunk(start: int, rows: list[Profile]) -> list[Result]:
+    assert _worker is not None, "worker not started"
+    return list(_decide_rows(_worker, start, rows))
+
+
+def _pooled(job: _Job, profiles: Iterable[Profile], processes: int, chunk_size: int) -> Iterator[Result]:
+    """Chunks decided by ``processes`` workers, yielded in order; at most two chunks per worker ahead."""
+    pool = ProcessPoolExecutor(
+        processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(job,),
+    )
+    pending: deque[Future[list[Result]]] = deque()
+    rows = iter(profiles)
+    try:
+        start = 0
+        while chunk := list(itertools.islice(rows, chunk_size)):
+            pending.append(pool.submit(_decide_chunk, start, chunk))
+            start += len(chunk)
+            if len(pending) >= 2 * processes:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
