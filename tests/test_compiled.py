@@ -10,16 +10,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from referral_engine import CaseProfile, Ruleset, default_ruleset, recommend
-from referral_engine.compiled import MAX_DEPTH, CompiledRules, compiled
+from referral_engine import CaseProfile, Ruleset, Status, default_ruleset, recommend
+from referral_engine.compiled import MAX_DEPTH, CompiledRules, compiled, open_fields
 from referral_engine.conditions import Condition, all_of, any_of, leaf, negation
 from referral_engine.dates import Duration
-from referral_engine.decide import evaluate_rules, statuses
+from referral_engine.decide import decide, evaluate_rules, statuses
 from referral_engine.engines import evaluator
 from referral_engine.facts import Facts, facts_for
 from referral_engine.ruleset import Rule
@@ -32,19 +33,28 @@ DAY = dt.date(2026, 3, 1)
 
 def _reference(
     ruleset: Ruleset, facts: Facts, as_of: dt.date
-) -> tuple[dict[str, bool | None], tuple[str, ...]]:
+) -> tuple[dict[str, bool | None], tuple[Status, ...]]:
     values = evaluate_rules(ruleset, facts, as_of)
     return values, tuple(statuses(ruleset, values).values())
+
+
+def _screened(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> tuple[Any, ...]:
+    """The reference values and statuses, and the missing fields of every decision ``decide`` makes."""
+    values, codes = _reference(ruleset, facts, as_of)
+    missing = {name for decided in decide(ruleset, facts, as_of, values, "en") for name in decided.missing}
+    assert open_fields(ruleset, facts, values, codes) == missing
+    return values, dict(zip((s.id for s in ruleset.services), codes, strict=True)), missing
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_compiled_rules_equal_the_reference_on_the_bundled_rules(case: tuple[CaseProfile, dt.date]) -> None:
-    """Every bundled rule's value and every service's status equal the reference's for a generated case."""
+    """Every bundled rule's value, each status and the open fields equal the reference's for a case."""
     profile, as_of = case
     facts = facts_for(profile, as_of)
     rules = default_ruleset()
     assert compiled(rules).run(facts, as_of) == _reference(rules, facts, as_of)
+    assert compiled(rules).screen(facts, as_of) == _screened(rules, facts, as_of)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,6 +71,7 @@ def test_compiled_rules_equal_the_reference_on_generated_rule_sets(
     for facts, as_of in cases:
         assert engine.run(facts, as_of) == _reference(ruleset, facts, as_of)
         assert engine.evaluate(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
+        assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,6 +170,7 @@ def test_a_condition_nested_too_deep_for_the_parser_falls_back_to_its_closure(
     for age in (None, 10, 30, 95):
         facts = facts_for(CaseProfile(age=age), DAY)
         assert engine.run(facts, DAY) == _reference(ruleset, facts, DAY)
+        assert engine.screen(facts, DAY) == _screened(ruleset, facts, DAY)
 
 
 @pytest.mark.parametrize("as_of", [dt.date.max, dt.date(9999, 6, 1), dt.date.min, dt.date(1, 1, 20)])
@@ -183,6 +195,7 @@ def test_dates_at_the_ends_of_the_calendar_give_the_reference_values(
                 engine.run(facts, as_of)
         else:
             assert engine.run(facts, as_of) == expected
+            assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)
 
 
 def test_threads_sharing_one_compiled_rule_set_get_the_reference_values() -> None:

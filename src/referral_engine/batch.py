@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, get_args, overload
 
-from .compiled import compiled
+from .compiled import Screened, compiled, open_fields
 from .conditions import Tri
-from .decide import _combine, statuses
+from .decide import statuses
 from .engines import evaluator, resolve
 from .errors import ProfileError, UsageError
-from .facts import facts_for
-from .handover import safe_route
+from .facts import Facts, facts_for
+from .handover import is_restricted, safe_route
 from .loader import default_ruleset
 from .models import CaseProfile, Lang, Recommendation, Status
 from .recommend import check_as_of, check_consents, recommend
@@ -47,6 +47,7 @@ Profile = CaseProfile | Mapping[str, Any]
 
 #: Cases per task sent to a worker process.
 CHUNK_SIZE = 256
+_ROUTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,19 +92,24 @@ class _Screen:
     def __init__(self, ruleset: Ruleset, engine: str, as_of: dt.date) -> None:
         self.ruleset = ruleset
         self.as_of = as_of
-        self.ids = tuple(service.id for service in ruleset.services)
-        self.rules = tuple(ruleset.rules_of(service) for service in self.ids)
-        self.run: Callable[[Any, dt.date], tuple[dict[str, Tri], tuple[Status, ...]]]
+        self.checks = {
+            service.id: tuple(rule.id for rule in ruleset.rules_of(service.id) if rule.effect == "check")
+            for service in ruleset.services
+        }
+        #: Partners by (service, languages) for a person without a restricted status or municipality.
+        self.routes: dict[tuple[str, tuple[str, ...]], bool] = {}
+        self.screen: Callable[[Facts, dt.date], Screened]
         if engine == "python":
-            self.run = compiled(ruleset).run
+            self.screen = compiled(ruleset).screen
         else:
             evaluate = evaluator(ruleset, engine)
 
-            def run(facts: Any, on: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
+            def screen(facts: Facts, on: dt.date) -> Screened:
                 values = evaluate(facts, on)
-                return values, tuple(statuses(ruleset, values).values())
+                by_service = statuses(ruleset, values)
+                return values, by_service, open_fields(ruleset, facts, values, tuple(by_service.values()))
 
-            self.run = run
+            self.screen = screen
 
     def __call__(self, profile: Profile) -> CaseStatuses:
         if not isinstance(profile, CaseProfile):
@@ -111,39 +117,42 @@ class _Screen:
         if profile.consents:
             check_consents(profile, self.ruleset)
         facts = facts_for(profile, self.as_of)
-        values, codes = self.run(facts, self.as_of)
-        open_fields = 0
-        if Status.UNDETERMINED in codes or (profile.municipality is None and Status.ELIGIBLE in codes):
-            open_fields = self._open_fields(profile, facts, values, codes)
-        return CaseStatuses(MappingProxyType(dict(zip(self.ids, codes, strict=True))), open_fields)
+        values, by_service, missing = self.screen(facts, self.as_of)
+        if (
+            profile.municipality is None
+            and "municipality" not in missing
+            and self._unrouted(profile, values, by_service)
+        ):
+            missing.add("municipality")
+        return CaseStatuses(MappingProxyType(by_service), len(missing))
 
-    def _open_fields(
-        self, profile: CaseProfile, facts: Any, values: Mapping[str, Tri], codes: tuple[Status, ...]
-    ) -> int:
-        """``len(recommend(...).missing)``: as ``decide.decide`` and ``recommend`` collect them."""
-        missing: set[str] = set()
-        for rules, status in zip(self.rules, codes, strict=True):
-            if status is not Status.UNDETERMINED:
+    def _unrouted(
+        self, profile: CaseProfile, values: Mapping[str, Tri], by_service: Mapping[str, Status]
+    ) -> bool:
+        """Whether recommend asks for the municipality: it leaves an eligible service or a check unrouted."""
+        restricted = is_restricted(profile)
+        languages = profile.languages or ()
+        for service, status in by_service.items():
+            if status is Status.NOT_ELIGIBLE or (
+                status is Status.UNDETERMINED
+                and not any(values.get(rule) is True for rule in self.checks[service])
+            ):
                 continue
-            active = [rule for rule in rules if rule.id in values]
-            _, grant, exclusion = _combine(active, values)
-            for rule in active:
-                if (
-                    values[rule.id] is None
-                    and (exclusion if rule.effect == "not_eligible" else grant) is None
-                ):
-                    missing.update(leaf.field for leaf in rule.leaves if facts[leaf.field] is None)
-        if profile.municipality is None and "municipality" not in missing:
-            # recommend asks for the municipality where it leaves an eligible service or a check unrouted.
-            for service, rules, status in zip(self.ids, self.rules, codes, strict=True):
-                asks = status is Status.ELIGIBLE or (
-                    status is Status.UNDETERMINED
-                    and any(rule.effect == "check" and values.get(rule.id) is True for rule in rules)
-                )
-                if asks and not safe_route(self.ruleset, service, profile, self.as_of, values):
-                    missing.add("municipality")
-                    break
-        return len(missing)
+            if restricted:
+                routed = bool(safe_route(self.ruleset, service, profile, self.as_of, values))
+            else:  # then the route depends on the service and the languages only
+                key = (service, languages)
+                found = self.routes.get(key)
+                if found is None:
+                    if len(self.routes) >= _ROUTES:
+                        self.routes.clear()
+                    found = self.routes[key] = bool(
+                        safe_route(self.ruleset, service, profile, self.as_of, values)
+                    )
+                routed = found
+            if not routed:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -167,14 +176,24 @@ Result = Recommendation | CaseStatuses | ProfileError
 
 
 def _decide_rows(
-    decide: Callable[[Profile], Recommendation | CaseStatuses], start: int, rows: Iterable[Profile]
+    decide: Callable[[Profile], Recommendation | CaseStatuses],
+    start: int,
+    rows: Iterable[Profile],
+    errors: Errors = "collect",
 ) -> Iterator[Result]:
-    """Each row's result, or its ProfileError with its index, in order."""
+    """Each row's result in order; a bad row's ProfileError (with its index) as ``errors`` says."""
     for index, profile in enumerate(rows, start):
         try:
-            yield decide(profile)
+            result = decide(profile)
         except ProfileError as error:
-            yield ProfileError(error.problems, index=index)
+            if errors == "skip":
+                continue
+            bad = ProfileError(error.problems, index=index)
+            if errors == "raise":
+                raise bad from None
+            yield bad
+        else:
+            yield result
 
 
 @overload
@@ -273,10 +292,8 @@ def recommend_many(
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
     job = _Job(ruleset, day, resolve(engine, ruleset), lang, detail)
     if processes is None:
-        results = _decide_rows(job.decider(), 0, profiles)
-    else:
-        results = _pooled(job, profiles, processes, chunk_size)
-    return _apply(results, errors)
+        return _decide_rows(job.decider(), 0, profiles, errors)
+    return _apply(_pooled(job, profiles, processes, chunk_size), errors)
 
 
 def _apply(results: Iterator[Result], errors: Errors) -> Iterator[Result]:

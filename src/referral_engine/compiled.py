@@ -45,19 +45,19 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, window_start
-from .decide import evaluate_rules, statuses
+from .decide import _combine, evaluate_rules, statuses
 from .facts import Facts
 from .models import Status
 from .ruleset import Rule, Ruleset
 
 #: One date's function: the facts to (rule id -> value, one status per service in rule-set order).
 Run = Callable[[Facts], tuple[dict[str, Tri], tuple[Status, ...]]]
-_Factory = Callable[[dt.date, tuple[dt.date, ...]], Run]
+_Factory = Callable[[dt.date, tuple[dt.date, ...]], "_Pair"]
 
 #: Conditions nested deeper than this are evaluated by their closure (the parser has its limits).
 MAX_DEPTH = 40
@@ -213,11 +213,45 @@ def _status(rules: Sequence[tuple[str, Rule]], target: str) -> list[str]:
     return lines
 
 
-def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
-    """The source of the factory of one span's function, for ``rules`` (the rules in force).
+def _open(src: _Source, rules: Sequence[tuple[str, Rule]], status: str) -> list[str]:
+    """Statements adding to ``m`` the unknown fields of a service's open rules, when it is undetermined.
 
-    Returns the source, the constants its ``k0``, ``k1``, ... stand for and the durations whose
-    window starts (``w0``, ``w1``, ...) each date binds. See the module docstring for why this is safe.
+    As ``decide.decide`` collects them: a rule is open when its value is unknown and so is its
+    side (the grant for ``eligible`` and ``check`` rules, the exclusion for ``not_eligible``).
+    Undetermined means the exclusion is not true and the grant not false, so the grant is
+    unknown unless an ``eligible`` rule holds, and the exclusion unknown if any exclusion is.
+    """
+    granting = [(v, rule) for v, rule in rules if rule.effect != "not_eligible"]
+    excluding = [(v, rule) for v, rule in rules if rule.effect == "not_eligible"]
+    grants = [v for v, rule in granting if rule.effect == "eligible"]
+    lines: list[str] = []
+
+    def add(group: list[tuple[str, Rule]], indent: str) -> None:
+        for v, rule in group:
+            names = dict.fromkeys(leaf.field for leaf in rule.leaves)
+            lines.append(f"{indent}if {v} is None:")
+            lines.extend(f"{indent}    if {src.field(name)} is None: m.add({name!r})" for name in names)
+            if not names:
+                lines.append(f"{indent}    pass")
+
+    if granting:
+        lines.append(f"    if not ({' or '.join(grants)}):" if grants else "    if True:")
+        add(granting, "        ")
+    if excluding:
+        add(excluding, "    ")
+    if not lines:
+        return []
+    return [f"if {status} is UN:", *lines]
+
+
+def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
+    """The source of the factory of one span's functions, for ``rules`` (the rules in force).
+
+    Each date's ``run(facts)`` returns the rule values and the statuses; ``screen(facts)`` the
+    rule values, the statuses by service id and the set of open fields (those ``decide.decide``
+    lists as missing). Returns the source, the
+    constants its ``k0``, ``k1``, ... stand for and the durations whose window starts (``w0``,
+    ``w1``, ...) each date binds. See the module docstring for why this is safe.
     """
     src = _Source()
     body: list[str] = []
@@ -227,14 +261,19 @@ def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object
         variables[rule.id] = variable
         body.append(f"{variable} = {_value(src, rule)}")
     targets = []
+    missing = ["m = set()"]
     for index, service in enumerate(ruleset.services):
         target = f"s{index}"
         targets.append(target)
         in_force = [(variables[r.id], r) for r in ruleset.rules_of(service.id) if r.id in variables]
         body += _status(in_force, target)
+        missing += _open(src, in_force, target)
     loads = [f"{variable} = facts[{name!r}]" for name, variable in src.fields.items()]
     values = ", ".join(f"{rule.id!r}: {variables[rule.id]}" for rule in rules)
     statuses_ = "".join(f"{target}, " for target in targets)
+    by_service = ", ".join(
+        f"{service.id!r}: {target}" for service, target in zip(ruleset.services, targets, strict=True)
+    )
     constants = "".join(f"k{i}, " for i in range(len(src.constants)))
     windows = "".join(f"w{i}, " for i in range(len(src.windows)))
     lines = [
@@ -245,18 +284,44 @@ def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object
         "        def run(facts):",
         *(f"            {line}" for line in [*loads, *body]),
         f"            return {{{values}}}, ({statuses_})",
-        "        return run",
+        "        def screen(facts):",
+        *(f"            {line}" for line in [*loads, *body, *missing]),
+        f"            return {{{values}}}, {{{by_service}}}, m",
+        "        return run, screen",
         "    return bind",
     ]
     return "\n".join(lines) + "\n", tuple(src.constants), tuple(src.windows)
 
 
+#: One date's pair of functions: ``run`` and ``screen`` (see :func:`generate`).
+_Pair = tuple[Run, "Screen"]
+Screened = tuple[dict[str, Tri], dict[str, Status], set[str]]
+Screen = Callable[[Facts], Screened]
+
+
+def open_fields(
+    ruleset: Ruleset, facts: Facts, values: Mapping[str, Tri], codes: Sequence[Status]
+) -> set[str]:
+    """The reference for the open fields: the unknown fields ``decide.decide`` lists as missing."""
+    missing: set[str] = set()
+    for service, status in zip(ruleset.services, codes, strict=True):
+        if status is not Status.UNDETERMINED:
+            continue
+        active = [rule for rule in ruleset.rules_of(service.id) if rule.id in values]
+        _, grant, exclusion = _combine(active, values)
+        for rule in active:
+            side = exclusion if rule.effect == "not_eligible" else grant
+            if values[rule.id] is None and side is None:
+                missing.update(leaf.field for leaf in rule.leaves if facts[leaf.field] is None)
+    return missing
+
+
 class CompiledRules:
     """A rule set compiled to straight-line Python (the ``"python"`` engine); see the module docstring.
 
-    Equal to :func:`referral_engine.decide.evaluate_rules` and
-    :func:`referral_engine.decide.statuses` for every case (a hypothesis test proves it). Build it
-    with :func:`compiled`, which keeps one per rule set. Safe to share between threads.
+    Equal to :func:`referral_engine.decide.evaluate_rules`, :func:`referral_engine.decide.statuses`
+    and :func:`open_fields` for every case (a hypothesis test proves it). Build it with
+    :func:`compiled`, which keeps one per rule set. Safe to share between threads.
     """
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -270,39 +335,46 @@ class CompiledRules:
         #: The days on which the rules in force change; span ``i`` starts at ``bounds[i - 1]``.
         self._bounds = sorted(bounds)
         self._spans: dict[int, tuple[_Factory, tuple[Duration, ...]]] = {}
-        self._dates: dict[dt.date, Run] = {}
+        self._dates: dict[dt.date, _Pair] = {}
         self._lock = threading.Lock()
 
     def run(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
         """Every rule in force's value and every service's status (in rule-set order), in one pass."""
-        run = self._dates.get(as_of)
-        if run is None:
-            run = self._for_date(as_of)
-        return run(facts)
+        pair = self._dates.get(as_of)
+        if pair is None:
+            pair = self._for_date(as_of)
+        return pair[0](facts)
+
+    def screen(self, facts: Facts, as_of: dt.date) -> Screened:
+        """The rule values, the statuses by service id and the open fields of the undetermined services."""
+        pair = self._dates.get(as_of)
+        if pair is None:
+            pair = self._for_date(as_of)
+        return pair[1](facts)
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``, as ``evaluate_rules`` gives it."""
-        run = self._dates.get(as_of)
-        if run is None:
-            run = self._for_date(as_of)
-        return run(facts)[0]
+        pair = self._dates.get(as_of)
+        if pair is None:
+            pair = self._for_date(as_of)
+        return pair[0](facts)[0]
 
     def source(self, as_of: dt.date) -> str:
         """The generated source for the rules in force on ``as_of`` (to read, and for tests)."""
         return generate(self._ruleset, self._ruleset.rules_in_force(as_of))[0]
 
-    def _for_date(self, as_of: dt.date) -> Run:
+    def _for_date(self, as_of: dt.date) -> _Pair:
         factory, durations = self._span(as_of)
         try:
             windows = tuple(window_start(as_of, duration) for duration in durations)
         except (OverflowError, ValueError):  # a date at the end of the calendar: leave it to the reference
-            run = self._reference(as_of)
+            pair = self._reference(as_of)
         else:
-            run = factory(as_of, windows)
+            pair = factory(as_of, windows)
         if len(self._dates) >= _MEMO_DATES:
             self._dates.clear()
-        self._dates[as_of] = run
-        return run
+        self._dates[as_of] = pair
+        return pair
 
     def _span(self, as_of: dt.date) -> tuple[_Factory, tuple[Duration, ...]]:
         index = bisect.bisect_right(self._bounds, as_of)
@@ -311,10 +383,10 @@ class CompiledRules:
             with self._lock:
                 found = self._spans.get(index)
                 if found is None:
-                    source, constants, durations = generate(
-                        self._ruleset, self._ruleset.rules_in_force(as_of)
-                    )
+                    rules = self._ruleset.rules_in_force(as_of)
+                    source, constants, durations = generate(self._ruleset, rules)
                     namespace: dict[str, Any] = {}
+                    # Safe: ``source`` is generated from the validated rule tree (module docstring).
                     exec(compile(source, f"<rules {self._ruleset.name} span {index}>", "exec"), namespace)
                     bind = namespace["factory"](
                         constants, Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED
@@ -322,14 +394,19 @@ class CompiledRules:
                     found = self._spans[index] = (bind, durations)
         return found
 
-    def _reference(self, as_of: dt.date) -> Run:
+    def _reference(self, as_of: dt.date) -> _Pair:
         ruleset = self._ruleset
 
         def run(facts: Facts) -> tuple[dict[str, Tri], tuple[Status, ...]]:
             values = evaluate_rules(ruleset, facts, as_of)
             return values, tuple(statuses(ruleset, values).values())
 
-        return run
+        def screen(facts: Facts) -> Screened:
+            values = evaluate_rules(ruleset, facts, as_of)
+            by_service = statuses(ruleset, values)
+            return values, by_service, open_fields(ruleset, facts, values, tuple(by_service.values()))
+
+        return run, screen
 
 
 _compile_lock = threading.Lock()

@@ -63,13 +63,15 @@ def age_on(birth_date: dt.date, on: dt.date) -> int:
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
 
 
+@lru_cache(maxsize=4096)
 def window_start(as_of: dt.date, duration: Duration) -> dt.date:
     """The earliest start whose period of ``duration`` still contains ``as_of``.
 
     ``period_end`` never decreases as the start moves later, so a period that started on ``start``
     contains ``as_of`` (when ``start <= as_of``) exactly when ``start >= window_start(as_of, duration)``;
     that turns a time window into a plain date comparison (the durable engine and the compiled
-    python engine make it; the reference evaluator calls :func:`period_end`).
+    python engine make it; the reference evaluator calls :func:`period_end`). Memoised: the
+    durable engine asks for every case.
     """
     span = duration.years * 366 + duration.months * 31 + duration.days + 1
     low = as_of - dt.timedelta(days=min(span, as_of.toordinal() - 1))  # period_end(low) < as_of

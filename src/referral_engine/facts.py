@@ -64,11 +64,14 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 Facts = dict[str, Any]
+_NAMES = tuple(FIELDS)
+_RANKS = {level: rank for rank, level in enumerate(LANGUAGE_LEVELS)}
 
 
 def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
     """The facts of ``profile`` on ``as_of``; raises ProfileError if age and birth date disagree."""
-    facts: Facts = {name: getattr(profile, name) for name in FIELDS}
+    values = profile.__dict__  # the validated fields; reading them so runs once per case and date
+    facts: Facts = {name: values[name] for name in _NAMES}
     if profile.birth_date is not None:
         if profile.birth_date > as_of:
             raise ProfileError([FieldProblem("birth_date", "must not be after the as_of date")])
@@ -80,7 +83,7 @@ def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
         facts["age"] = age
     level = facts["language_level"]
     if level is not None:
-        facts["language_level"] = LANGUAGE_LEVELS.index(level)
+        facts["language_level"] = _RANKS[level]
     if facts["municipality"] is not None:
         facts["municipality"] = facts["municipality"].casefold()
     return facts
