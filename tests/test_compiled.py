@@ -7,6 +7,7 @@ rules with generated profiles and on generated rule sets with generated facts an
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import threading
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from referral_engine import CaseProfile, Ruleset, Status, default_ruleset, recommend
 from referral_engine.compiled import MAX_DEPTH, CompiledRules, compiled, open_fields
 from referral_engine.conditions import Condition, all_of, any_of, leaf, negation
-from referral_engine.dates import Duration
+from referral_engine.dates import Duration, period_end, window_start
 from referral_engine.decide import decide, evaluate_rules, statuses
 from referral_engine.engines import evaluator
 from referral_engine.facts import Facts, facts_for
@@ -173,11 +174,30 @@ def test_a_condition_nested_too_deep_for_the_parser_falls_back_to_its_closure(
         assert engine.screen(facts, DAY) == _screened(ruleset, facts, DAY)
 
 
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dates(),
+    st.builds(Duration, st.integers(0, 60), st.integers(0, 30), st.integers(0, 400)).filter(
+        lambda d: (d.years, d.months, d.days) != (0, 0, 0)
+    ),
+)
+def test_window_start_is_the_earliest_start_whose_period_contains_the_day(
+    day: dt.date, duration: Duration
+) -> None:
+    """A period from the window start contains the day; one starting a day earlier has ended."""
+    start = window_start(day, duration)
+    assert start <= day
+    with contextlib.suppress(OverflowError, ValueError):  # a period end after 9999-12-31 contains it
+        assert period_end(start, duration) >= day
+    if start > dt.date.min:
+        assert period_end(start - dt.timedelta(days=1), duration) < day
+
+
 @pytest.mark.parametrize("as_of", [dt.date.max, dt.date(9999, 6, 1), dt.date.min, dt.date(1, 1, 20)])
 def test_dates_at_the_ends_of_the_calendar_give_the_reference_values(
     minimal_ruleset: Ruleset, as_of: dt.date
 ) -> None:
-    """At the calendar's ends the compiled engine gives the reference's values, or fails as it does."""
+    """At the calendar's ends the values agree; where the reference overflows, the window holds."""
     window = leaf("entry_date", "within", Duration(3), "P3Y")
     later = leaf("entry_date", "older_than", Duration(0, 6), "P6M")
     rules = (
@@ -190,9 +210,10 @@ def test_dates_at_the_ends_of_the_calendar_give_the_reference_values(
         facts = {**facts_for(CaseProfile(), dt.date(2026, 1, 1)), "entry_date": entry}
         try:
             expected = _reference(ruleset, facts, as_of)
-        except ValueError:  # a period end after 9999-12-31: the compiled engine leaves it to the reference
-            with pytest.raises(ValueError, match="out of range"):
-                engine.run(facts, as_of)
+        except ValueError:  # the reference cannot compute a period end after 9999-12-31
+            # The compiled engine compares with the window start, as durable does: the period
+            # that began on as_of contains it, and has not ended.
+            assert engine.evaluate(facts, as_of) == {"a": True, "b": False}
         else:
             assert engine.run(facts, as_of) == expected
             assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)

@@ -73,15 +73,13 @@ def window_start(as_of: dt.date, duration: Duration) -> dt.date:
     python engine make it; the reference evaluator calls :func:`period_end`). Memoised: the
     durable engine asks for every case.
     """
-    span = duration.years * 366 + duration.months * 31 + duration.days + 1
-    low = as_of - dt.timedelta(days=min(span, as_of.toordinal() - 1))  # period_end(low) < as_of
-    if period_end(low, duration) >= as_of:
-        return low
-    high = as_of  # period_end(as_of) >= as_of
-    while high.toordinal() - low.toordinal() > 1:
-        middle = dt.date.fromordinal((low.toordinal() + high.toordinal()) // 2)
-        if period_end(middle, duration) >= as_of:
-            high = middle
-        else:
-            low = middle
-    return high
+    months = duration.years * 12 + duration.months
+    try:
+        # period_end(start) >= as_of  <=>  add_months(start, months) >= as_of - days; add_months
+        # never decreases, so the earliest such start is ``target`` moved back by the months, or
+        # the day after it where the month's end clamped it (31 March - 1 month: 28 February).
+        target = as_of - dt.timedelta(days=duration.days)
+        start = add_months(target, -months)
+    except (OverflowError, ValueError):  # before year 1: every start from the first day qualifies
+        return dt.date.min
+    return start if add_months(start, months) >= target else start + dt.timedelta(days=1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
+from .compiled import CompiledRules
 from .dates import period_end
 from .decide import Decided, statuses
 from .engines import Evaluate
@@ -91,13 +92,19 @@ def states(
     ruleset: Ruleset, evaluate: Evaluate, profile: CaseProfile, facts: Facts, on: dt.date
 ) -> dict[str, State]:
     """Every service's status and (if eligible) partners for ``facts`` on ``on``, without reasons."""
-    values = evaluate(facts, on)
+    engine = getattr(evaluate, "__self__", None)
+    if isinstance(engine, CompiledRules):  # the python engine gives the statuses in the same pass
+        values, codes = engine.run(facts, on)
+        found: Iterable[tuple[str, Status]] = zip((s.id for s in ruleset.services), codes, strict=True)
+    else:
+        values = evaluate(facts, on)
+        found = statuses(ruleset, values).items()
     return {
         service: (
             status,
             safe_route(ruleset, service, profile, on, values) if status is Status.ELIGIBLE else (),
         )
-        for service, status in statuses(ruleset, values).items()
+        for service, status in found
     }
 
 
