@@ -162,13 +162,14 @@ def test_wrong_arguments_are_usage_errors_at_the_call(arguments: dict[str, Any],
 
 
 def test_the_statuses_of_a_case_are_frozen_picklable_and_show_no_facts() -> None:
-    """A CaseStatuses cannot be changed, survives pickling and its repr shows services and counts only."""
+    """A CaseStatuses cannot be changed, pickles, hashes and its repr shows services and counts only."""
     (found,) = recommend_many([ROWS[4]], as_of=DAY, detail="statuses")
     with pytest.raises(dataclasses.FrozenInstanceError):
         found.open_fields = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         found.statuses["mbe"] = Status.ELIGIBLE  # type: ignore[index]
     assert pickle.loads(pickle.dumps(found)) == found
+    assert hash(pickle.loads(pickle.dumps(found))) == hash(found)
     assert "mbe" in repr(found)
     assert "settlement" not in repr(found)
     assert "2024" not in repr(found)

@@ -55,8 +55,9 @@ class CaseStatuses:
     """One case screened: each service's status (rule-set order) and how many fields are open.
 
     ``open_fields`` is the number of fields whose answer could settle an undetermined decision
-    (or the responsible partner), ``len(recommend(...).missing)``. Like a recommendation it is
-    personal data: its ``repr`` shows service ids and counts, never a fact.
+    (or the responsible partner), ``len(recommend(...).missing)``. Hashable, so a caseload's
+    patterns can be counted (``collections.Counter``). Like a recommendation it is personal data:
+    its ``repr`` shows service ids and counts, never a fact.
     """
 
     statuses: Mapping[str, Status]
@@ -71,6 +72,9 @@ class CaseStatuses:
     def undetermined(self) -> tuple[str, ...]:
         """The services still open, in rule-set order."""
         return tuple(s for s, status in self.statuses.items() if status is Status.UNDETERMINED)
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.statuses.items()), self.open_fields))
 
     def __reduce__(self) -> tuple[object, ...]:
         return _case_statuses, (dict(self.statuses), self.open_fields)
@@ -271,7 +275,8 @@ def recommend_many(
     ``detail="statuses"`` yields a light :class:`CaseStatuses` per case (statuses and the
     number of open fields, no reasons, steps or change dates). ``errors`` is ``"raise"``,
     ``"skip"`` or ``"collect"`` (see the module documentation). ``processes=N`` decides chunks of
-    ``chunk_size`` cases in ``N`` worker processes (started with ``spawn``), still in order.
+    ``chunk_size`` cases in ``N`` worker processes, still in order; they are started with
+    ``spawn``, so a script that uses them needs the ``if __name__ == "__main__":`` guard.
 
     Arguments are checked at once (a :class:`UsageError`); the cases when the results are read.
     """
