@@ -198,3 +198,14 @@ def test_worker_processes_give_the_same_results_in_the_same_order() -> None:
         assert [r.index for r in pooled if isinstance(r, ProfileError)] == [
             r.index for r in alone if isinstance(r, ProfileError)
         ]
+
+
+def test_worker_processes_raise_at_the_first_bad_row_and_stop() -> None:
+    """With processes and errors='raise' the good rows before the first bad one come, then its error."""
+    results = recommend_many(ROWS, as_of=DAY, detail="statuses", processes=2, chunk_size=1)
+    first = next(results)
+    assert first == next(iter(recommend_many(ROWS[:1], as_of=DAY, detail="statuses")))
+    with pytest.raises(ProfileError, match="at index 1 of the batch") as caught:
+        next(results)
+    assert SECRET not in str(caught.value)
+    results.close()

@@ -23,7 +23,7 @@ import datetime as dt
 import itertools
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -184,7 +184,7 @@ def _decide_rows(
     start: int,
     rows: Iterable[Profile],
     errors: Errors = "collect",
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """Each row's result in order; a bad row's ProfileError (with its index) as ``errors`` says."""
     for index, profile in enumerate(rows, start):
         try:
@@ -212,7 +212,7 @@ def recommend_many(
     errors: Literal["raise", "skip"] = ...,
     processes: int | None = ...,
     chunk_size: int = ...,
-) -> Iterator[Recommendation]: ...
+) -> Generator[Recommendation, None, None]: ...
 @overload
 def recommend_many(
     profiles: Iterable[Profile],
@@ -225,7 +225,7 @@ def recommend_many(
     errors: Literal["raise", "skip"] = ...,
     processes: int | None = ...,
     chunk_size: int = ...,
-) -> Iterator[CaseStatuses]: ...
+) -> Generator[CaseStatuses, None, None]: ...
 @overload
 def recommend_many(
     profiles: Iterable[Profile],
@@ -238,7 +238,7 @@ def recommend_many(
     errors: Literal["collect"],
     processes: int | None = ...,
     chunk_size: int = ...,
-) -> Iterator[Recommendation | ProfileError]: ...
+) -> Generator[Recommendation | ProfileError, None, None]: ...
 @overload
 def recommend_many(
     profiles: Iterable[Profile],
@@ -251,7 +251,7 @@ def recommend_many(
     errors: Literal["collect"],
     processes: int | None = ...,
     chunk_size: int = ...,
-) -> Iterator[CaseStatuses | ProfileError]: ...
+) -> Generator[CaseStatuses | ProfileError, None, None]: ...
 def recommend_many(
     profiles: Iterable[Profile],
     *,
@@ -263,7 +263,7 @@ def recommend_many(
     errors: Errors = "raise",
     processes: int | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Decide many cases, yielding one result per profile in input order (a generator).
 
     ``profiles`` is any iterable of :class:`CaseProfile` or mappings; it is read as the results
@@ -279,6 +279,7 @@ def recommend_many(
     ``spawn``, so a script that uses them needs the ``if __name__ == "__main__":`` guard.
 
     Arguments are checked at once (a :class:`UsageError`); the cases when the results are read.
+    To stop early, ``close()`` the generator (or drop it): with processes, that shuts the pool down.
     """
     day = check_as_of(as_of)
     if lang not in get_args(Lang):
@@ -301,7 +302,7 @@ def recommend_many(
     return _apply(_pooled(job, profiles, processes, chunk_size), errors)
 
 
-def _apply(results: Iterator[Result], errors: Errors) -> Iterator[Result]:
+def _apply(results: Iterator[Result], errors: Errors) -> Generator[Result, None, None]:
     for result in results:
         if isinstance(result, ProfileError):
             if errors == "raise":
