@@ -53,7 +53,7 @@ from .dates import Duration, window_start
 from .decide import _combine, evaluate_rules, statuses
 from .facts import Facts
 from .models import Status
-from .ruleset import Rule, Ruleset
+from .ruleset import Rule, Ruleset, Service
 
 #: One date's function: the facts to (rule id -> value, one status per service in rule-set order).
 Run = Callable[[Facts], tuple[dict[str, Tri], tuple[Status, ...]]]
@@ -244,15 +244,19 @@ def _open(src: _Source, rules: Sequence[tuple[str, Rule]], status: str) -> list[
     return [f"if {status} is UN:", *lines]
 
 
-def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
+def generate(
+    ruleset: Ruleset, rules: Sequence[Rule], services: Sequence[Service] | None = None
+) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
     """The source of the factory of one span's functions, for ``rules`` (the rules in force).
 
     Each date's ``run(facts)`` returns the rule values and the statuses; ``screen(facts)`` the
     rule values, the statuses by service id and the set of open fields (those ``decide.decide``
     lists as missing). Returns the source, the
     constants its ``k0``, ``k1``, ... stand for and the durations whose window starts (``w0``,
-    ``w1``, ...) each date binds. See the module docstring for why this is safe.
+    ``w1``, ...) each date binds. ``services`` (default: all of the rule set's) are the services
+    whose statuses it computes. See the module docstring for why this is safe.
     """
+    services = ruleset.services if services is None else services
     src = _Source()
     body: list[str] = []
     variables: dict[str, str] = {}
@@ -262,7 +266,7 @@ def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object
         body.append(f"{variable} = {_value(src, rule)}")
     targets = []
     missing = ["m = set()"]
-    for index, service in enumerate(ruleset.services):
+    for index, service in enumerate(services):
         target = f"s{index}"
         targets.append(target)
         in_force = [(variables[r.id], r) for r in ruleset.rules_of(service.id) if r.id in variables]
@@ -272,7 +276,7 @@ def generate(ruleset: Ruleset, rules: Sequence[Rule]) -> tuple[str, tuple[object
     values = ", ".join(f"{rule.id!r}: {variables[rule.id]}" for rule in rules)
     statuses_ = "".join(f"{target}, " for target in targets)
     by_service = ", ".join(
-        f"{service.id!r}: {target}" for service, target in zip(ruleset.services, targets, strict=True)
+        f"{service.id!r}: {target}" for service, target in zip(services, targets, strict=True)
     )
     constants = "".join(f"k{i}, " for i in range(len(src.constants)))
     windows = "".join(f"w{i}, " for i in range(len(src.windows)))
@@ -336,6 +340,8 @@ class CompiledRules:
         self._bounds = sorted(bounds)
         self._spans: dict[int, tuple[_Factory, tuple[Duration, ...]]] = {}
         self._dates: dict[dt.date, _Pair] = {}
+        self._service_spans: dict[tuple[int, str], tuple[_Factory, tuple[Duration, ...]]] = {}
+        self._service_dates: dict[tuple[dt.date, str], Run] = {}
         self._lock = threading.Lock()
 
     def run(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
@@ -351,6 +357,14 @@ class CompiledRules:
         if pair is None:
             pair = self._for_date(as_of)
         return pair[1](facts)
+
+    def service_run(self, facts: Facts, as_of: dt.date, service: str) -> tuple[dict[str, Tri], Status]:
+        """One service's rules in force (their values) and its status: for probing change dates."""
+        run = self._service_dates.get((as_of, service))
+        if run is None:
+            run = self._bind_service(as_of, service)
+        values, (status,) = run(facts)
+        return values, status
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``, as ``evaluate_rules`` gives it."""
@@ -393,6 +407,48 @@ class CompiledRules:
                     )
                     found = self._spans[index] = (bind, durations)
         return found
+
+    def _bind_service(self, as_of: dt.date, service: str) -> Run:
+        index = bisect.bisect_right(self._bounds, as_of)
+        found = self._service_spans.get((index, service))
+        ruleset = self._ruleset
+        if found is None:
+            with self._lock:
+                found = self._service_spans.get((index, service))
+                if found is None:
+                    rules = [rule for rule in ruleset.rules_in_force(as_of) if rule.service == service]
+                    source, constants, durations = generate(ruleset, rules, (ruleset.service(service),))
+                    namespace: dict[str, Any] = {}
+                    # Safe: ``source`` is generated from the validated rule tree (module docstring).
+                    exec(compile(source, f"<rules {ruleset.name} {service} span {index}>", "exec"), namespace)
+                    bind = namespace["factory"](
+                        constants, Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED
+                    )
+                    found = self._service_spans[(index, service)] = (bind, durations)
+        factory, durations = found
+        try:
+            windows = tuple(window_start(as_of, duration) for duration in durations)
+        except (OverflowError, ValueError):  # a date at the end of the calendar: leave it to the reference
+            run = self._reference_service(as_of, service)
+        else:
+            run = factory(as_of, windows)[0]
+        if len(self._service_dates) >= _MEMO_DATES:
+            self._service_dates.clear()
+        self._service_dates[(as_of, service)] = run
+        return run
+
+    def _reference_service(self, as_of: dt.date, service: str) -> Run:
+        ruleset = self._ruleset
+
+        def run(facts: Facts) -> tuple[dict[str, Tri], tuple[Status, ...]]:
+            values = {
+                rule.id: rule.when.test(facts, as_of)
+                for rule in ruleset.rules_in_force(as_of)
+                if rule.service == service
+            }
+            return values, (statuses(ruleset, values)[service],)
+
+        return run
 
     def _reference(self, as_of: dt.date) -> _Pair:
         ruleset = self._ruleset
