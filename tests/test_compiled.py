@@ -66,13 +66,17 @@ def test_compiled_rules_equal_the_reference_on_the_bundled_rules(case: tuple[Cas
 def test_compiled_rules_equal_the_reference_on_generated_rule_sets(
     minimal_ruleset: Ruleset, rules: list[Rule], cases: list[tuple[Facts, dt.date]]
 ) -> None:
-    """On generated rule sets (every operator, nesting, negation, window) values and statuses agree."""
+    """On generated rule sets every value, status, open field and single-service probe agrees."""
     ruleset = dataclasses.replace(minimal_ruleset, rules=tuple(rules))
     engine = CompiledRules(ruleset)
     for facts, as_of in cases:
         assert engine.run(facts, as_of) == _reference(ruleset, facts, as_of)
         assert engine.evaluate(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
         assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)
+        values, codes = _reference(ruleset, facts, as_of)
+        for index, service in enumerate(ruleset.services):
+            own = {rule.id: values[rule.id] for rule in ruleset.rules_of(service.id) if rule.id in values}
+            assert engine.service_run(facts, as_of, service.id) == (own, codes[index])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
-from .dates import Duration, window_start
+from .dates import Duration, period_end, window_start
 from .decide import _combine, evaluate_rules, statuses
 from .facts import Facts
 from .models import Status
@@ -81,10 +81,12 @@ _KEY = "compiled"
 class _Source:
     """The source of one span's function and the constants it needs."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: bool = False) -> None:
         self.fields: dict[str, str] = {}
         self.constants: list[object] = []
         self.windows: dict[Duration, str] = {}
+        #: Windows as the reference tests them (``period_end`` as ``pe``), for any ``as_of``.
+        self.probe = probe
 
     def field(self, name: str) -> str:
         """The local variable that holds a fact."""
@@ -113,6 +115,9 @@ def _depth(condition: Condition) -> int:
 def _compare(src: _Source, leaf: Leaf) -> str:
     """The comparison of a leaf whose field is known (its value in the variable of the field)."""
     f = src.field(leaf.field)
+    if src.probe and leaf.op in ("within", "older_than"):
+        end = f"pe({f}, {src.literal(leaf.value)})"
+        return f"{f} <= as_of <= {end}" if leaf.op == "within" else f"as_of > {end}"
     if leaf.op == "within":
         return f"{src.window(leaf.value)} <= {f} <= as_of"
     if leaf.op == "older_than":
@@ -245,7 +250,11 @@ def _open(src: _Source, rules: Sequence[tuple[str, Rule]], status: str) -> list[
 
 
 def generate(
-    ruleset: Ruleset, rules: Sequence[Rule], services: Sequence[Service] | None = None
+    ruleset: Ruleset,
+    rules: Sequence[Rule],
+    services: Sequence[Service] | None = None,
+    *,
+    probe: bool = False,
 ) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
     """The source of the factory of one span's functions, for ``rules`` (the rules in force).
 
@@ -254,10 +263,13 @@ def generate(
     lists as missing). Returns the source, the
     constants its ``k0``, ``k1``, ... stand for and the durations whose window starts (``w0``,
     ``w1``, ...) each date binds. ``services`` (default: all of the rule set's) are the services
-    whose statuses it computes. See the module docstring for why this is safe.
+    whose statuses it computes. With ``probe`` the factory (given ``period_end`` as ``pe``)
+    returns one function ``run(facts, as_of)`` for every date of the span, testing windows as
+    the reference does: for probing many dates once each. See the module docstring for why this
+    is safe.
     """
     services = ruleset.services if services is None else services
-    src = _Source()
+    src = _Source(probe)
     body: list[str] = []
     variables: dict[str, str] = {}
     for index, rule in enumerate(rules):
@@ -280,6 +292,16 @@ def generate(
     )
     constants = "".join(f"k{i}, " for i in range(len(src.constants)))
     windows = "".join(f"w{i}, " for i in range(len(src.windows)))
+    if probe:
+        lines = [
+            "def factory(constants, EL, NE, UN, pe):",
+            f"    ({constants}) = constants",
+            "    def run(facts, as_of):",
+            *(f"        {line}" for line in [*loads, *body]),
+            f"        return {{{values}}}, ({statuses_})",
+            "    return run",
+        ]
+        return "\n".join(lines) + "\n", tuple(src.constants), ()
     lines = [
         "def factory(constants, EL, NE, UN):",
         f"    ({constants}) = constants",
@@ -300,6 +322,7 @@ def generate(
 #: One date's pair of functions: ``run`` and ``screen`` (see :func:`generate`).
 _Pair = tuple[Run, "Screen"]
 Screened = tuple[dict[str, Tri], dict[str, Status], set[str]]
+_Probe = Callable[[Facts, dt.date], tuple[dict[str, Tri], tuple[Status, ...]]]
 Screen = Callable[[Facts], Screened]
 
 
@@ -340,8 +363,7 @@ class CompiledRules:
         self._bounds = sorted(bounds)
         self._spans: dict[int, tuple[_Factory, tuple[Duration, ...]]] = {}
         self._dates: dict[dt.date, _Pair] = {}
-        self._service_spans: dict[tuple[int, str], tuple[_Factory, tuple[Duration, ...]]] = {}
-        self._service_dates: dict[tuple[dt.date, str], Run] = {}
+        self._service_spans: dict[tuple[int, str], _Probe] = {}
         self._lock = threading.Lock()
 
     def run(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
@@ -359,11 +381,16 @@ class CompiledRules:
         return pair[1](facts)
 
     def service_run(self, facts: Facts, as_of: dt.date, service: str) -> tuple[dict[str, Tri], Status]:
-        """One service's rules in force (their values) and its status: for probing change dates."""
-        run = self._service_dates.get((as_of, service))
+        """One service's rules in force (their values) and its status: for probing change dates.
+
+        Compiled once per span and service, with windows tested as the reference tests them
+        (``period_end``, memoised by event date), so that probing a new date binds nothing.
+        """
+        index = bisect.bisect_right(self._bounds, as_of)
+        run = self._service_spans.get((index, service))
         if run is None:
-            run = self._bind_service(as_of, service)
-        values, (status,) = run(facts)
+            run = self._probe(index, as_of, service)
+        values, (status,) = run(facts, as_of)
         return values, status
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
@@ -408,47 +435,20 @@ class CompiledRules:
                     found = self._spans[index] = (bind, durations)
         return found
 
-    def _bind_service(self, as_of: dt.date, service: str) -> Run:
-        index = bisect.bisect_right(self._bounds, as_of)
-        found = self._service_spans.get((index, service))
+    def _probe(self, index: int, as_of: dt.date, service: str) -> _Probe:
         ruleset = self._ruleset
-        if found is None:
-            with self._lock:
-                found = self._service_spans.get((index, service))
-                if found is None:
-                    rules = [rule for rule in ruleset.rules_in_force(as_of) if rule.service == service]
-                    source, constants, durations = generate(ruleset, rules, (ruleset.service(service),))
-                    namespace: dict[str, Any] = {}
-                    # Safe: ``source`` is generated from the validated rule tree (module docstring).
-                    exec(compile(source, f"<rules {ruleset.name} {service} span {index}>", "exec"), namespace)
-                    bind = namespace["factory"](
-                        constants, Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED
-                    )
-                    found = self._service_spans[(index, service)] = (bind, durations)
-        factory, durations = found
-        try:
-            windows = tuple(window_start(as_of, duration) for duration in durations)
-        except (OverflowError, ValueError):  # a date at the end of the calendar: leave it to the reference
-            run = self._reference_service(as_of, service)
-        else:
-            run = factory(as_of, windows)[0]
-        if len(self._service_dates) >= _MEMO_DATES:
-            self._service_dates.clear()
-        self._service_dates[(as_of, service)] = run
-        return run
-
-    def _reference_service(self, as_of: dt.date, service: str) -> Run:
-        ruleset = self._ruleset
-
-        def run(facts: Facts) -> tuple[dict[str, Tri], tuple[Status, ...]]:
-            values = {
-                rule.id: rule.when.test(facts, as_of)
-                for rule in ruleset.rules_in_force(as_of)
-                if rule.service == service
-            }
-            return values, (statuses(ruleset, values)[service],)
-
-        return run
+        with self._lock:
+            found = self._service_spans.get((index, service))
+            if found is None:
+                rules = [rule for rule in ruleset.rules_in_force(as_of) if rule.service == service]
+                source, constants, _ = generate(ruleset, rules, (ruleset.service(service),), probe=True)
+                namespace: dict[str, Any] = {}
+                # Safe: ``source`` is generated from the validated rule tree (module docstring).
+                exec(compile(source, f"<rules {ruleset.name} {service} span {index}>", "exec"), namespace)
+                found = self._service_spans[(index, service)] = namespace["factory"](
+                    constants, Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED, period_end
+                )
+        return found
 
     def _reference(self, as_of: dt.date) -> _Pair:
         ruleset = self._ruleset
