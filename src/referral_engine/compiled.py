@@ -32,6 +32,12 @@ known" (and dually for a disjunction); the more likely test goes first.
 BGB, :func:`~referral_engine.dates.period_end`) still contains ``as_of`` — computed once per
 ``as_of`` and bound into that date's function.
 
+**Three uses.** ``run`` gives the rule values and statuses (the engine behind
+``engine="python"``); ``screen`` adds the open fields (``recommend_many(detail="statuses")``);
+``service_run`` decides one service on any date, for the change dates of
+:mod:`referral_engine.timeline` (compiled once per span and service, with windows tested by
+``period_end`` as in the reference, so that probing many dates binds nothing per date).
+
 **Why generating code is safe here.** The source is generated from the validated rule tree only,
 never from rule text: variable names are made here (``f0``, ``v3``), operators come from a fixed
 table, rule ids, field names and operands appear only as ``repr`` of exact ``str`` / ``int`` /
