@@ -11,6 +11,13 @@ grants at most "unknown"), written once here without the reasons ``decide`` also
 three must agree on every case before anything is timed. Then the whole ``recommend()`` per
 engine on the bundled rules; both engines must give equal recommendations.
 
+Issue 10 adds: the compiled python engine (``referral_engine.compiled``: rule values and statuses
+in one pass, the implementation behind ``engine="python"``) next to the reference evaluator
+(``decide.evaluate_rules``, the condition closures), and batches — ``recommend_many(...,
+detail="statuses")`` from validated profiles to statuses and open fields — against the
+hand-written function per case. CPU time (``time.process_time``), medians of the repeats, in which
+the contenders take turns.
+
 The figures go into BENCHMARKS.md together with the machine they were measured on.
 """
 
@@ -22,6 +29,7 @@ import dataclasses
 import datetime as dt
 import gc
 import os
+import pickle
 import platform
 import pstats
 import random
@@ -30,15 +38,24 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bench_recommend import AS_OF, _day, latencies, random_profile
 
 import referral_engine
-from referral_engine import CaseProfile, Ruleset, default_ruleset, recommend
+from referral_engine import (
+    CaseProfile,
+    Ruleset,
+    _pickling,
+    default_ruleset,
+    load_ruleset,
+    recommend,
+    recommend_many,
+)
+from referral_engine.compiled import compiled
 from referral_engine.conditions import Tri
 from referral_engine.dates import add_months
-from referral_engine.decide import decide
+from referral_engine.decide import decide, evaluate_rules
 from referral_engine.engines import evaluator
 from referral_engine.facts import Facts, facts_for
 from referral_engine.models import EVENT_DATES, Status
@@ -51,6 +68,10 @@ SUBSET = ("jmd", "mbe", "fluechtlingssozialarbeit", "integrationsmanagement")
 #: Targets of issue 3.
 PYTHON_WITHIN = 5.0
 DURABLE_AT_LEAST = 5_000.0
+#: Targets of issue 10: rule values + statuses within 2x of hand-written; a batch's statuses at least
+#: as fast per case as hand-written (ratio <= 1).
+COMPILED_WITHIN = 2.0
+BATCH_WITHIN = 1.0
 
 Statuses = tuple[Tri, ...]  # per service of SUBSET: True eligible, False not eligible, None undetermined
 Case = tuple[Facts, dt.date]
@@ -173,23 +194,37 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     else:
         mbe = None if status in MBE_ASK else False
 
-    # Flüchtlingssozialarbeit: anyone in the district's provisional accommodation.
+    # Flüchtlingssozialarbeit: anyone in the district's provisional accommodation; with a restricted
+    # status (undocumented, ausreisepflichtig: § 87 AufenthG) only a check (confidential counselling).
     accommodation = facts["accommodation"]
-    fsa: Tri = None if accommodation is None else accommodation == "vorlaeufige_unterbringung"
+    if accommodation is not None and accommodation != "vorlaeufige_unterbringung":
+        fsa: Tri = False
+    elif accommodation is not None and status is not None and status not in JMD_NOT_LAWFUL:
+        fsa = True
+    else:
+        fsa = None
 
     # Integrationsmanagement: three years from the start of follow-up accommodation (the fourth
-    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11).
+    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11). With a restricted
+    # or unknown status only the checks remain (a restricted status: confidential counselling,
+    # within four years).
     since = facts["accommodation_since"]
+    within_four: Tri
     if since is None or since > as_of:
         recent_move, fourth_year = (None, None) if since is None else (False, False)
+        within_four = None if since is None else False
     else:
         recent_move = as_of <= add_months(since, 36)
         fourth_year = not recent_move and as_of <= add_months(since, 48)
+        within_four = recent_move or fourth_year
     ask_ukraine = (
         as_of >= IM_UKRAINE_FROM and status in (None, "ae_24") and accommodation in (None, "private")
     )
-    if accommodation == "anschlussunterbringung":
-        im: Tri = True if recent_move else (None if recent_move is None or fourth_year else False)
+    if status is None or status in JMD_NOT_LAWFUL:
+        open_ = accommodation in (None, "anschlussunterbringung") and within_four is not False
+        im: Tri = None if open_ or ask_ukraine else False
+    elif accommodation == "anschlussunterbringung":
+        im = True if recent_move else (None if recent_move is None or fourth_year else False)
     elif accommodation is None:
         im = None if recent_move is not False or fourth_year is not False or ask_ukraine else False
     else:
@@ -272,19 +307,36 @@ def _loop(function: Callable[[T], object], items: Sequence[T]) -> tuple[float, f
     return len(items) / wall, len(items) / cpu
 
 
+def _batch(function: Callable[[Sequence[T]], object], items: Sequence[T]) -> tuple[float, float, float]:
+    """Cases per second of one call on all ``items`` (wall clock, CPU time) and the mean µs per case."""
+    cpu = time.process_time()
+    wall = time.perf_counter()
+    function(items)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    return len(items) / wall, len(items) / cpu, wall / len(items) * 1e6
+
+
 def measure(
-    contenders: Mapping[str, tuple[Callable[[T], object], Sequence[T]]], repeats: int
+    contenders: Mapping[str, tuple[Callable[[T], object], Sequence[T]]],
+    repeats: int,
+    batches: Mapping[str, tuple[Callable[[Sequence[Any]], object], Sequence[Any]]] | None = None,
 ) -> dict[str, Figures]:
     """Median rates (tight loop) and median latency (cases timed one by one) over ``repeats``.
 
     The contenders take turns within each repeat, so a slow phase of the machine hits all alike.
+    A batch contender takes all its cases in one call; its "latency" is the mean time per case.
     """
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in contenders}
+    batches = batches or {}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in [*contenders, *batches]}
     for _ in range(repeats):
         for name, (function, items) in contenders.items():
             gc.collect()
             wall_rate, cpu_rate = _loop(function, items)
             runs[name].append((wall_rate, cpu_rate, statistics.median(latencies(function, items))))
+        for name, (whole, cases) in batches.items():
+            gc.collect()
+            runs[name].append(_batch(whole, cases))
     return {
         name: Figures(*(statistics.median(run[column] for run in found) for column in range(3)))
         for name, found in runs.items()
@@ -333,6 +385,7 @@ def main() -> None:
     subset = subset_ruleset(ruleset, SUBSET)
     services = plan(subset, SUBSET)
     engines = {name: evaluator(subset, name) for name in ("python", "durable")}
+    compiled_run = compiled(subset).run
     print(f"# referral-engine engine benchmark, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
     machine = f"{platform.machine()} ({platform.system()}), {os.cpu_count()} CPUs"
     print(f"Python {sys.version.split()[0]} on {machine}")
@@ -345,19 +398,32 @@ def main() -> None:
     )
     print(
         f"Decision step: {', '.join(SUBSET)} ({len(subset.rules)} rules), from facts built beforehand to "
-        "the four statuses; engines: rule values, then the Kleene status combination of decide.decide "
+        "the four statuses. Compiled: rule values and statuses in one pass (the python engine); "
+        "reference and durable: rule values, then the Kleene status combination of decide.decide "
         "written once in this script (decide.decide itself also builds reasons: not timed here)."
     )
     print(f"Load average before the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}\n")
 
-    def decide_with(engine: str) -> Callable[[Case], Statuses]:
-        evaluate = engines[engine]
+    def decide_with(evaluate: Callable[[Facts, dt.date], Mapping[str, Tri]]) -> Callable[[Case], Statuses]:
         return lambda case: combine(services, evaluate(*case))
 
-    deciders: dict[str, Callable[[Case], Statuses]] = {
+    # The compiled engine gives the statuses in the rule set's service order, as Status members.
+    position = [SUBSET.index(service.id) for service in subset.services]
+
+    def by_compiled(case: Case) -> Statuses:
+        statuses: list[Tri] = [None] * len(SUBSET)
+        for index, status in zip(position, compiled_run(*case)[1], strict=True):
+            statuses[index] = STATUS_VALUE[status]
+        return tuple(statuses)
+
+    def reference(facts: Facts, as_of: dt.date) -> Mapping[str, Tri]:
+        return evaluate_rules(subset, facts, as_of)
+
+    deciders: dict[str, Callable[[Case], object]] = {
         "hand-written": lambda case: hand_written(*case),
-        "python engine": decide_with("python"),
-        "durable engine": decide_with("durable"),
+        "python engine (compiled)": lambda case: compiled_run(*case),
+        "python engine (reference)": decide_with(reference),
+        "durable engine": decide_with(engines["durable"]),
     }
     order = {service.id: SUBSET.index(service.id) for service in subset.services}
 
@@ -368,12 +434,22 @@ def main() -> None:
             statuses[order[found.service]] = STATUS_VALUE[found.status]
         return tuple(statuses)
 
-    verify(cases, {**deciders, "decide.decide": by_decide})
+    verify(
+        cases,
+        {
+            "hand-written": lambda case: hand_written(*case),
+            "python engine (compiled)": by_compiled,
+            "python engine (compiled values)": decide_with(engines["python"]),
+            "python engine (reference)": decide_with(reference),
+            "durable engine": decide_with(engines["durable"]),
+            "decide.decide": by_decide,
+        },
+    )
     counts = {service: dict.fromkeys(("eligible", "undetermined", "not eligible"), 0) for service in SUBSET}
     for case in cases:
         for service, value in zip(SUBSET, hand_written(*case), strict=True):
             counts[service][{True: "eligible", None: "undetermined", False: "not eligible"}[value]] += 1
-    print(f"The three deciders and decide.decide agree on all {len(cases):,} cases. Statuses:\n")
+    print(f"The deciders and decide.decide agree on all {len(cases):,} cases. Statuses:\n")
     for service, found in counts.items():
         print(f"- {service}: " + ", ".join(f"{label} {n:,}" for label, n in found.items()))
 
@@ -386,7 +462,67 @@ def main() -> None:
         sys.exit(f"recommend() differs between the engines on {differing} of {len(profiles)} cases")
     print(f"\nrecommend() gives equal Recommendations with both engines on all {len(profiles):,} cases.\n")
 
+    # Batches: one as_of per batch, so the cases decided on AS_OF; from validated profiles.
+    same_day = [profile for profile, as_of in profiles if as_of == AS_OF]
+    same_day_facts = [(facts_for(profile, AS_OF), AS_OF) for profile in same_day]
+    screened = list(recommend_many(same_day, as_of=AS_OF, ruleset=subset, detail="statuses"))
+    for screen, case in zip(screened, same_day_facts, strict=True):
+        expected = dict(zip(SUBSET, hand_written(*case), strict=True))
+        if {s: STATUS_VALUE[status] for s, status in screen.statuses.items()} != expected:
+            sys.exit("recommend_many(detail='statuses') disagrees with the hand-written function")
+    print(
+        f"recommend_many(detail='statuses') agrees with the hand-written function on "
+        f"{len(same_day):,} cases.\n"
+    )
+
+    def hand_from_profiles(items: Sequence[CaseProfile]) -> None:
+        for profile in items:
+            hand_written(facts_for(profile, AS_OF), AS_OF)
+
+    def batch(rules: Ruleset, detail: str, engine: str = "python") -> Callable[[Sequence[CaseProfile]], None]:
+        def run(items: Sequence[CaseProfile]) -> None:
+            for _ in recommend_many(items, as_of=AS_OF, ruleset=rules, detail=detail, engine=engine):  # type: ignore[call-overload]
+                pass
+
+        return run
+
+    shipping = []
+    for _ in range(args.repeats):
+        started = time.process_time()
+        loaded = load_ruleset(ruleset.path)
+        load = time.process_time() - started
+        data = pickle.dumps(loaded)
+        _pickling.clear_cache()  # as in a fresh worker process
+        started = time.process_time()
+        pickle.loads(data)
+        shipping.append((load, time.process_time() - started, len(data)))
+    load, rebuild, size = (statistics.median(run[column] for run in shipping) for column in range(3))
+    print(
+        f"A rule set for a worker process: load_ruleset {load * 1000:.0f} ms (CPU), pickled "
+        f"{size / 1024:.0f} KiB, rebuilt from the pickle in {rebuild * 1000:.1f} ms (CPU), "
+        "once per process.\n"
+    )
+
     decision = measure({name: (decider, cases) for name, decider in deciders.items()}, args.repeats)
+    batches = measure(
+        {"hand-written (facts built beforehand)": (lambda case: hand_written(*case), same_day_facts)},
+        args.repeats,
+        {
+            "hand-written from profiles (facts_for + hand-written)": (hand_from_profiles, same_day),
+            f'`recommend_many(detail="statuses")`, {len(subset.rules)} rules': (
+                batch(subset, "statuses"),
+                same_day,
+            ),
+            f'`recommend_many(detail="statuses")`, all {len(ruleset.rules)} rules': (
+                batch(ruleset, "statuses"),
+                same_day,
+            ),
+            f'`recommend_many(detail="statuses", engine="durable")`, {len(subset.rules)} rules': (
+                batch(subset, "statuses", "durable"),
+                same_day,
+            ),
+        },
+    )
     whole = measure({f"`{e}`": (run, profiles) for e, run in recommenders.items()}, args.repeats)
     hand = decision["hand-written"].cpu_rate
     print(
@@ -405,20 +541,52 @@ def main() -> None:
         relative = "1× (reference)" if name == "`python`" else f"{python / figures.cpu_rate:.1f}× python"
         print(_row(step, name, figures, relative))
 
-    ratio = hand / decision["python engine"].cpu_rate
+    print(f"\nBatches of {len(same_day):,} profiles on {AS_OF} (latency: the mean per case for a batch):\n")
+    print("| contender | cases/s (CPU time) | cases/s (wall clock) | µs per case | relative (CPU time) |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    batch_hand = batches["hand-written (facts built beforehand)"].cpu_rate
+    for name, figures in batches.items():
+        relative = (
+            "1× (reference)"
+            if name.startswith("hand-written (facts")
+            else f"{batch_hand / figures.cpu_rate:.2f}× hand-written"
+        )
+        print(
+            f"| {name} | {figures.cpu_rate:,.0f} | {figures.wall_rate:,.0f} | {figures.latency:,.1f} | "
+            f"{relative} |"
+        )
+
+    ratio = hand / decision["python engine (compiled)"].cpu_rate
+    reference_ratio = hand / decision["python engine (reference)"].cpu_rate
     durable = decision["durable engine"].cpu_rate
+    batch_ratio = (
+        batch_hand / batches[f'`recommend_many(detail="statuses")`, {len(subset.rules)} rules'].cpu_rate
+    )
     print(f"\nLoad average after the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     print(
-        f"target: python engine decision step within {PYTHON_WITHIN:.0f}× of hand-written: "
-        f"{ratio:.1f}× -> {'PASS' if ratio <= PYTHON_WITHIN else 'FAIL'}"
+        f"target (issue 3): python engine decision step within {PYTHON_WITHIN:.0f}× of hand-written: "
+        f"{ratio:.1f}× compiled, {reference_ratio:.1f}× reference -> "
+        f"{'PASS' if ratio <= PYTHON_WITHIN else 'FAIL'}"
     )
     print(
-        f"target: durable engine decision step >= {DURABLE_AT_LEAST:,.0f} cases/s: "
+        f"target (issue 3): durable engine decision step >= {DURABLE_AT_LEAST:,.0f} cases/s: "
         f"{durable:,.0f} (CPU time), {decision['durable engine'].wall_rate:,.0f} (wall clock) -> "
         f"{'PASS' if durable >= DURABLE_AT_LEAST else 'FAIL'}"
     )
+    print(
+        f"target (issue 10): python engine rule values + statuses within {COMPILED_WITHIN:.0f}× of "
+        f"hand-written: {ratio:.2f}× -> {'PASS' if ratio <= COMPILED_WITHIN else 'FAIL'}"
+    )
+    from_profiles = batch_hand / batches["hand-written from profiles (facts_for + hand-written)"].cpu_rate
+    print(
+        f"target (issue 10): statuses for a batch at least as fast per case as hand-written "
+        f"({BATCH_WITHIN:.0f}×): {batch_ratio:.2f}× hand-written from facts built beforehand -> "
+        f"{'PASS' if batch_ratio <= BATCH_WITHIN else 'FAIL'}; "
+        f"{batch_ratio / from_profiles:.2f}× hand-written from the same profiles -> "
+        f"{'PASS' if batch_ratio / from_profiles <= BATCH_WITHIN else 'FAIL'}"
+    )
     if args.profile:
-        for name in ("python engine", "durable engine"):
+        for name in ("python engine (compiled)", "python engine (reference)", "durable engine"):
             _profile(deciders[name], cases, f"decision step, {name}")
 
 

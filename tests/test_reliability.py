@@ -217,9 +217,6 @@ def test_purge_caches_forgets_every_case_value() -> None:
     assert not ruleset._reason_memo
     assert not ruleset._in_force_memo
     assert dates._period_end.cache_info().currsize == 0
-    if durable_available():
-        from referral_engine import _durable
-
-        assert _durable.window_start.cache_info().currsize == 0
+    assert dates.window_start.cache_info().currsize == 0
     # Decisions are the same after a purge.
     assert recommend(profile, as_of=DAY, ruleset=ruleset) == recommend(profile, as_of=DAY, ruleset=ruleset)

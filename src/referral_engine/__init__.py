@@ -11,6 +11,7 @@ debug records of rule loading and engine choice, never case data.
 import logging as _logging
 import sys as _sys
 
+from .batch import CaseStatuses, recommend_many
 from .errors import (
     CaseFileError,
     EngineError,
@@ -45,6 +46,7 @@ from .whatif import DecisionChange, WhatIf, WhyNot, what_if, why_not
 __all__ = [
     "CaseFileError",
     "CaseProfile",
+    "CaseStatuses",
     "ConditionOutcome",
     "Consent",
     "DecisionChange",
@@ -74,6 +76,7 @@ __all__ = [
     "load_ruleset",
     "purge_caches",
     "recommend",
+    "recommend_many",
     "what_if",
     "why_not",
 ]

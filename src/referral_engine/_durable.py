@@ -51,7 +51,7 @@ from typing import Any
 import durable_rules_engine as core  # type: ignore[import-not-found]
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
-from .dates import Duration, period_end
+from .dates import Duration, window_start
 from .errors import EngineError, RuleProblem
 from .facts import FIELDS, Facts
 from .ruleset import Rule, Ruleset
@@ -79,27 +79,6 @@ Json = dict[str, Any]
 
 
 @lru_cache(maxsize=4096)
-def window_start(as_of: dt.date, duration: Duration) -> dt.date:
-    """The earliest start whose period of ``duration`` still contains ``as_of``.
-
-    ``period_end`` never decreases as the start moves later, so a period that started on ``start``
-    contains ``as_of`` (when ``start <= as_of``) exactly when ``start >= window_start(as_of, duration)``;
-    that turns a time window into a plain date comparison durable can make.
-    """
-    span = duration.years * 366 + duration.months * 31 + duration.days + 1
-    low = as_of - dt.timedelta(days=min(span, as_of.toordinal() - 1))  # period_end(low) < as_of
-    if period_end(low, duration) >= as_of:
-        return low
-    high = as_of  # period_end(as_of) >= as_of
-    while high.toordinal() - low.toordinal() > 1:
-        middle = dt.date.fromordinal((low.toordinal() + high.toordinal()) // 2)
-        if period_end(middle, duration) >= as_of:
-            high = middle
-        else:
-            low = middle
-    return high
-
-
 def _window_key(duration: Duration) -> str:
     return f"_from_{duration}"
 

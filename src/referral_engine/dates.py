@@ -81,8 +81,31 @@ def period_end(start: dt.date, duration: Duration) -> dt.date:
 def purge() -> None:
     """Forget every memoised date (they may be case dates)."""
     _period_end.cache_clear()
+    window_start.cache_clear()
 
 
 def age_on(birth_date: dt.date, on: dt.date) -> int:
     """Completed years of life on the date ``on`` (a 29 February birthday counts from 1 March)."""
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))
+
+
+@lru_cache(maxsize=4096)
+def window_start(as_of: dt.date, duration: Duration) -> dt.date:
+    """The earliest start whose period of ``duration`` still contains ``as_of``.
+
+    ``period_end`` never decreases as the start moves later, so a period that started on ``start``
+    contains ``as_of`` (when ``start <= as_of``) exactly when ``start >= window_start(as_of, duration)``;
+    that turns a time window into a plain date comparison (the durable engine and the compiled
+    python engine make it; the reference evaluator calls :func:`period_end`). Memoised: the
+    durable engine asks for every case.
+    """
+    months = duration.years * 12 + duration.months
+    try:
+        # period_end(start) >= as_of  <=>  add_months(start, months) >= as_of - days; add_months
+        # never decreases, so the earliest such start is ``target`` moved back by the months, or
+        # the day after it where the month's end clamped it (31 March - 1 month: 28 February).
+        target = as_of - dt.timedelta(days=duration.days)
+        start = add_months(target, -months)
+    except (OverflowError, ValueError):  # before year 1: every start from the first day qualifies
+        return dt.date.min
+    return start if add_months(start, months) >= target else start + dt.timedelta(days=1)

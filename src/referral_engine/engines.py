@@ -2,7 +2,8 @@
 
 Two engines share one semantics (three-valued, see ``rules/README.md``):
 
-- ``"python"``: the reference evaluator, :func:`referral_engine.decide.evaluate_rules`. The default.
+- ``"python"``: the rules compiled to straight-line Python (:mod:`referral_engine.compiled`), proven
+  equal to the reference evaluator :func:`referral_engine.decide.evaluate_rules`. The default.
 - ``"durable"``: the rules compiled to durable-rules (opt-in, only where the package imports).
 
 The engine of a call is, in this order: the call's ``engine=``, the rule set's own choice
@@ -21,8 +22,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from .compiled import compiled as compiled_rules
 from .conditions import Tri
-from .decide import evaluate_rules
 from .errors import RuleFileError, UsageError
 from .facts import Facts
 from .models import ENGINES, EngineName
@@ -141,7 +142,7 @@ def evaluator(ruleset: Ruleset, engine: str | None = None) -> Evaluate:
     """The function that evaluates every rule of ``ruleset`` in force for one case's facts."""
     name = resolve(engine, ruleset)
     if name == "python":
-        return lambda facts, as_of: evaluate_rules(ruleset, facts, as_of)
+        return compiled_rules(ruleset).evaluate
     return compiled(ruleset, name).evaluate  # type: ignore[attr-defined,no-any-return]
 
 

@@ -42,18 +42,30 @@ class FieldProblem:
 
 
 class ProfileError(ReferralEngineError, ValueError):
-    """A case profile is invalid. ``problems`` names each bad field and what is allowed."""
+    """A case profile is invalid. ``problems`` names each bad field and what is allowed.
 
-    def __init__(self, problems: list[FieldProblem] | tuple[FieldProblem, ...]) -> None:
+    ``index`` is the profile's position (from 0) in a batch (:func:`referral_engine.recommend_many`),
+    ``None`` for a single profile.
+    """
+
+    def __init__(
+        self, problems: list[FieldProblem] | tuple[FieldProblem, ...], *, index: int | None = None
+    ) -> None:
         self.problems: tuple[FieldProblem, ...] = tuple(problems)
+        self.index = index
         count = len(self.problems)
-        header = f"invalid case profile ({count} problem{'s' if count != 1 else ''})"
+        where = "" if index is None else f" at index {index} of the batch"
+        header = f"invalid case profile{where} ({count} problem{'s' if count != 1 else ''})"
         super().__init__("; ".join([header, *map(str, self.problems)]))
 
     @classmethod
     def from_validation_error(cls, error: ValidationError) -> ProfileError:
         """The problems of pydantic's ``error``, located, without the values given."""
         return cls(_field_problems(error))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default would rebuild it from the message; this keeps the problems (and pickles).
+        return _profile_error, (self.problems, self.index)
 
 
 class ResultError(ReferralEngineError, ValueError):
@@ -87,6 +99,10 @@ def _field_problems(error: ValidationError) -> list[FieldProblem]:
             message = "unknown field"
         problems.append(FieldProblem(".".join(location) or "(profile)", message))
     return problems
+
+
+def _profile_error(problems: tuple[FieldProblem, ...], index: int | None) -> ProfileError:
+    return ProfileError(problems, index=index)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,8 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 Facts = dict[str, Any]
+_NAMES = tuple(FIELDS)
+_RANKS = {level: rank for rank, level in enumerate(LANGUAGE_LEVELS)}
 
 
 def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
@@ -74,11 +76,12 @@ def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
     (arrival, status, accommodation) lies after ``as_of``: the rules look at the past, and a
     date still to come is a typo or a plan, which :func:`~referral_engine.what_if` is for.
     """
-    facts: Facts = {name: getattr(profile, name) for name in FIELDS}
+    values = profile.__dict__  # the validated fields; reading them so runs once per case and date
+    facts: Facts = {name: values[name] for name in _NAMES}
     future = [
         FieldProblem(name, "must not be after the as_of date")
         for name in ("birth_date", *EVENT_DATES)
-        if (value := getattr(profile, name)) is not None and value > as_of
+        if (value := values[name]) is not None and value > as_of
     ]
     if future:
         raise ProfileError(future)
@@ -91,7 +94,7 @@ def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
         facts["age"] = age
     level = facts["language_level"]
     if level is not None:
-        facts["language_level"] = LANGUAGE_LEVELS.index(level)
+        facts["language_level"] = _RANKS[level]
     if facts["municipality"] is not None:
         facts["municipality"] = facts["municipality"].casefold()
     return facts

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import sys
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from . import dates
 from .conditions import Condition, Leaf
@@ -54,9 +54,6 @@ def purge_caches() -> None:
     for memo in list(_memos):
         memo.clear()
     dates.purge()
-    durable = sys.modules.get("referral_engine._durable")
-    if durable is not None:
-        durable.window_start.cache_clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +205,10 @@ class Catalogue:
 
 @dataclass(frozen=True, slots=True)
 class Ruleset:
-    """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``."""
+    """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``.
+
+    A rule set pickles (for process pools): a process rebuilds each rule set it receives once.
+    """
 
     name: str
     version: str
@@ -319,6 +319,12 @@ class Ruleset:
         for cache in ("_reason_memo", "_in_force_memo", "_engines"):
             object.__setattr__(copy, cache, getattr(self, cache))
         return copy
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the validated content, rebuilt once per process (see ``referral_engine._pickling``)."""
+        from ._pickling import reduce_ruleset
+
+        return reduce_ruleset(self)
 
     def __repr__(self) -> str:
         return (

@@ -10,17 +10,21 @@ change on a few dates that follow from the facts and the rule set:
 - a rule's ``valid_from`` and the day after its ``valid_to``;
 - an offer's ``valid_from`` and the day after its ``valid_to`` (routing changes).
 
-:func:`upcoming_changes` evaluates the case only on those dates, in ascending order, so the
-decision between two of them is the one on the earlier. Every date is evaluated by the chosen
-engine, so both engines give the same changes.
+:func:`upcoming_changes` decides the case only on those dates, in ascending order, so the
+decision between two of them is the one on the earlier; and on each date only the services the
+date concerns (its rule's, limit's, window's or offer's service), with those services' rules
+compiled (:mod:`referral_engine.compiled`, proven equal to both engines). Both engines therefore
+give the same changes, and the cost per date does not grow with the rest of the rule set.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
-from .dates import period_end
+from .compiled import CompiledRules, compiled
+from .dates import Duration, period_end
 from .decide import Decided, statuses
 from .engines import Evaluate
 from .facts import Facts, facts_for
@@ -29,6 +33,7 @@ from .models import CaseProfile, Status, StatusChange
 from .ruleset import Ruleset
 
 _DAY = dt.timedelta(days=1)
+_PLAN = "time plan"
 
 #: A decision as far as change dates are concerned: status and (when eligible) partners.
 State = tuple[Status, tuple[str, ...]]
@@ -63,32 +68,80 @@ def _age_limits(op: str, value: object) -> Iterator[int]:
                 yield limit + 1
 
 
-def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list[dt.date]:
-    """Every date after ``as_of`` on which a decision for ``profile`` could change, ascending."""
-    dates: set[dt.date | None] = set()
+@dataclass(frozen=True, slots=True)
+class _TimePlan:
+    """What can change a rule set's decisions over time, and which service each thing concerns.
+
+    Built once per rule set: the fixed dates (rule and offer validity), the ages at which an
+    ``age`` leaf can flip and the time windows, each with its service (an offer of an office
+    names ``office:<id>``, which no service decision depends on).
+    """
+
+    fixed: tuple[tuple[dt.date, str], ...]
+    ages: tuple[tuple[int, str], ...]
+    windows: tuple[tuple[str, bool, Duration, str], ...]
+
+
+def _time_plan(ruleset: Ruleset) -> _TimePlan:
+    found = ruleset._engines.get(_PLAN)
+    if isinstance(found, _TimePlan):
+        return found
+    fixed: dict[tuple[dt.date, str], None] = {}
+    ages: dict[tuple[int, str], None] = {}
+    windows: dict[tuple[str, bool, Duration, str], None] = {}
     for rule in ruleset.rules:
         if rule.valid_from is not None:
-            dates.add(rule.valid_from)
-        if rule.valid_to is not None:
-            dates.add(_day_after(rule.valid_to))
+            fixed[(rule.valid_from, rule.service)] = None
+        if rule.valid_to is not None and rule.valid_to < dt.date.max:
+            fixed[(rule.valid_to + _DAY, rule.service)] = None
         for leaf in rule.leaves:
-            if leaf.field == "age" and profile.birth_date is not None:
+            if leaf.field == "age":
                 for years in _age_limits(leaf.op, leaf.value):
                     if 0 < years <= 150:
-                        dates.add(birthday(profile.birth_date, years))
+                        ages[(years, rule.service)] = None
             elif leaf.op in ("within", "older_than"):
-                start = getattr(profile, leaf.field)
-                if start is not None:
-                    if leaf.op == "within":  # an event after as_of opens the window on its day
-                        dates.add(start)
-                    # A period ending on 9999-12-31 (saturated) has no representable next day.
-                    dates.add(_day_after(period_end(start, leaf.value)))
+                windows[(leaf.field, leaf.op == "within", leaf.value, rule.service)] = None
     for offer in ruleset.partners.offers:
         if offer.valid_from is not None:
-            dates.add(offer.valid_from)
-        if offer.valid_to is not None:
-            dates.add(_day_after(offer.valid_to))
-    return sorted(day for day in dates if day is not None and day > as_of)
+            fixed[(offer.valid_from, offer.service)] = None
+        if offer.valid_to is not None and offer.valid_to < dt.date.max:
+            fixed[(offer.valid_to + _DAY, offer.service)] = None
+    plan = _TimePlan(tuple(fixed), tuple(ages), tuple(windows))
+    ruleset._engines[_PLAN] = plan
+    return plan
+
+
+def change_sources(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list[tuple[dt.date, set[str]]]:
+    """Every date after ``as_of`` on which a decision could change, ascending, with what it concerns.
+
+    Each date comes with the services (or ``office:<id>``) whose decision or partners it can
+    change: the service of a rule or offer starting or ending, of an age limit, of a window.
+    """
+    plan = _time_plan(ruleset)
+    found: dict[dt.date, set[str]] = {}
+    for day, service in plan.fixed:
+        if day > as_of:
+            found.setdefault(day, set()).add(service)
+    if profile.birth_date is not None:
+        for years, service in plan.ages:
+            turns = birthday(profile.birth_date, years)  # None past 9999-12-31
+            if turns is not None and turns > as_of:
+                found.setdefault(turns, set()).add(service)
+    for field, within, duration, service in plan.windows:
+        start = getattr(profile, field)
+        if start is None:
+            continue
+        # A period ending on 9999-12-31 (saturated) has no representable next day.
+        end = _day_after(period_end(start, duration))
+        for moment in (start, end) if within else (end,):  # an event after as_of opens a window
+            if moment is not None and moment > as_of:
+                found.setdefault(moment, set()).add(service)
+    return sorted(found.items())
+
+
+def change_dates(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> list[dt.date]:
+    """Every date after ``as_of`` on which a decision for ``profile`` could change, ascending."""
+    return [day for day, _ in change_sources(ruleset, profile, as_of)]
 
 
 def probe_profile(profile: CaseProfile) -> CaseProfile:
@@ -102,13 +155,19 @@ def states(
     ruleset: Ruleset, evaluate: Evaluate, profile: CaseProfile, facts: Facts, on: dt.date
 ) -> dict[str, State]:
     """Every service's status and (if eligible) partners for ``facts`` on ``on``, without reasons."""
-    values = evaluate(facts, on)
+    engine = getattr(evaluate, "__self__", None)
+    if isinstance(engine, CompiledRules):  # the python engine gives the statuses in the same pass
+        values, codes = engine.run(facts, on)
+        found: Iterable[tuple[str, Status]] = zip((s.id for s in ruleset.services), codes, strict=True)
+    else:
+        values = evaluate(facts, on)
+        found = statuses(ruleset, values).items()
     return {
         service: (
             status,
             safe_route(ruleset, service, profile, on, values) if status is Status.ELIGIBLE else (),
         )
-        for service, status in statuses(ruleset, values).items()
+        for service, status in found
     }
 
 
@@ -129,7 +188,54 @@ def upcoming_changes(
 ) -> tuple[StatusChange, ...]:
     """Every change of a decision after ``as_of`` while the facts stay as they are, in date order.
 
-    ``start`` is the state on ``as_of``. Costs one evaluation per date of :func:`change_dates`.
+    ``start`` is the state on ``as_of``. Each date of :func:`change_sources` decides again only
+    the services it can change, with their own rules compiled (:mod:`referral_engine.compiled`,
+    proven equal to every engine), so the cost grows with the dates and the rules they concern,
+    not with the whole rule set per date; the durable engine is not run again per date
+    (``evaluate`` decided ``start``). :func:`upcoming_changes_reference` is the reference.
+    """
+    del evaluate  # the state on as_of came from it; the dates need only the compiled rules
+    profile = probe_profile(profile)
+    engine = compiled(ruleset)
+    rank = {service.id: index for index, service in enumerate(ruleset.services)}
+    kinds = {service.id: service.kind for service in ruleset.services}
+    changes: list[StatusChange] = []
+    previous = dict(start)
+    for day, concerned in change_sources(ruleset, profile, as_of):
+        services = sorted((s for s in concerned if s in rank), key=rank.__getitem__)
+        if not services:
+            continue
+        facts = facts_for(profile, day)
+        for service in services:
+            values, status = engine.service_run(facts, day, service)
+            partners = safe_route(ruleset, service, profile, day, values) if status is Status.ELIGIBLE else ()
+            old_status, old_partners = previous[service]
+            if status is not old_status or partners != old_partners:
+                changes.append(
+                    StatusChange(
+                        on=day,
+                        service=service,
+                        kind=kinds[service],
+                        before=old_status,
+                        after=status,
+                        partners_before=old_partners,
+                        partners_after=partners,
+                    )
+                )
+            previous[service] = (status, partners)
+    return tuple(changes)
+
+
+def upcoming_changes_reference(
+    ruleset: Ruleset,
+    evaluate: Evaluate,
+    profile: CaseProfile,
+    as_of: dt.date,
+    start: dict[str, State],
+) -> tuple[StatusChange, ...]:
+    """:func:`upcoming_changes` the way it was first built, kept as its reference for tests.
+
+    Decides every service again on each date of :func:`change_dates`, with the given engine.
     """
     profile = probe_profile(profile)
     kinds = {service.id: service.kind for service in ruleset.services}
