@@ -333,9 +333,7 @@ def guard_problems(ruleset: Ruleset) -> list[RuleProblem]:
                     what = "a check" if rule.effect == "check" else "eligible"
                     problems.append(
                         _problem(
-                            rule.where.file,
-                            rule.where.line,
-                            rule.id,
+                            rule,
                             "rule",
                             f"can make '{service.id}' {what} for a person with the "
                             f"restricted status '{status}' and sends them to {', '.join(reporting)}, which "
@@ -355,9 +353,7 @@ def guard_problems(ruleset: Ruleset) -> list[RuleProblem]:
             if reporting:
                 problems.append(
                     _problem(
-                        template.where.file,
-                        template.where.line,
-                        template.id,
+                        template,
                         "step",
                         f"can reach a person with the restricted status '{status}' and "
                         f"names {', '.join(reporting)}, which must report an irregular stay (§ 87 "
@@ -378,9 +374,7 @@ def _volunteer_problems(ruleset: Ruleset) -> list[RuleProblem]:
         if volunteers and forbidden:
             problems.append(
                 _problem(
-                    template.where.file,
-                    template.where.line,
-                    template.id,
+                    template,
                     "step",
                     f"hands {', '.join(forbidden)} to a volunteer group "
                     f"({', '.join(volunteers)}); volunteers never receive residence, benefits or health data",
@@ -395,9 +389,7 @@ def _volunteer_problems(ruleset: Ruleset) -> list[RuleProblem]:
         if volunteers and forbidden:
             problems.append(
                 _problem(
-                    rule.where.file,
-                    rule.where.line,
-                    rule.id,
+                    rule,
                     "rule",
                     f"as a check would hand {', '.join(forbidden)} to a volunteer group "
                     f"({', '.join(volunteers)}); give it a handover list without them (handover: [...])",
@@ -448,5 +440,6 @@ def _covers_window(exclusion: Rule, rule: Rule | StepTemplate) -> bool:
     return starts and ends
 
 
-def _problem(file: str, line: int, rule: str, subject: str, message: str) -> RuleProblem:
-    return RuleProblem(file, line, 1, message, rule, subject)
+def _problem(item: Rule | StepTemplate, subject: str, message: str) -> RuleProblem:
+    """A problem located at the rule or step template ``item``."""
+    return RuleProblem(item.where.file, item.where.line, 1, message, item.id, subject)
