@@ -728,3 +728,18 @@ def test_no_step_or_packet_exposes_a_person_or_passes_data_without_consent(data:
 def test_the_guard_sees_every_restricted_status_of_the_case_model() -> None:
     """The restricted statuses are residence-status codes of the case model (a typo would guard nothing)."""
     assert set(RESTRICTED_STATUSES) <= set(_STATUSES)
+
+
+def test_a_check_names_the_person_so_it_hands_over_identity_with_consent_first() -> None:
+    """A check without a handover list passes identity too, and the consent step asks for it."""
+    profile = {"age": 40, "residence_status": "settlement", "municipality": "Staufen"}
+    rec = recommend(profile, as_of=AS_OF)
+    checks = [s for s in rec.next_steps if s.kind == "check" and s.partner is not None]
+    assert checks
+    for step in checks:
+        rule = RULES.rule(step.id.removeprefix("check:"))
+        if rule.handover is None:
+            assert step.data_categories[0] == "identity", step.id
+    [mbe_check] = [s for s in checks if s.service == "mbe"]
+    [consent_step] = [s for s in rec.next_steps if s.id == f"consent:{mbe_check.partner}:mbe"]
+    assert "identity" in consent_step.data_categories

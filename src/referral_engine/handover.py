@@ -399,10 +399,14 @@ def _volunteer_problems(ruleset: Ruleset) -> list[RuleProblem]:
 
 
 def check_categories(rule: Rule, fields: Mapping[str, Any]) -> tuple[str, ...]:
-    """The data categories a check passes to its partner: its ``handover``, or its fields' categories."""
+    """The data categories a check passes to its partner: its ``handover``, or identity and its fields'.
+
+    Asking a partner about a person names the person, so a check without a ``handover`` list
+    passes ``identity`` too; an explicit list (even ``[]``, an anonymous question) is taken as it is.
+    """
     if rule.handover is not None:
         return tuple(rule.handover)
-    found: dict[str, None] = {}
+    found: dict[str, None] = {"identity": None}
     for leaf in rule.leaves:
         if leaf.field in fields:
             found.setdefault(fields[leaf.field].category, None)
