@@ -49,7 +49,7 @@ def test_explain_in_german_and_english() -> None:
     de = jmd.explain()
     assert de.splitlines()[:4] == [
         "Jugendmigrationsdienst (JMD): berechtigt",
-        "Zuständig: diakonie (Beispiel-Träger – für den eigenen Einsatz ersetzen)",
+        "Zuständig: Diakonisches Werk (Beispiel-Träger – für den eigenen Einsatz ersetzen)",
         "Ändert sich am: 2026-05-15",
         "- Regel jmd-lawful-or-tolerated (begründet Anspruch; trifft zu; gültig ab 2017-01-01; "
         "Sicherheit: Sekundärquelle)",
@@ -148,14 +148,21 @@ def test_repr_never_shows_personal_values() -> None:
 
 
 def test_decision_and_recommendation_html() -> None:
-    """_repr_html_ gives a block per decision and a table per recommendation, escaped."""
+    """_repr_html_ gives a block per decision in its own language, partner names, and a table, escaped."""
     rec = recommend(TWENTY_SIX, as_of=AS_OF, lang="en")
     html = rec.decision("jmd")._repr_html_()
     assert html.startswith("<div><p><b>Youth Migration Service (JMD)</b>: <b style=")
-    assert "<li>✓ Alter &lt; 27: erfüllt (26)</li>" in html
+    assert "<li>✓ age &lt; 27: met (26)</li>" in html  # English, like the recommendation
+    assert "Responsible: Diakonisches Werk (example operator" in html  # a name, not the id
+    assert "Responsible: diakonie" not in html
+    assert (
+        "<li>✓ Alter &lt; 27: erfüllt (26)</li>"
+        in recommend(TWENTY_SIX, as_of=AS_OF).decision("jmd")._repr_html_()
+    )
     table = rec._repr_html_()
     assert "<th>Service</th>" in table
     assert "<td>Youth Migration Service (JMD)</td>" in table
+    assert "<td>Diakonisches Werk (example operator" in table
     assert "<td>2026-05-15</td>" in table
     assert table.count("<tr>") == len(rec.decisions) + 1
     assert "<th>Leistung</th>" in recommend(TWENTY_SIX, as_of=AS_OF)._repr_html_()

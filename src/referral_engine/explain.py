@@ -225,7 +225,13 @@ def explain_decision(decision: ServiceDecision, lang: str = "de", *, redact: boo
 def _partners(decision: ServiceDecision, lang: str) -> str:
     """The responsible partners, each placeholder marked as an example operator."""
     sample = f" ({_t(_WORDS, 'sample', lang)})"
-    return ", ".join(p + (sample if p in decision.sample_partners else "") for p in decision.partners)
+    names = (
+        decision.partner_names if len(decision.partner_names) == len(decision.partners) else decision.partners
+    )
+    return ", ".join(
+        name + (sample if partner in decision.sample_partners else "")
+        for partner, name in zip(decision.partners, names, strict=True)
+    )
 
 
 def _field(name: str, lang: str) -> str:

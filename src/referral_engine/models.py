@@ -607,6 +607,10 @@ class ServiceDecision(_Frozen):
         description="first date after as_of on which status or partners change if the facts stay as "
         "they are; None: no change ahead",
     )
+    partner_names: tuple[str, ...] = Field(
+        default=(), description="the names of partners, in the same order (what texts and HTML show)"
+    )
+    lang: str = Field(default="de", description="the language of name, explain() and the HTML")
 
     @property
     def blocking(self) -> tuple[ConditionOutcome, ...]:
@@ -627,20 +631,21 @@ class ServiceDecision(_Frozen):
                     found.setdefault((condition.field, condition.op, repr(condition.value)), condition)
         return tuple(found.values())
 
-    def explain(self, lang: str = "de", *, redact: bool = False) -> str:
+    def explain(self, lang: str | None = None, *, redact: bool = False) -> str:
         """The decision as short readable text: status, partners, each rule with source and conditions.
 
-        ``redact=True`` leaves out every value of the person (the actual values and
-        ``valid_until``), for text that leaves the caseworker's desk.
+        In the decision's own language unless ``lang`` asks for another. ``redact=True`` leaves out
+        every value of the person (the actual values and ``valid_until``), for text that leaves
+        the caseworker's desk.
         """
         from .explain import explain_decision
 
-        return explain_decision(self, lang, redact=redact)
+        return explain_decision(self, lang or self.lang, redact=redact)
 
     def _repr_html_(self) -> str:
         from .explain import decision_html
 
-        return decision_html(self)
+        return decision_html(self, self.lang)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

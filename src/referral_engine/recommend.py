@@ -95,6 +95,11 @@ def recommend(
             reasons=d.reasons,
             missing=d.missing,
             valid_until=until.get(d.service),
+            partner_names=tuple(
+                ruleset.partners.partners[p].name
+                for p in (routes[d.service] if d.status is Status.ELIGIBLE else ())
+            ),
+            lang=lang,
         )
         for d in decided
     )
