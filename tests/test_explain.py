@@ -66,7 +66,7 @@ def test_redacted_explanation_has_no_personal_values() -> None:
     rec = recommend(TWENTY_SIX, as_of=AS_OF)
     text = rec.decision("mbe").explain(redact=True)
     assert "  ✗ Alter ≥ 27: nicht erfüllt" in text.splitlines()
-    for value in ("(26)", "2024-01-10", "(ae_25_2_refugee)", "2026-05-15"):
+    for value in ("(26)", "2024-01-10", "(AE § 25 Abs. 2 (Flüchtlingseigenschaft))", "2026-05-15"):
         assert value not in text
 
 
@@ -75,7 +75,7 @@ def test_missing_and_unknown_are_rendered() -> None:
     rec = recommend({"age": 19}, as_of=AS_OF, lang="en")
     text = rec.decision("jmd").explain("en")
     assert (
-        "  ? residence status is none of undocumented, ausreisepflichtig, arrival_certificate: unknown"
+        "  ? residence status is none of without papers, obliged to leave, no Duldung, arrival certificate: unknown"
         in text
     )
     assert text.splitlines()[-1] == "Missing facts: residence status"
@@ -213,3 +213,25 @@ def test_recommendation_round_trips_through_json() -> None:
     again = Recommendation.model_validate_json(rec.model_dump_json())
     assert again == rec
     assert again.timeline(D(2027, 1, 1)) == rec.timeline(D(2027, 1, 1))
+
+
+def test_every_residence_status_has_a_name_in_german_and_english() -> None:
+    """Explanations show residence statuses by their legal names, never as raw codes."""
+    from typing import get_args
+
+    from referral_engine.explain import STATUS_LABELS, condition_text
+    from referral_engine.models import ConditionOutcome, ResidenceStatus
+
+    assert set(STATUS_LABELS) == set(get_args(ResidenceStatus))
+    condition = ConditionOutcome(
+        field="residence_status",
+        op="in",
+        value=("gestattung", "ae_25_2_refugee"),
+        outcome="met",
+        actual="gestattung",
+    )
+    assert condition_text(condition, "de") == (
+        "Aufenthaltsstatus ist eines von Aufenthaltsgestattung, AE § 25 Abs. 2 (Flüchtlingseigenschaft): "
+        "erfüllt (Aufenthaltsgestattung)"
+    )
+    assert "gestattung" not in condition_text(condition, "en").replace("Gestattung", "")

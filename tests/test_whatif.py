@@ -73,10 +73,11 @@ def test_recognition_moves_benefits_from_asylblg_to_jobcenter() -> None:
     text = result.explain("en")
     assert text.startswith("jobcenter: not eligible → eligible (Responsible: – → jobcenter)")
     assert (
-        "✓ residence status is one of ae_25_1, ae_25_2_refugee, ae_25_2_subsidiary: met (ae_25_2_refugee)"
-        in text
+        "✓ residence status is one of permit § 25(1) (asylum), permit § 25(2) (refugee status), "
+        "permit § 25(2) (subsidiary protection)" in text
     )
-    assert "ae_25_2_refugee)" not in result.explain("en", redact=True)
+    assert "met (permit § 25(2) (refugee status))" in text
+    assert "(permit § 25(2) (refugee status))" not in result.explain("en", redact=True)
 
 
 def test_no_change_reports_no_change() -> None:

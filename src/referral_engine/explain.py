@@ -156,12 +156,57 @@ def duration_text(duration: str, lang: str) -> str:
     return " ".join(parts) or "0"
 
 
-def value_text(value: ConditionValue, lang: str) -> str:
-    """A required or actual value as text: lists joined with commas, booleans as yes / no."""
+#: Readable names of the residence-status codes (German law's terms; research §1.1).
+STATUS_LABELS: _T = {
+    "arrival_certificate": ("Ankunftsnachweis", "arrival certificate"),
+    "gestattung": ("Aufenthaltsgestattung", "asylum seeker's permit (Gestattung)"),
+    "gestattung_safe_country": (
+        "Aufenthaltsgestattung (sicherer Herkunftsstaat)",
+        "Gestattung (safe country of origin)",
+    ),
+    "duldung": ("Duldung", "Duldung (tolerated stay)"),
+    "duldung_ermessen": ("Ermessensduldung (§ 60a Abs. 2 S. 3)", "discretionary Duldung (§ 60a(2) s. 3)"),
+    "duldung_light": (
+        "Duldung bei ungeklärter Identität (§ 60b)",
+        "Duldung for persons with unclarified identity (§ 60b)",
+    ),
+    "ausbildungsduldung": ("Ausbildungsduldung (§ 60c)", "training Duldung (§ 60c)"),
+    "beschaeftigungsduldung": ("Beschäftigungsduldung (§ 60d)", "employment Duldung (§ 60d)"),
+    "ausreisepflichtig": ("ausreisepflichtig ohne Duldung", "obliged to leave, no Duldung"),
+    "ae_25_1": ("AE § 25 Abs. 1 (Asylberechtigung)", "permit § 25(1) (asylum)"),
+    "ae_25_2_refugee": ("AE § 25 Abs. 2 (Flüchtlingseigenschaft)", "permit § 25(2) (refugee status)"),
+    "ae_25_2_subsidiary": ("AE § 25 Abs. 2 (subsidiärer Schutz)", "permit § 25(2) (subsidiary protection)"),
+    "ae_25_3": ("AE § 25 Abs. 3 (Abschiebungsverbot)", "permit § 25(3) (ban on deportation)"),
+    "ae_25_4": ("AE § 25 Abs. 4 (vorübergehender Aufenthalt)", "permit § 25(4) (temporary stay)"),
+    "ae_25_5": ("AE § 25 Abs. 5 (Ausreise unmöglich)", "permit § 25(5) (departure impossible)"),
+    "ae_25a_25b": ("AE § 25a / § 25b (gute Integration)", "permit § 25a / § 25b (good integration)"),
+    "ae_104c": ("Chancen-Aufenthaltsrecht (§ 104c)", "opportunity residence (§ 104c)"),
+    "ae_24": ("AE § 24 (vorübergehender Schutz)", "permit § 24 (temporary protection)"),
+    "ae_22_23": ("AE § 22 / § 23 (Aufnahme)", "permit § 22 / § 23 (admission)"),
+    "ae_16g": ("AE § 16g (Ausbildung)", "permit § 16g (vocational training)"),
+    "ae_employment": ("AE zur Erwerbstätigkeit", "permit for employment"),
+    "ae_family": ("AE aus familiären Gründen", "permit for family reasons"),
+    "ae_other": ("sonstige Aufenthaltserlaubnis", "other residence permit"),
+    "settlement": ("Niederlassungserlaubnis / Daueraufenthalt", "settlement permit"),
+    "eu_citizen": ("EU-Bürger/in", "EU citizen"),
+    "spaetaussiedler": ("Spätaussiedler/in", "late repatriate (Spätaussiedler)"),
+    "german_migration_background": ("Deutsche/r mit Migrationsgeschichte", "German with a migration history"),
+    "undocumented": ("ohne Papiere", "without papers"),
+}
+
+
+def value_text(value: ConditionValue, lang: str, field: str | None = None) -> str:
+    """A required or actual value as text: lists joined with commas, booleans as yes / no.
+
+    Residence-status codes (``field="residence_status"``) are shown by their names.
+    """
     if isinstance(value, bool):
         return _t(_WORDS, "yes" if value else "no", lang)
     if isinstance(value, tuple):
-        return ", ".join(value) if value else _t(_WORDS, "none", lang)
+        shown = [value_text(item, lang, field) for item in value]
+        return ", ".join(shown) if shown else _t(_WORDS, "none", lang)
+    if field == "residence_status" and value in STATUS_LABELS:
+        return _t(STATUS_LABELS, str(value), lang)
     return str(value)
 
 
@@ -177,10 +222,10 @@ def condition_text(condition: ConditionOutcome, lang: str = "de", *, redact: boo
         else:
             test = f"{field} {op} {period}" + (" ago" if condition.op == "older_than" else "")
     else:
-        test = f"{field} {op} {value_text(condition.value, lang)}"
+        test = f"{field} {op} {value_text(condition.value, lang, condition.field)}"
     line = f"{test}: {_t(_OUTCOMES, condition.outcome, lang)}"
     if not redact and condition.actual is not None:
-        line += f" ({value_text(condition.actual, lang)})"
+        line += f" ({value_text(condition.actual, lang, condition.field)})"
     return printable(line)
 
 
