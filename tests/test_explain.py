@@ -75,8 +75,8 @@ def test_missing_and_unknown_are_rendered() -> None:
     rec = recommend({"age": 19}, as_of=AS_OF, lang="en")
     text = rec.decision("jmd").explain("en")
     assert (
-        "  ? residence status is none of without papers, obliged to leave, no Duldung, arrival certificate: unknown"
-        in text
+        "  ? residence status is none of without papers, obliged to leave, no Duldung, "
+        "arrival certificate: unknown" in text
     )
     assert text.splitlines()[-1] == "Missing facts: residence status"
 
