@@ -743,3 +743,15 @@ def test_a_check_names_the_person_so_it_hands_over_identity_with_consent_first()
     [mbe_check] = [s for s in checks if s.service == "mbe"]
     [consent_step] = [s for s in rec.next_steps if s.id == f"consent:{mbe_check.partner}:mbe"]
     assert "identity" in consent_step.data_categories
+
+
+def test_the_command_line_flags_example_operators_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's text names the sample JMD operator with the example warning, never bare."""
+    assert main(["demo", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    jmd_lines = [line for line in out.splitlines() if line.startswith("  + Youth Migration Service (JMD)")]
+    assert jmd_lines
+    assert all(
+        line.endswith("Diakonisches Werk (example operator – replace for your deployment)")
+        for line in jmd_lines
+    )

@@ -510,7 +510,14 @@ def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -
     eligible = [d for d in rec.decisions if d.status is Status.ELIGIBLE]
     lines.append(f"{label['eligible']}:")
     for decision in eligible:
-        names = ", ".join(partners[p].name for p in decision.partners) or label["no_partner"]
+        sample = f" ({ruleset.messages.sample.get(rec.lang)})"
+        names = (
+            ", ".join(
+                partners[p].name + (sample if p in decision.sample_partners else "")
+                for p in decision.partners
+            )
+            or label["no_partner"]
+        )
         lines.append(f"  + {decision.name} — {names}")
         for reason in decision.reasons[:1]:
             lines.append(f"      {label['because']}: {reason.note or reason.rule} [{reason.source[0]}]")
