@@ -428,7 +428,7 @@ def main() -> None:
     order = {service.id: SUBSET.index(service.id) for service in subset.services}
 
     def by_decide(case: Case) -> Statuses:
-        decided = decide(subset, case[0], case[1], engines["python"](*case), "de")
+        decided = decide(subset, case[0], case[1], engines["python"](*case))
         statuses: list[Tri] = [None] * len(SUBSET)
         for found in decided:
             statuses[order[found.service]] = STATUS_VALUE[found.status]

@@ -87,7 +87,7 @@ def test_statuses_agree_with_decide(case: Case) -> None:
     profile, as_of = case
     facts = facts_for(profile, as_of)
     values = evaluate_rules(RULES, facts, as_of)
-    decided = {d.service: d.status for d in decide(RULES, facts, as_of, values, "de")}
+    decided = {d.service: d.status for d in decide(RULES, facts, as_of, values)}
     assert statuses(RULES, values) == decided
 
 

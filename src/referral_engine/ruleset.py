@@ -47,9 +47,10 @@ def _memo() -> _Memo:
 def purge_caches() -> None:
     """Empty every cache that may hold values of cases seen so far (personal data).
 
-    The reason memos of all rule sets (they keep the case values reasons show), the rules in
-    force by date, and the memoised date arithmetic of the engines. Results stay the same; the
-    next cases are a little slower until the caches are warm again. Thread-safe.
+    The rules in force by date of all rule sets and the memoised date arithmetic of the
+    engines (both keyed by dates of cases); reasons are built per result and never cached.
+    Results stay the same; the next cases are a little slower until the caches are warm again.
+    Thread-safe.
     """
     for memo in list(_memos):
         memo.clear()
@@ -228,12 +229,12 @@ class Ruleset:
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
     _steps_by_id: Mapping[str, StepTemplate] = field(init=False, repr=False, compare=False)
-    #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes), and their
-    #: conditions with a case's value. A pure memo of immutable values: sharing it between
-    #: threads is safe, and it is bounded. It holds case values: see :func:`purge_caches`.
-    _reason_memo: dict[tuple[object, ...], object] = field(
-        init=False, repr=False, compare=False, default_factory=_memo
+    #: The step templates of each (service, status), with their position in ``steps``.
+    _steps_for: Mapping[tuple[str, str], tuple[tuple[int, StepTemplate], ...]] = field(
+        init=False, repr=False, compare=False
     )
+    #: Each field's position in ``fields`` (the order open fields and questions are listed in).
+    _field_rank: Mapping[str, int] = field(init=False, repr=False, compare=False)
     #: The rules in force on a date, by date (bounded; see :meth:`rules_in_force`).
     _in_force_memo: dict[dt.date, tuple[Rule, ...]] = field(
         init=False, repr=False, compare=False, default_factory=_memo
@@ -253,6 +254,13 @@ class Ruleset:
         object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
         _CATALOGUE_LANGUAGES.update(self.catalogues)
         object.__setattr__(self, "_steps_by_id", MappingProxyType({step.id: step for step in self.steps}))
+        object.__setattr__(
+            self, "_field_rank", MappingProxyType({name: i for i, name in enumerate(self.fields)})
+        )
+        steps_for: dict[tuple[str, str], list[tuple[int, StepTemplate]]] = {}
+        for position, step in enumerate(self.steps):
+            steps_for.setdefault((step.service, step.for_status), []).append((position, step))
+        object.__setattr__(self, "_steps_for", MappingProxyType({k: tuple(v) for k, v in steps_for.items()}))
 
     @property
     def ruleset_version(self) -> str:
@@ -316,7 +324,7 @@ class Ruleset:
         if engine is not None and engine not in ENGINES:
             raise UsageError(f"engine must be one of: {', '.join(ENGINES)} (or None for the default)")
         copy = dataclasses.replace(self, engine=engine)
-        for cache in ("_reason_memo", "_in_force_memo", "_engines"):
+        for cache in ("_in_force_memo", "_engines"):
             object.__setattr__(copy, cache, getattr(self, cache))
         return copy
 
