@@ -141,7 +141,10 @@ def compiled(ruleset: Ruleset, name: str) -> object:
 
 def evaluator(ruleset: Ruleset, engine: str | None = None) -> Evaluate:
     """The function that evaluates every rule of ``ruleset`` in force for one case's facts."""
-    name = resolve(engine, ruleset)
+    return _evaluator(ruleset, resolve(engine, ruleset))
+
+
+def _evaluator(ruleset: Ruleset, name: str) -> Evaluate:
     if name == "python":
         return compiled_rules(ruleset).evaluate
     return compiled(ruleset, name).evaluate  # type: ignore[attr-defined,no-any-return]
@@ -166,7 +169,7 @@ def decider(ruleset: Ruleset, engine: str | None = None) -> Decide:
             return values, dict(zip(services, by_order, strict=True))
 
         return decide_compiled
-    evaluate = evaluator(ruleset, name)
+    evaluate = _evaluator(ruleset, name)
 
     def decide_values(facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
         values = evaluate(facts, as_of)
