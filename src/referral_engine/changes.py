@@ -106,9 +106,11 @@ def rules_at(folder: str | Path, revision: str, into: str | Path) -> Path:
     if not revision or revision.startswith("-") or any(c in revision for c in "\0\n:"):
         raise UsageError("--since takes a git revision such as HEAD~1, a tag or a branch")
     here = Path(folder).resolve()
-    prefix = _git(here, "rev-parse", "--show-prefix").decode("utf-8", "replace").strip()
+    top = Path(_git(here, "rev-parse", "--show-toplevel").decode("utf-8", "surrogateescape").strip())
+    prefix = _git(here, "rev-parse", "--show-prefix").decode("utf-8", "surrogateescape").strip()
     commit = _git(here, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
-    archive = _git(here, "archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
+    # From the top: run in a subfolder, git archive would only take what lies under it.
+    archive = _git(top, "archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
     target = Path(into).resolve()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar.getmembers():

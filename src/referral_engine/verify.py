@@ -56,6 +56,9 @@ Kind = Literal[
 ]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
+#: Kinds whose ``rule`` is one of several causes (not the finding's subject): with a comparison,
+#: the finding moves to the changed cause.
+_MOVABLE = ("gap", "coverage")
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,7 @@ def _attributed(
         causes = tuple(replace(c, changed=(c.subject, c.rule) in changed) for c in causes)
         # The changed ones first: they are what the author just did.
         causes = tuple(sorted(causes, key=lambda c: not c.changed))
-        moved = causes[0] if causes and causes[0].changed and finding.kind == "gap" else None
+        moved = causes[0] if causes and causes[0].changed and finding.kind in _MOVABLE else None
         if moved is not None:
             finding = replace(
                 finding, rule=moved.rule, file=moved.file, line=moved.line, subject=moved.subject
@@ -790,6 +793,13 @@ class _Sweep:
                         )
                 if uncovered:
                     near = offers[0].where if offers and offers[0].where else service.where
+                    # Any offer of the service could cover the municipality: those that do on
+                    # other days first (their dates end or start there), then the others.
+                    there = [o for o in offers if o.municipalities is None or mid in o.municipalities]
+                    blamed = [*there, *(o for o in offers if o not in there)]
+                    causes = tuple(_cause(o.id, o.where, "offer") for o in blamed) or (
+                        _cause(service.id, service.where, "service"),
+                    )
                     yield Finding(
                         "error",
                         "coverage",
@@ -800,6 +810,7 @@ class _Sweep:
                         offers[0].id if offers else None,
                         service.id,
                         subject="offer",
+                        causes=causes,
                     )
 
 
