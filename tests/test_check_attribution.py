@@ -90,7 +90,9 @@ def test_against_lists_the_changed_rule_first_and_places_its_findings_there(
     assert not any(c.changed for f in against.findings for c in f.causes if c.rule != PLANTED)
     flags = [f.changed for f in against.findings]
     assert flags == sorted(flags, reverse=True)  # every changed finding before every other
-    assert sum(flags) == len([f for f in against.errors if f.kind == "gap"])
+    changed = [f for f in against.findings if f.changed]
+    assert {f.kind for f in changed} == {"gap", "scenario"}  # the sweep's holes and the JMD's worked cases
+    assert all(f.changed for f in against.errors if f.kind == "gap")
 
 
 def test_the_order_is_deterministic_and_by_group_severity_then_place(folder: Path, against: Report) -> None:
@@ -154,7 +156,7 @@ def test_the_text_report_says_what_caused_each_finding(
     assert main(["check", str(folder), "--against", str(REPO / "rules")]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[1].startswith("error     gap   jmd-lawful-or-tolerated")
+    assert lines[1].split()[:3] == ["error", "gap", PLANTED]
     where = f"{folder}/{JMD}:{line_of_rule(folder, PLANTED)}"
     assert lines[2].split() == [
         "caused",
@@ -218,6 +220,68 @@ def test_against_and_since_are_exclusive_and_against_must_be_a_folder(
     assert "one of --against" in capsys.readouterr().err
     assert main(["check", "--against", str(tmp_path / "missing")]) == 2
     assert "not a folder of rule files" in capsys.readouterr().err
+
+
+# -- scenarios: the worked cases in the folder's scenarios/ -------------------------------------------
+
+
+def test_an_off_by_one_the_sweep_cannot_see_fails_a_scenario_attributed_to_its_rule(tmp_path: Path) -> None:
+    """JMD until 27 instead of 26 leaves no gap, but the worked case of the 27th birthday fails.
+
+    The finding is at the expectation's line in the scenario file, attributed to the grant that
+    holds (the planted rule), and listed first with --against.
+    """
+    folder = edited_rules(tmp_path, JMD, OLD_LIMIT, "{field: age, op: lt, value: 28}", 1)
+    report = check(folder)
+    assert not [f for f in report.errors if f.kind != "scenario"]
+    [finding] = report.errors
+    assert finding.file == f"{folder}/scenarios/jmd.yaml"
+    assert "decision jmd expected not_eligible, got eligible" in finding.message
+    assert [c.rule for c in finding.causes] == [PLANTED]
+    assert finding.causes[0].where == f"{folder}/{JMD}:{line_of_rule(folder, PLANTED)}"
+    compared = check(folder, against=REPO / "rules")
+    assert compared.findings[0].message == finding.message
+    assert compared.findings[0].changed
+
+
+def test_a_failed_scenario_blames_the_grant_that_missed_not_a_check_that_missed_too(folder: Path) -> None:
+    """At 26 with a Duldung the JMD rules fail: the grant by its age limit, a check by its status too.
+
+    Only a grant could make the case eligible, as the scenario expects: the check is not blamed.
+    A missing next step is attributed to the rule that took the JMD away, then to the step.
+    """
+    scenario = [f for f in check(folder).errors if f.kind == "scenario"]
+    status = [f for f in scenario if "decision jmd expected eligible, got not_eligible" in f.message]
+    assert status
+    assert all([c.rule for c in f.causes] == [PLANTED] for f in status)
+    steps = [f for f in scenario if "next step jmd-first-appointment expected" in f.message]
+    assert steps
+    assert all(
+        [(c.subject, c.rule) for c in f.causes] == [("rule", PLANTED), ("step", "jmd-first-appointment")]
+        for f in steps
+    )
+
+
+def test_a_scenario_file_that_does_not_load_is_a_finding(tmp_path: Path) -> None:
+    """A scenario naming an unknown service is an error of kind scenario at its file:line."""
+    folder = edited_rules(tmp_path, "scenarios/jmd.yaml", "eligible: [jmd]", "eligible: [jmdx]", 1)
+    [finding] = check(folder).errors
+    assert finding.kind == "scenario"
+    assert "unknown service 'jmdx'" in finding.message
+    assert finding.file == f"{folder}/scenarios/jmd.yaml"
+
+
+def test_check_does_not_echo_a_scenario_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The profile of a failing worked case (planted birth date) appears in no output format."""
+    folder = edited_rules(tmp_path, JMD, OLD_LIMIT, "{field: age, op: lt, value: 28}", 1)
+    planted_birth = "1999-03-02"  # the scenario's own birth date stands for personal data
+    assert planted_birth in (folder / "scenarios" / "jmd.yaml").read_text(encoding="utf-8")
+    for form in ("text", "json"):
+        assert main(["check", str(folder), "--against", str(REPO / "rules"), "--format", form]) == 1
+        out = capsys.readouterr().out
+        assert "scenario" in out
+        assert planted_birth not in out
+    assert planted_birth not in check_report_html(check(folder))
 
 
 # -- --since: the rule folder at a git revision -------------------------------------------------------

@@ -15,6 +15,11 @@ finite domain built from the rule set's own thresholds (:mod:`referral_engine.th
   leave …);
 * **coverage** (error): a service that some profile can get on some day has no partner in force
   for a municipality, and ``partners.yaml`` does not declare it ``not_offered`` there.
+* **scenario** (error): a worked case in the folder's ``scenarios/*.yaml`` (see
+  :mod:`referral_engine.scenarios`) that does not come out as written.
+
+Each finding names its causes (:attr:`Finding.causes`), and with ``against`` the entries changed
+since then come first (see :func:`check`).
 
 The domain: for each ``as_of`` period (the days rules and offers come into or go out of force),
 each field's values are split into the classes in which every condition of the rules under study
@@ -46,13 +51,25 @@ from .facts import FIELDS, Facts
 from .graph import Located
 from .handover import guard_problems
 from .loader import load_ruleset
-from .models import LANGUAGE_LEVELS
+from .models import LANGUAGE_LEVELS, Recommendation, ServiceDecision
+from .recommend import recommend
 from .ruleset import Rule, Ruleset
+from .scenarios import SCENARIO_DIR, load_scenarios, run_scenario
+from .scenarios import Check as ScenarioCheck
 from .thresholds import Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
 Kind = Literal[
-    "load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "safety", "engine"
+    "load",
+    "unreachable",
+    "dead_rule",
+    "contradiction",
+    "overlap",
+    "gap",
+    "coverage",
+    "safety",
+    "engine",
+    "scenario",
 ]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
@@ -283,10 +300,12 @@ def check(
     ]
     changed: frozenset[tuple[str, str]] = frozenset()
     label = None
+    base = None
     if against is not None:
         base = against if isinstance(against, Ruleset) else load_ruleset(against)
         changed = changed_entries(base, ruleset)
         label = against_label or (str(against) if not isinstance(against, Ruleset) else base.ruleset_version)
+    findings += _scenario_findings(ruleset, base)
     return Report(
         ruleset.ruleset_version,
         _attributed(findings, changed),
@@ -323,6 +342,139 @@ def _attributed(
     order = {s: i for i, s in enumerate(SEVERITIES)}
     done.sort(key=lambda f: (not f.changed, order[f.severity], f.file, f.line, f.kind, f.message))
     return tuple(done)
+
+
+def _scenario_findings(ruleset: Ruleset, base: Ruleset | None) -> list[Finding]:
+    """The worked cases in the folder's ``scenarios/*.yaml`` that fail, one finding per expectation.
+
+    Each is run with the reference engine against the rule set under check, whatever folder its
+    file names. Its causes: with ``base``, the rules of the services concerned whose outcome for
+    the scenario differs between ``base`` and the rule set; otherwise (or if none differs) the
+    rules on the decision's path (see :func:`_path_causes`); a partner or step expectation is
+    attributed to the service's offers or to the step.
+    """
+    folder = Path(ruleset.path) / SCENARIO_DIR
+    if not folder.is_dir():
+        return []
+    findings: list[Finding] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            scenarios = load_scenarios(path, ruleset=ruleset)
+        except RuleFileError as error:
+            findings += [
+                Finding(
+                    "error",
+                    "scenario",
+                    f"{p.message} (column {p.column})",
+                    p.file,
+                    p.line,
+                    subject="scenario",
+                )
+                for p in error.problems
+            ]
+            continue
+        for scenario in scenarios:
+            result = run_scenario(scenario, ruleset=ruleset, engine="python")
+            if result.ok:
+                continue
+            before = (
+                recommend(scenario.profile, as_of=scenario.as_of, ruleset=base, engine="python")
+                if base is not None
+                else None
+            )
+            for mismatch in result.mismatches:
+                check_ = mismatch.check
+                findings.append(
+                    Finding(
+                        "error",
+                        "scenario",
+                        f"scenario '{scenario.name}': {mismatch.message}",
+                        check_.where.file,
+                        check_.where.line,
+                        service=check_.subject if check_.kind in ("status", "partners") else None,
+                        subject="scenario",
+                        causes=_scenario_causes(ruleset, check_, result.recommendation, before),
+                    )
+                )
+    return findings
+
+
+def _scenario_causes(
+    ruleset: Ruleset, expectation: ScenarioCheck, rec: Recommendation, before: Recommendation | None
+) -> tuple[Cause, ...]:
+    """What an unmet expectation is attributed to (see :func:`_scenario_findings`)."""
+    if expectation.kind == "partners":
+        offers = [o for o in ruleset.partners.offers_for(expectation.subject) if o.in_force(rec.as_of)]
+        return tuple(_cause(o.id, o.where, "offer") for o in offers)
+    wanted: dict[str, str] = {}
+    steps = {s.id: s for s in ruleset.steps}
+    named: tuple[str, ...] = ()
+    if expectation.kind in ("next_step", "not_next_step", "next_steps_order"):
+        named = expectation.expected if expectation.kind == "next_steps_order" else (expectation.subject,)
+        named = tuple(i for i in named if i in steps)
+        # A step comes with its service's status: if that status is off, so is the step.
+        for step in (steps[i] for i in named):
+            try:
+                status = rec.decision(step.service).status.value
+            except KeyError:
+                continue
+            absent = expectation.kind == "next_step"
+            if absent and status != step.for_status:
+                wanted[step.service] = step.for_status
+            elif not absent and expectation.kind == "not_next_step" and status == step.for_status:
+                wanted[step.service] = "not " + status
+    elif expectation.kind == "status":
+        wanted = {expectation.subject: expectation.expected[0]}
+    elif expectation.kind == "eligible_only":
+        differ = set(expectation.expected) ^ set(rec.eligible)
+        wanted = {s: "eligible" if s in expectation.expected else "not eligible" for s in sorted(differ)}
+    where = {r.id: r.where for r in ruleset.rules}
+    blamed: dict[str, None] = {}
+    for service, status in wanted.items():
+        try:
+            decision = rec.decision(service)
+        except KeyError:
+            continue
+        found: list[str] = []
+        if before is not None:
+            try:
+                old = {r.rule: (r.outcome, r.in_force) for r in before.decision(service).reasons}
+            except KeyError:
+                old = {}
+            new = {r.rule: (r.outcome, r.in_force) for r in decision.reasons}
+            found = [rule for rule in new if old.get(rule) != new[rule]]
+        blamed.update(dict.fromkeys(found or _path_causes(decision, status)))
+    rules = tuple(_cause(rule, where.get(rule)) for rule in blamed)
+    return rules + tuple(_cause(i, steps[i].where, "step") for i in named)
+
+
+def _path_causes(decision: ServiceDecision, wanted: str) -> list[str]:
+    """The rules on the path to a decision that is not ``wanted``.
+
+    Got eligible: the grants that hold. Got undetermined: the checks that hold and the rules left
+    unknown. Got not_eligible: the exclusions that hold, else, of the rules that would give the
+    wanted status (grants for eligible, checks for undetermined), those that missed by the fewest
+    failed conditions: the boundary that flipped, as for a one-year-off age limit.
+    """
+    reasons = decision.reasons
+    got = decision.status.value
+    if got == "eligible":
+        return [r.rule for r in reasons if r.outcome == "holds" and r.effect == "eligible"]
+    if got == "undetermined":
+        return [
+            r.rule
+            for r in reasons
+            if r.outcome == "unknown" or (r.outcome == "holds" and r.effect == "check")
+        ]
+    excluding = [r.rule for r in reasons if r.outcome == "holds" and r.effect == "not_eligible"]
+    if excluding or wanted not in ("eligible", "undetermined"):
+        return excluding
+    failing = [r for r in reasons if r.effect != "not_eligible" and r.outcome == "fails"]
+    effect = "eligible" if wanted == "eligible" else "check"
+    failing = [r for r in failing if r.effect == effect] or failing
+    misses = {r.rule: sum(c.outcome == "failed" for c in r.conditions) + (not r.in_force) for r in failing}
+    fewest = min(misses.values(), default=0)
+    return [rule for rule, count in misses.items() if count == fewest]
 
 
 def _safety(ruleset: Ruleset) -> Iterator[Finding]:
