@@ -107,7 +107,8 @@ class Finding:
     are the entries whose content makes the finding true, found from the sweep's evidence: for a
     gap, the rules whose value flips between the profiles left without counselling and their
     neighbours that get some (a grant's boundary, or an exclusion's); for a contradiction or an
-    overlap, the rule and the exclusions that override it; otherwise the entry itself.
+    overlap, the rule and the exclusions that override it; for a failed scenario, the rules on
+    the decision's path (see :func:`_scenario_findings`); otherwise the entry itself.
     ``changed`` says whether one of them is new or different in :func:`check`'s ``against``.
     """
 
@@ -228,8 +229,9 @@ class Report:
         if self.against is not None:
             rules = sum(subject == "rule" for subject, _ in self.changed)
             on_changed = sum(f.changed for f in self.findings)
+            entries = "entry" if len(self.changed) == 1 else "entries"
             compared = (
-                f"; {len(self.changed)} entries ({rules} rules) changed since {self.against}, "
+                f"; {len(self.changed)} {entries} ({rules} of them rules) changed since {self.against}, "
                 f"{on_changed} findings on them (listed first)"
             )
         summary = (
