@@ -22,6 +22,7 @@ import os
 import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import resources
@@ -31,6 +32,7 @@ from typing import Any, NoReturn, TextIO
 from . import __version__, engines
 from ._bundled import bundled
 from ._input import parse_json, shown_key
+from .changes import rules_at
 from .errors import EngineError, ReferralEngineError, RuleFileError
 from .explain import printable
 from .exports import GRAPH_FORMATS, export_graph
@@ -165,7 +167,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.json and args.format == "text":
             raise _BadInput("--json and --format disagree: give one of them")
         as_json = args.json or args.format == "json"
-        return _check(folder, since, engine, verbose=args.verbose, as_json=as_json, out=sys.stdout)
+        if args.against is not None and args.since_ref is not None:
+            raise _BadInput("give one of --against DIR and --since REV")
+        if args.against is not None:
+            _folder_or_fail(args.against)
+        return _check(
+            folder,
+            since,
+            engine,
+            verbose=args.verbose,
+            as_json=as_json,
+            out=sys.stdout,
+            against=args.against,
+            since_ref=args.since_ref,
+        )
     if args.command == "diff":
         _diff(args, as_of, engine, sys.stdout)
         return 0
@@ -282,6 +297,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--format", choices=("text", "json"), help="the report's format (default text; --json = json)"
     )
+    check.add_argument(
+        "--against",
+        metavar="DIR",
+        help="the rule folder you started from: findings on rules changed since then come first",
+    )
+    check.add_argument(
+        "--since",
+        dest="since_ref",
+        metavar="REV",
+        help="like --against, with the rule folder as committed at this git revision (e.g. HEAD, main)",
+    )
     compare = commands.add_parser(
         "diff",
         help="which cases change between two rule folders (default cases: generated profiles)",
@@ -344,15 +370,42 @@ def _check(
     verbose: bool,
     as_json: bool,
     out: TextIO,
+    against: str | None = None,
+    since_ref: str | None = None,
 ) -> int:
     if rules_dir is not None:
         _folder_or_fail(rules_dir)
-    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since, engine=engine)
+    rules = rules_dir if rules_dir is not None else default_ruleset()
+    try:
+        if since_ref is not None:
+            folder = rules_dir if rules_dir is not None else default_ruleset().path
+            with tempfile.TemporaryDirectory(prefix="referral-engine-since-") as old:
+                rules_at(folder, since_ref, old)
+                report = check(rules, since=since, engine=engine, against=old, against_label=since_ref)
+        else:
+            report = check(rules, since=since, engine=engine, against=against)
+    except RuleFileError as error:
+        # Only the earlier rules can fail here: check() turns the checked folder's problems into findings.
+        earlier = since_ref if since_ref is not None else against
+        raise _BadInput(
+            f"the rules to compare with ({earlier}) do not load: {len(error.problems)} problems; "
+            "run check on them first"
+        ) from None
     if as_json:
-        findings = [dict(asdict(f), where=f.where) for f in report.findings]
-        out.write(
-            json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
-        )
+        findings = [
+            dict(
+                asdict(f),
+                where=f.where,
+                changed=f.changed,
+                causes=[dict(asdict(c), where=c.where) for c in f.causes],
+            )
+            for f in report.findings
+        ]
+        document: dict[str, Any] = {"ruleset": report.ruleset, "ok": report.ok, "findings": findings}
+        if report.against is not None:
+            document["against"] = report.against
+            document["changed"] = [{"subject": subject, "id": id_} for subject, id_ in report.changed]
+        out.write(json.dumps(document, indent=2) + "\n")
     else:
         # Wrapped for a person at a terminal; one line per finding for a pipe (grep, a file).
         width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else None

@@ -27,7 +27,7 @@ from .models import (
 )
 
 if TYPE_CHECKING:
-    from .verify import Report
+    from .verify import Finding, Report
     from .whatif import WhatIf, WhyNot
 
 _T = dict[str, tuple[str, str]]  # key -> (German, English)
@@ -471,16 +471,33 @@ def _shown(value: object) -> str:
 def check_report_html(report: Report, *, verbose: bool = False) -> str:
     """A check report as an HTML table for notebooks (infos only with ``verbose``)."""
     shown = [f for f in report.findings if verbose or f.severity != "info"]
+
+    def causes(finding: Finding) -> str:
+        changed = f" (changed since {escape(report.against)})" if report.against is not None else ""
+        return "<br>".join(
+            f"{'<b>' if c.changed else ''}{escape(c.subject)} {escape(c.rule)} ({escape(c.where)})"
+            f"{changed + '</b>' if c.changed else ''}"
+            for c in finding.causes
+        )
+
     rows = "".join(
         f"<tr><td>{escape(f.severity)}</td><td>{escape(f.kind)}</td>"
         f"<td>{escape(f.rule or f.service or '')}</td><td>{escape(f.where)}</td>"
-        f"<td>{escape(printable(f.message))}</td></tr>"
+        f"<td>{escape(printable(f.message))}</td><td>{causes(f)}</td></tr>"
         for f in shown
     )
     counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    compared = (
+        f"; {len(report.changed)} entries changed since {escape(report.against)}, listed first"
+        if report.against is not None
+        else ""
+    )
     summary = (
         f"{escape(report.ruleset)}: {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} infos"
+        f"{counts['info']} infos{compared}"
     )
-    head = "<tr><th>severity</th><th>kind</th><th>rule / service</th><th>file:line</th><th>message</th></tr>"
+    head = (
+        "<tr><th>severity</th><th>kind</th><th>rule / service</th><th>file:line</th><th>message</th>"
+        "<th>caused by</th></tr>"
+    )
     return f"<div><p><b>{summary}</b></p><table>{head}{rows}</table></div>"
