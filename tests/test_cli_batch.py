@@ -267,6 +267,70 @@ def test_bad_parquet_rows_are_named_by_their_row(tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        pytest.param(f'{{"age": NaN, "municipality": "{MARKER}"}}', "not finite", id="nan"),
+        pytest.param(f'{{"municipality": "{MARKER}", "municipality": "x"}}', "duplicate key", id="duplicate"),
+        pytest.param(f'{{"municipality": "{MARKER}\\ud800"}}', "lone surrogate", id="surrogate"),
+        pytest.param("[" * 100 + f'"{MARKER}"' + "]" * 100, "nested", id="deep"),
+        pytest.param(f'{{"municipality": "{MARKER}{"x" * 1_100_000}"}}', "longer than", id="long-line"),
+        pytest.param(f'{{"id": ["{MARKER}"], "profile": {{}}}}', "id must be", id="id-not-text"),
+        pytest.param(f'{{"profile": "{MARKER}"}}', "profile must be a JSON object", id="profile-not-object"),
+    ],
+)
+def test_hostile_json_lines_are_bad_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, message: str
+) -> None:
+    """Lines the strict JSON reader refuses are bad rows at their line; the rows around them are decided."""
+    cases = tmp_path / "cases.jsonl"
+    good = json.dumps(_good(1))
+    cases.write_text(f"{good}\n{line}\n{good}\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(cases), str(out), "--on-error", "skip"]) == 1
+    err = capsys.readouterr().err
+    skipped = [text for text in err.splitlines() if "skipped /" in text]
+    assert len(skipped) == 1
+    assert skipped[0].startswith(f"referral-engine batch: skipped {cases}:2")
+    assert message in skipped[0]
+    assert MARKER not in err
+    assert [r["row"] for r in _read_results(out, "jsonl")] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--processes", "0"], "--processes must be a positive whole number"),
+        (["--in-format", "xml"], "argument --in-format: invalid choice"),
+        (["--detail", "some"], "argument --detail: invalid choice"),
+        (["--on-error", "ignore"], "argument --on-error: invalid choice"),
+    ],
+)
+def test_bad_arguments_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """Wrong options stop before any row with one line and exit code 2."""
+    cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())
+    try:
+        code = main(["batch", str(cases), str(tmp_path / "out.csv"), *args])
+    except SystemExit as usage:  # argparse's own checks
+        code = int(str(usage.code))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_folder_is_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """OUT naming a folder is refused with exit code 2."""
+    cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())
+    folder = tmp_path / "out.csv"
+    folder.mkdir()
+    assert main(["batch", str(cases), str(folder)]) == 2
+    assert "a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
     ("name", "content", "message"),
     [
         ("cases.csv", f"age,{MARKER}\n20,1\n", "unknown column"),

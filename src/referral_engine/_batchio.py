@@ -258,7 +258,10 @@ def _json_row(where: str, number: int, text: str, name: str) -> Item:
             case = {key: data.get(key) for key in CASE_KEYS}
         return _row(where, number, case, profile)
     except _Bad as error:
-        return BadRow(where, number, str(error))
+        problem = str(error)
+        if problem.startswith(f"{name}: "):  # parse_json could not tell the line: it is this one
+            problem = f"{where}: {problem[len(name) + 2 :]}"
+        return BadRow(where, number, problem)
 
 
 def _table_row(where: str, number: int, data: dict[str, Any], *, text: bool) -> Item:
