@@ -321,6 +321,16 @@ def test_bad_arguments_are_one_line(
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_languages_beyond_german_and_english(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Statuses have no text, so any --lang works; whole recommendations are German or English."""
+    cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(cases), str(out), "--lang", "uk"]) == 0
+    assert len(_read_results(out, "jsonl")) == len(CASES)
+    assert main(["batch", str(cases), str(tmp_path / "full.jsonl"), "--lang", "uk", "--detail", "full"]) == 2
+    assert "batch --detail full writes recommendations in: de, en" in capsys.readouterr().err
+
+
 def test_a_folder_is_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """OUT naming a folder is refused with exit code 2."""
     cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, get_args
 
 from . import __version__, engines
 from ._batchio import FORMATS, STDIO, BadRow, Item, Row, Sink, Source, file_format
@@ -47,7 +47,7 @@ from .exports import GRAPH_FORMATS, export_graph
 from .hsds import write_hsds
 from .impact import GENERATED, SEED, Case, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import ENGINES, Recommendation, Status
+from .models import ENGINES, Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
@@ -464,6 +464,10 @@ def _batch(
         columns += ["eligible", "next_steps"]
     nested = detail == "full" and out_format == "jsonl"
     default_day = as_of or dt.date.today()
+    # Statuses have no text; recommend_many writes recommendations in German or English only.
+    lang: Lang = "de" if detail == "statuses" else args.lang
+    if lang not in get_args(Lang):
+        raise _BadInput(f"batch --detail full writes recommendations in: {', '.join(get_args(Lang))}")
 
     def decide(day: dt.date, profiles: Iterator[Any]) -> Iterator[Any]:
         return recommend_many(
@@ -471,7 +475,7 @@ def _batch(
             as_of=day,
             ruleset=ruleset,
             engine=engine,
-            lang=args.lang,
+            lang=lang,
             detail=detail,
             errors="collect",
             processes=args.processes,
