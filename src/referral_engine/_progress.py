@@ -20,8 +20,8 @@ class Progress:
     """A progress line on ``stream`` (usually standard error); silent unless ``enabled``.
 
     ``done(rows, share)`` reports the rows done so far and, when known, the share of the work
-    done (0 to 1). ``note(text)`` prints a line of its own above the progress line; ``close()``
-    clears the line. ``clock`` is for tests.
+    done (0 to 1, or a function returning it). ``note(text)`` prints a line of its own above the
+    progress line; ``close()`` clears the line. ``clock`` is for tests.
     """
 
     def __init__(
@@ -41,8 +41,11 @@ class Progress:
         self._shown = 0
         self.rows = 0
 
-    def done(self, rows: int, share: float | None = None) -> None:
-        """``rows`` rows are done (and ``share`` of the work, if known); redraw if it is time to."""
+    def done(self, rows: int, share: float | Callable[[], float | None] | None = None) -> None:
+        """``rows`` rows are done (and ``share`` of the work, if known); redraw if it is time to.
+
+        ``share`` may be a function, called only when the line is redrawn.
+        """
         self.rows = rows
         if not self.enabled:
             return
@@ -50,7 +53,7 @@ class Progress:
         if self._last is not None and now - self._last < INTERVAL:
             return
         self._last = now
-        self._draw(self._text(rows, share, now))
+        self._draw(self._text(rows, share() if callable(share) else share, now))
 
     def _text(self, rows: int, share: float | None, now: float) -> str:
         elapsed = now - self.start

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -506,7 +507,7 @@ def _batch(
                 else:
                     day = item.as_of or default_day
                     sink.write(_record(item, day, result, services, nested=nested))
-                progress.done(read, source.share(read))
+                progress.done(read, functools.partial(source.share, read))
             sink.commit()
         except BaseException:
             sink.abort()
