@@ -17,10 +17,11 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 
-from referral_engine import Recommendation, default_ruleset, recommend
+from referral_engine import Recommendation, cli, default_ruleset, recommend, recommend_many
 from referral_engine._batchio import Format, Row, Source
 from referral_engine._progress import Progress
 from referral_engine.cli import _decided, main
+from referral_engine.errors import EngineError
 
 from .conftest import REPO
 
@@ -319,6 +320,23 @@ def test_bad_arguments_are_one_line(
     assert message in err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(("failure", "code"), [(EngineError("engine down"), 3), (KeyboardInterrupt(), 130)])
+def test_a_failure_midway_leaves_no_output_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, code: int
+) -> None:
+    """The engine failing (exit code 3) or Ctrl-C (130) after some rows leaves neither OUT nor a part."""
+    cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())
+    real = recommend_many
+
+    def failing(profiles: Any, **options: Any) -> Any:
+        yield from itertools.islice(real(profiles, **options), 2)
+        raise failure
+
+    monkeypatch.setattr(cli, "recommend_many", failing)
+    assert main(["batch", str(cases), str(tmp_path / "out.parquet")]) == code
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.jsonl"]
 
 
 def test_languages_beyond_german_and_english(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -355,7 +355,7 @@ class Sink:
         path: str,
         fmt: Format,
         columns: Sequence[str],
-        stdout: IO[bytes],
+        stdout: IO[bytes] | None,
     ) -> None:
         self.fmt = fmt
         self.columns = tuple(columns)
@@ -369,7 +369,10 @@ class Sink:
             self._pa, self._pq = pyarrow()
             pa = self._pa
             self._schema = pa.schema([(name, _arrow_type(pa, name)) for name in self.columns])
+        self._file: IO[bytes]
         if path == STDIO:
+            if stdout is None:
+                raise UsageError("standard output here takes text only; give OUT a file name")
             self._file = stdout
         else:
             target = Path(path)

@@ -487,16 +487,14 @@ def _batch(
     read = skipped = 0
     try:
         stdout.flush()
-        sink = Sink(args.output, out_format, columns, stdout.buffer)
+        sink = Sink(args.output, out_format, columns, getattr(stdout, "buffer", None))
         try:
             for item, result in _decided(source, default_day, decide):
                 read += 1
-                if isinstance(item, BadRow) or isinstance(result, ProfileError):
-                    problem = (
-                        item.problem
-                        if isinstance(item, BadRow)
-                        else f"{item.where}: {ProfileError(result.problems)}"  # type: ignore[union-attr]
-                    )
+                if isinstance(item, Row) and not isinstance(result, ProfileError):
+                    sink.write(_record(item, item.as_of or default_day, result, services, nested=nested))
+                else:
+                    problem = _problem(item, result)
                     if args.on_error == "fail":
                         raise _BadInput(
                             f"{problem} (stopped there; --on-error skip decides the other rows "
@@ -504,9 +502,6 @@ def _batch(
                         )
                     skipped += 1
                     progress.note(_line(f"referral-engine batch: skipped {problem}"))
-                else:
-                    day = item.as_of or default_day
-                    sink.write(_record(item, day, result, services, nested=nested))
                 progress.done(read, functools.partial(source.share, read))
             sink.commit()
         except BaseException:
@@ -525,6 +520,15 @@ def _batch(
         + "\n"
     )
     return EXIT_SKIPPED if skipped else 0
+
+
+def _problem(item: Item, result: Recommendation | CaseStatuses | ProfileError) -> str:
+    """What is wrong with a bad row: its place first, never a value."""
+    if isinstance(item, BadRow):
+        return item.problem
+    problems = result.problems if isinstance(result, ProfileError) else ()
+    # without the index: that counts the rows of one run of recommend_many, not of the file
+    return f"{item.where}: {ProfileError(problems)}"
 
 
 def _record(
