@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,7 @@ from .graph import (
 from .handover import guard_problems
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import BASE_LANGUAGES, Catalogue, FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+from .words import base_words
 
 _log = logging.getLogger(__name__)
 
@@ -1111,6 +1113,7 @@ def keyed_texts(
         keyed |= {f"categories.{key}": label for key, label in messages.categories.items()}
     keyed |= {f"services.{s.id}.name": s.name for s in services}
     keyed |= {f"rules.{r.id}.note": r.note for r in rules if r.note is not None}
+    keyed |= {text.key: text for text in base_words().values()}
     return keyed
 
 
@@ -1144,7 +1147,7 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
                 key_node,
                 f"unknown text key '{key}'{hint}; keys are steps.<id>, fields.<field>.question, "
                 "messages.<key>, categories.<category>, services.<id>.name and rules.<id>.note "
-                "of this rule set",
+                "of this rule set, and words.<key> of the library",
             )
             continue
         value = reader.string(value_node)
@@ -1280,6 +1283,8 @@ class _Parts:
     messages: Messages
     steps: list[StepTemplate]
     rules: list[Rule]
+    #: The library's words, translated (empty without catalogues).
+    words: Mapping[str, Text] = dataclass_field(default_factory=dict)
 
 
 def _translate(
@@ -1305,6 +1310,7 @@ def _translate(
         ),
         steps=[replace(t, text=tr(f"steps.{t.id}", t.text)) for t in parts.steps],
         rules=[replace(r, note=tr(f"rules.{r.id}.note", r.note)) if r.note else r for r in parts.rules],
+        words=MappingProxyType({key: tr(text.key, text) for key, text in base_words().items()}),
     )
 
 
@@ -1454,6 +1460,7 @@ def load_ruleset(
         partners=graph,
         path=shown,
         catalogues=MappingProxyType(catalogues),
+        words=parts.words,
     )
     unsafe = guard_problems(ruleset)
     if unsafe:
