@@ -82,13 +82,12 @@ def test_a_recommendation_in_a_catalogue_language_has_translated_steps_and_quest
 
 @pytest.mark.parametrize("code", ["uk", "ar"])
 def test_a_draft_catalogue_says_so_and_lists_what_fell_back(code: str) -> None:
-    """A recommendation in a draft language carries its status and the keys of the German texts it shows."""
+    """A recommendation in a draft language carries its status; the bundled ones leave nothing German."""
     rec = recommend(PROFILE, as_of=AS_OF, lang=code)
     assert rec.translation is not None
     assert (rec.translation.language, rec.translation.status, rec.translation.draft) == (code, "draft", True)
-    assert "services.jmd.name" in rec.translation.fell_back
-    assert rec.decision("jmd").name == default_ruleset().service("jmd").name.de
-    assert not any(key.startswith(("steps.", "fields.", "messages.")) for key in rec.translation.fell_back)
+    assert rec.translation.fell_back == ()
+    assert rec.decision("jmd").name == catalogue(code)["texts"]["services.jmd.name"]
     assert "draft translation — not yet reviewed" in recommendation_html(rec)
 
 
@@ -145,10 +144,27 @@ def test_every_key_of_a_bundled_catalogue_exists_and_keeps_the_german_placeholde
 
 @pytest.mark.parametrize("code", ["uk", "ar"])
 def test_a_bundled_catalogue_translates_every_client_facing_text(code: str) -> None:
-    """The uk and ar catalogues translate every next step, question, message and data-category label."""
+    """The uk and ar catalogues translate every text: steps, questions, messages, names, notes, words."""
     keyed = bundled_keys(default_ruleset())
-    client_facing = {k for k in keyed if k.startswith(("steps.", "fields.", "messages.", "categories."))}
-    assert client_facing <= set(catalogue(code)["texts"])
+    assert {k.split(".")[0] for k in keyed} == {
+        "steps", "fields", "messages", "categories", "services", "rules", "words"
+    }  # fmt: skip
+    assert sorted(set(keyed) - set(catalogue(code)["texts"])) == []
+
+
+@pytest.mark.parametrize("code", ["uk", "ar"])
+def test_service_names_and_rule_notes_are_translated_and_keep_the_german_term(code: str) -> None:
+    """Services' names and reasons' notes come from the catalogue; the JMD's German name stays in it."""
+    texts = catalogue(code)["texts"]
+    rec = recommend(PROFILE, as_of=AS_OF, lang=code)
+    jmd = rec.decision("jmd")
+    assert jmd.name == texts["services.jmd.name"]
+    assert "Jugendmigrationsdienst" in jmd.name
+    assert all(d.name == texts[f"services.{d.service}.name"] for d in rec.decisions)
+    notes = [(r.rule, r.note) for d in rec.decisions for r in d.reasons if r.note]
+    assert notes
+    assert all(note == texts[f"rules.{rule}.note"] for rule, note in notes)
+    assert texts["rules.jmd-lawful-or-tolerated.note"] in jmd.explain()
 
 
 @pytest.mark.parametrize("code", ["uk", "ar"])

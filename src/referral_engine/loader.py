@@ -1124,8 +1124,14 @@ def _placeholders(text: str) -> set[str]:
         return set()
 
 
-def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], texts: dict[str, str]) -> None:
-    """Read a catalogue's ``texts:``: known keys only, each with the German text's placeholders."""
+def _catalogue_texts(
+    reader: Reader, node: Node, keyed: Mapping[str, Text], texts: dict[str, str], unknown: bool = True
+) -> None:
+    """Read a catalogue's ``texts:``: known keys only, each with the German text's placeholders.
+
+    ``unknown=False`` skips keys the rule set does not have without a problem: when another file
+    is broken, its rules' and steps' keys are unknown only because of that file.
+    """
     if not isinstance(node, MappingNode) or node.tag != "tag:yaml.org,2002:map":
         reader.mapping(node, ())  # records the problem
         return
@@ -1140,6 +1146,8 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
             continue
         seen[key] = key_node.start_mark.line + 1
         base = keyed.get(key)
+        if base is None and not unknown:
+            continue
         if base is None:
             close = difflib.get_close_matches(key, keyed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -1161,7 +1169,12 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
 
 
 def _catalogue_file(
-    folder: _Folder, layer: _Layer, name: str, drafts: dict[str, _Draft], keyed: Mapping[str, Text]
+    folder: _Folder,
+    layer: _Layer,
+    name: str,
+    drafts: dict[str, _Draft],
+    keyed: Mapping[str, Text],
+    unknown: bool = True,
 ) -> None:
     """Read one ``i18n/<lang>.yaml`` of a layer into ``drafts`` (a later layer adds and replaces texts)."""
     code = name.removesuffix(".yaml")
@@ -1208,7 +1221,7 @@ def _catalogue_file(
             draft.values[key] = value
             draft.nodes[key] = (reader, node)
     if "texts" in entries:
-        _catalogue_texts(reader, entries["texts"], keyed, draft.texts)
+        _catalogue_texts(reader, entries["texts"], keyed, draft.texts, unknown)
 
 
 def _catalogues(
@@ -1216,6 +1229,7 @@ def _catalogues(
 ) -> tuple[dict[str, Catalogue], dict[str, dict[str, str]]]:
     """The language catalogues of all layers, checked: header, keys, placeholders, fallback chain."""
     drafts: dict[str, _Draft] = {}
+    unknown = not folder.problems  # a broken file makes its keys unknown: report only that file
     for layer in folder.layers:
         listed = _listing(folder, layer.root / I18N_DIR, layer, I18N_DIR)
         for stray in sorted(name for name in listed if not name.endswith(".yaml")):
@@ -1223,7 +1237,7 @@ def _catalogues(
                 None, "catalogue files are named <language>.yaml; this one would be ignored"
             )
         for name in sorted(name for name in listed if name.endswith(".yaml")):
-            _catalogue_file(folder, layer, name, drafts, keyed)
+            _catalogue_file(folder, layer, name, drafts, keyed, unknown)
     catalogues: dict[str, Catalogue] = {}
     for code, draft in drafts.items():
         values = draft.values
