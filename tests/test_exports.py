@@ -164,7 +164,7 @@ def _mermaid_texts(tmp_path: Path) -> list[Path]:
 @pytest.mark.skipif(
     not MERMAID_MODULES or shutil.which("node") is None,
     reason="Mermaid's own parser needs node and REFERRAL_ENGINE_MERMAID_NODE_MODULES "
-    "(a node_modules folder with mermaid and jsdom; see CONTRIBUTING.md)",
+    "(a node_modules folder with mermaid and jsdom; see README.md)",
 )
 def test_mermaid_parses_with_mermaids_own_parser(tmp_path: Path) -> None:
     """mermaid.parse() (under jsdom) accepts every export and rejects a broken flowchart (the control)."""

@@ -475,6 +475,19 @@ def test_a_word_falls_back_along_the_chain_and_names_the_language_it_came_from(t
     assert recommendation_html(rec).startswith('<div lang="fa" dir="rtl">')
 
 
+def test_every_html_of_a_right_to_left_deployment_language_is_rtl(tmp_path: Path) -> None:
+    """A catalogue's direction: rtl reaches the HTML of decisions, why-not and timelines, not only tables."""
+    sorani = TURKISH.replace("language: tr", "language: ku").replace("name: Türkçe", "name: کوردی")
+    ruleset = load_ruleset(overlay(tmp_path, {"ku.yaml": sorani.replace("direction: ltr", "direction: rtl")}))
+    rec = recommend(PROFILE, as_of=AS_OF, ruleset=ruleset, lang="ku")
+    opening = '<div lang="ku" dir="rtl">'
+    assert recommendation_html(rec).startswith(opening)
+    assert rec.decision("jmd")._repr_html_().startswith(opening)
+    assert timeline_html(rec.timeline(dt.date(2030, 1, 1))).startswith(opening)
+    why = why_not(PROFILE, "integrationskurs", as_of=AS_OF, ruleset=ruleset, lang="ku")
+    assert why._repr_html_().startswith(opening)
+
+
 def test_a_catalogue_word_must_keep_its_placeholders(tmp_path: Path) -> None:
     """A word's translation without {field} is a located problem, like any other catalogue text."""
     broken = TURKISH.replace('"{field} şunlardan biri: {value}"', '"şunlardan biri: {value}"')

@@ -25,7 +25,7 @@ from .models import (
     Status,
     Timeline,
 )
-from .words import base_words, word
+from .words import base_words, language_direction, word
 
 if TYPE_CHECKING:
     from .verify import Report
@@ -186,7 +186,7 @@ def _div(lang: str, direction: str | None = None) -> str:
     """The opening tag of an HTML block in ``lang``: plain for de and en, else with lang and dir."""
     if lang in ("de", "en"):
         return "<div>"
-    direction = direction or ("rtl" if lang in RTL_LANGUAGES else "ltr")
+    direction = direction or language_direction(lang) or ("rtl" if lang in RTL_LANGUAGES else "ltr")
     return f'<div lang="{escape(lang)}" dir="{escape(direction)}">'
 
 
@@ -321,7 +321,7 @@ def why_not_text(why_not: WhyNot, lang: str = "de", *, redact: bool = False) -> 
         lines.append(word("label.alternatives", lang) + ":")
         for alternative in why_not.alternatives:
             parts = [
-                _field(name, lang) + ("" if redact else f" = {_shown(value)}")
+                _field(name, lang) + ("" if redact else f" = {_shown(value, lang)}")
                 for name, value in sorted(alternative.items())
             ]
             lines.append("  - " + ", ".join(parts))
@@ -338,9 +338,9 @@ def why_not_html(why_not: WhyNot) -> str:
     return f"{_div(why_not.lang)}<p><b>{escape(head)}</b></p><ul>{items}</ul></div>"
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, lang: str) -> str:
     if isinstance(value, bool):
-        return "ja/yes" if value else "nein/no"
+        return word("label.yes" if value else "label.no", lang)
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
     return str(value)

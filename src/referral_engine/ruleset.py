@@ -286,7 +286,7 @@ class Ruleset:
         while code not in BASE_LANGUAGES and code in self.catalogues and len(chain) <= len(self.catalogues):
             code = self.catalogues[code].fallback
             chain.append(code)
-        activate_words(lang, self.words, tuple(chain))
+        activate_words(lang, self.words, tuple(chain), self.catalogues[lang].direction)
 
     def text_language(self, text: Text, lang: str) -> str:
         """The language :meth:`Text.get` actually gives ``text`` in for ``lang``: along the fallback chain."""

@@ -30,6 +30,8 @@ _FILE = "words.yaml"
 #: The words of each catalogue language, from the rule set that last answered in it, and the
 #: languages a missing word falls back to, in order (``("ru", "de")``).
 _ACTIVE: dict[str, tuple[Mapping[str, Text], tuple[str, ...]]] = {}
+#: The writing direction of each catalogue language (``ltr`` or ``rtl``), from the same rule set.
+_DIRECTIONS: dict[str, str] = {}
 
 
 @cache
@@ -67,12 +69,19 @@ def placeholders(text: str) -> set[str]:
         return set()
 
 
-def activate(lang: str, words: Mapping[str, Text], fallbacks: tuple[str, ...]) -> None:
+def activate(lang: str, words: Mapping[str, Text], fallbacks: tuple[str, ...], direction: str) -> None:
     """Show ``words`` (translated into ``lang`` by a rule set's catalogues) for ``lang`` from now on.
 
-    ``fallbacks`` is the language's fallback chain after it, ending at de or en.
+    ``fallbacks`` is the language's fallback chain after it, ending at de or en; ``direction`` is
+    how its catalogue says it is written (``rtl`` for Arabic), for the HTML.
     """
     _ACTIVE[lang] = (words, fallbacks)
+    _DIRECTIONS[lang] = direction
+
+
+def language_direction(lang: str) -> str | None:
+    """``ltr`` or ``rtl`` as the catalogue of ``lang`` says, or None for a language no rule set has."""
+    return _DIRECTIONS.get(lang)
 
 
 def lookup(key: str, lang: str) -> Text:
