@@ -32,6 +32,8 @@ _FILE = "words.yaml"
 _ACTIVE: dict[str, tuple[Mapping[str, Text], tuple[str, ...]]] = {}
 #: The writing direction of each catalogue language (``ltr`` or ``rtl``), from the same rule set.
 _DIRECTIONS: dict[str, str] = {}
+#: Every word as shown in a language (fallbacks marked), made on first use after each change.
+_SHOWN: dict[str, Mapping[str, str]] = {}
 
 
 @cache
@@ -75,7 +77,10 @@ def activate(lang: str, words: Mapping[str, Text], fallbacks: tuple[str, ...], d
     ``fallbacks`` is the language's fallback chain after it, ending at de or en; ``direction`` is
     how its catalogue says it is written (``rtl`` for Arabic), for the HTML.
     """
-    _ACTIVE[lang] = (words, fallbacks)
+    current = _ACTIVE.get(lang)
+    if current is None or current[0] is not words or current[1] != fallbacks:
+        _ACTIVE[lang] = (words, fallbacks)
+        _SHOWN.pop(lang, None)
     _DIRECTIONS[lang] = direction
 
 
@@ -100,10 +105,17 @@ def word(key: str, lang: str, **values: str) -> str:
     A word the language's catalogue lacks is shown in its fallback language and marked with
     that language's code in brackets (``berechtigt [de]``), as the HTML marks a step's text.
     """
+    shown = _SHOWN.get(lang)
+    if shown is None:
+        shown = _SHOWN[lang] = MappingProxyType({key: _shown(key, lang) for key in base_words()})
+    text = shown[key]
+    return text.format_map(values) if values else text
+
+
+def _shown(key: str, lang: str) -> str:
+    """The word ``key`` as shown in ``lang``: a fallback's text ends with ``[<its language>]``."""
     text = lookup(key, lang)
     shown = text.get(lang)
-    if values:
-        shown = shown.format_map(values)
     if text.fell_back(lang):
         shown += f" [{_fallback_language(text, lang)}]"
     return shown
