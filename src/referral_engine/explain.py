@@ -1,10 +1,12 @@
-"""Reasons as readable text and HTML, in German or English, with or without the person's values.
+"""Reasons as readable text and HTML, in any language a catalogue has, with or without the person's values.
 
 An explanation needs nothing but the frozen decision: each condition carries its field, operator,
-required value, the case's value and the outcome, and the phrases below turn them into a line
-such as ``Alter ≥ 27: nicht erfüllt (26)``. With ``redact=True`` the case's values and every date
-derived from them are left out (``Alter ≥ 27: nicht erfüllt``): the text says which conditions
-the person meets, so it is still case data, but it repeats none of their data.
+required value, the case's value and the outcome, and the library's words
+(:mod:`referral_engine.words`: German and English in ``words.yaml``, other languages from the
+catalogues) turn them into a line such as ``Alter ≥ 27: nicht erfüllt (26)``. With
+``redact=True`` the case's values and every date derived from them are left out
+(``Alter ≥ 27: nicht erfüllt``): the text says which conditions the person meets, so it is
+still case data, but it repeats none of their data.
 """
 
 from __future__ import annotations
