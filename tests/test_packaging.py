@@ -89,6 +89,7 @@ def test_wheel_carries_rules_and_cases_and_loads_them(tmp_path: Path) -> None:
         metadata = next(archive.read(n) for n in names if n.endswith(".dist-info/METADATA")).decode()
         entry_points = next(archive.read(n) for n in names if n.endswith("entry_points.txt")).decode()
     assert "referral_engine/rules/ruleset.yaml" in names
+    assert "referral_engine/words.yaml" in names
     assert "referral_engine/example_cases/" + CASE_NAMES[0] in names
     assert "referral_engine_plugins/pytest_plugin.py" in names
     assert f"Version: {referral_engine.__version__}" in metadata

@@ -55,6 +55,7 @@ from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
 from .verify import check
+from .words import word
 
 EXIT_FINDINGS = 1
 #: ``batch --on-error skip`` skipped rows (shares the code of ``check`` finding errors).
@@ -67,20 +68,21 @@ _CASE_KEYS = ("title", "as_of", "profile")
 #: The largest case file ``recommend`` reads (a profile is well under a kilobyte).
 MAX_CASE_BYTES = 1024 * 1024
 
-_LABELS: dict[str, dict[str, str]] = {
-    "case": {"de": "Fall", "en": "Case"},
-    "as_of": {"de": "Stand", "en": "As of"},
-    "rules": {"de": "Regeln", "en": "Rules"},
-    "eligible": {"de": "Passende Angebote", "en": "Services that fit"},
-    "undetermined": {"de": "Noch offen", "en": "Not yet decided"},
-    "not_eligible": {"de": "Passt nicht", "en": "Does not fit"},
-    "steps": {"de": "Nächste Schritte", "en": "Next steps"},
-    "no_partner": {"de": "kein Partner vor Ort", "en": "no local partner"},
-    "needs": {"de": "fehlt", "en": "needs"},
-    "check": {"de": "Prüfung durch Partner", "en": "partner must check"},
-    "because": {"de": "Grund", "en": "because"},
-    "none": {"de": "keine", "en": "none"},
-}
+#: The labels of the text output: ``cli.<key>`` in the library's words (:mod:`referral_engine.words`).
+_LABELS = (
+    "case",
+    "as_of",
+    "rules",
+    "eligible",
+    "undetermined",
+    "not_eligible",
+    "steps",
+    "no_partner",
+    "needs",
+    "check",
+    "because",
+    "none",
+)
 
 
 class _BadInput(Exception):
@@ -801,14 +803,15 @@ def _demo(
 def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -> str:
     """A recommendation as readable text in its language (partner names, reasons, steps)."""
     lang = rec.lang
-    label = {key: texts.get(lang, texts["de"]) for key, texts in _LABELS.items()}
+    label = {key: word(f"cli.{key}", lang) for key in _LABELS}
     partners = ruleset.partners.partners
     lines = []
     if title:
         lines.append(f"== {label['case']}: {title}")
     lines.append(f"{label['as_of']} {rec.as_of.isoformat()} · {label['rules']} {rec.ruleset_version}")
     if rec.translation is not None and rec.translation.draft:
-        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name})")
+        draft = word("label.draft", lang)
+        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name}: {draft})")
     eligible = [d for d in rec.decisions if d.status is Status.ELIGIBLE]
     lines.append(f"{label['eligible']}:")
     for decision in eligible:

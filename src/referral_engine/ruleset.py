@@ -19,6 +19,7 @@ from .conditions import Condition, Leaf
 from .errors import UsageError
 from .graph import Located, PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
+from .words import activate as activate_words
 
 _MEMO_DATES = 4096
 
@@ -225,6 +226,9 @@ class Ruleset:
     engine: str | None = None
     #: The language catalogues by language code (never ``de`` or ``en``, which the rule files hold).
     catalogues: Mapping[str, Catalogue] = field(default_factory=lambda: MappingProxyType({}))
+    #: The library's words (:mod:`referral_engine.words`, by key) with the catalogues' translations;
+    #: empty for a rule set without catalogues.
+    words: Mapping[str, Text] = field(default_factory=lambda: MappingProxyType({}))
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
@@ -253,6 +257,8 @@ class Ruleset:
         )
         object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
         _CATALOGUE_LANGUAGES.update(self.catalogues)
+        for lang in self.catalogues:
+            self._show_words(lang)
         object.__setattr__(self, "_steps_by_id", MappingProxyType({step.id: step for step in self.steps}))
         object.__setattr__(
             self, "_field_rank", MappingProxyType({name: i for i, name in enumerate(self.fields)})
@@ -274,9 +280,21 @@ class Ruleset:
 
     def check_language(self, lang: object) -> str:
         """``lang`` if the rule set has it; a :class:`UsageError` naming the available ones otherwise."""
-        if isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in self.catalogues):
+        if isinstance(lang, str) and lang in BASE_LANGUAGES:
+            return lang
+        if isinstance(lang, str) and lang in self.catalogues:
+            self._show_words(lang)
             return lang
         raise UsageError(f"lang must be one of: {', '.join(self.languages)}")
+
+    def _show_words(self, lang: str) -> None:
+        """Make this rule set's words in ``lang`` the ones explanations show (see :mod:`.words`)."""
+        chain: list[str] = []
+        code = lang
+        while code not in BASE_LANGUAGES and code in self.catalogues and len(chain) <= len(self.catalogues):
+            code = self.catalogues[code].fallback
+            chain.append(code)
+        activate_words(lang, self.words, tuple(chain), self.catalogues[lang].direction)
 
     def text_language(self, text: Text, lang: str) -> str:
         """The language :meth:`Text.get` actually gives ``text`` in for ``lang``: along the fallback chain."""
