@@ -13,8 +13,10 @@ in ten decided on another day in 2016–2026, so rule validity windows take part
   reading everything (also each decision's ``reasons`` and ``valid_until``, and the
   recommendation's ``next_steps``, ``changes`` and ``questions``) — equal while ``recommend()``
   builds everything eagerly; a lazy ``Recommendation`` makes the first row cheaper;
-- ``recommend_many(detail="statuses")` python` over the cases decided on 2026-03-01 (a batch has one
-  ``as_of``), per case, against the hand-written function on those same cases.
+- ``recommend_many(detail="statuses", engine="python")`` over the cases decided on 2026-03-01 (a
+  batch has one ``as_of``), per case, against the hand-written function on those same cases; and
+  the same for the cases that name a municipality only (for the others, recommend_many plans the
+  next steps to learn whether to ask for the municipality, as ``recommend()`` does).
 
 Before anything is timed, every contender must give the hand-written statuses on every case.
 CPU time (``time.process_time``) per case, the median of the rounds, in which the contenders take
