@@ -32,7 +32,7 @@ from .conftest import REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 # benchmarks/ is a folder of scripts, not a package
-from bench_engines import random_case
+from bench_engines import STATUS_VALUE, SUBSET, hand_written, random_case
 from bench_recommend import AS_OF, random_profile
 from handwritten import SERVICES, decide_all
 
@@ -240,6 +240,21 @@ def test_every_fixed_date_limit(ruleset: Ruleset) -> None:
     count, found = _mismatches(ruleset, cases())
     assert count > 0
     assert not found, found[:20]
+
+
+def test_the_four_service_function_of_bench_engines_agrees_too(ruleset: Ruleset) -> None:
+    """``bench_engines.hand_written`` (four services, dates by ``add_months``) follows the rules as well."""
+    rng = random.Random(7)
+    days = sorted(_validity_days(ruleset))
+    cases = [random_case(rng) for _ in range(3000)]
+    cases += [_on(p, day, residence_status=s) for day in days for s in STATUSES for p in _profiles(rng, 2)]
+    run = compiled(ruleset).run
+    wrong = 0
+    for profile, as_of in cases:
+        facts = facts_for(profile, as_of)
+        engine = dict(zip(SERVICES, run(facts, as_of)[1], strict=True))
+        wrong += hand_written(facts, as_of) != tuple(STATUS_VALUE[engine[service]] for service in SUBSET)
+    assert wrong == 0
 
 
 def test_a_wrong_yardstick_is_caught(ruleset: Ruleset) -> None:
