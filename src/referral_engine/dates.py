@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -78,10 +79,34 @@ def period_end(start: dt.date, duration: Duration) -> dt.date:
     return _period_end(start, duration)
 
 
+class Memo(dict):  # type: ignore[type-arg]
+    """A memo keyed by dates (of cases, too); every live one is known, so :func:`purge` empties them.
+
+    Compared and hashed by identity, so that a weak set can hold them.
+    """
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+_memos: weakref.WeakSet[Memo] = weakref.WeakSet()
+
+
+def memo() -> Memo:
+    """A new memo that :func:`purge` empties (rule sets and partner graphs keep theirs here)."""
+    found = Memo()
+    _memos.add(found)
+    return found
+
+
 def purge() -> None:
-    """Forget every memoised date (they may be case dates)."""
+    """Forget every memoised date (they may be case dates) and empty every :func:`memo`."""
     _period_end.cache_clear()
     window_start.cache_clear()
+    for found in list(_memos):
+        found.clear()
 
 
 def age_on(birth_date: dt.date, on: dt.date) -> int:

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from .conditions import Tri, kleene_and, kleene_not, kleene_or
+from .conditions import Tri, kleene_and, kleene_not
 from .facts import Facts
 from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Reason, RuleOutcome, Status
 from .ruleset import Rule, Ruleset
@@ -26,8 +25,7 @@ def evaluate_rules(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> dict[str, 
     return {rule.id: rule.when.test(facts, as_of) for rule in ruleset.rules_in_force(as_of)}
 
 
-@dataclass(frozen=True, slots=True)
-class Decided:
+class Decided(NamedTuple):
     """One service's decision before routing: status, open fields and pending checks.
 
     The reasons are built only when asked for (:func:`reasons_of`): most callers need the status.
@@ -59,23 +57,21 @@ def decide(
             decided.append(Decided(service, status, (), ()))
             continue
         active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
-        _, grant, exclusion = _combine(active, values)
+        grant, exclusion = _sides(active, values)
         missing: dict[str, None] = {}
-        # Only the open side matters: with the grant already true, only exclusions can settle it.
+        checks = []
         for rule in active:
-            side = exclusion if rule.effect == "not_eligible" else grant
-            if values[rule.id] is None and side is None:
+            value = values[rule.id]
+            if value is None and (exclusion if rule.effect == "not_eligible" else grant) is None:
+                # Only the open side matters: with the grant already true, only exclusions can settle it.
                 for leaf in rule.leaves:
                     if facts[leaf.field] is None:
-                        missing.setdefault(leaf.field, None)
-        decided.append(
-            Decided(
-                service,
-                status,
-                tuple(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank)))),
-                tuple(r for r in active if r.effect == "check" and values[r.id] is True),
-            )
-        )
+                        missing[leaf.field] = None
+            elif value is True and rule.effect == "check":
+                checks.append(rule)
+        if len(missing) > 1:
+            missing = dict.fromkeys(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank))))
+        decided.append(Decided(service, status, tuple(missing), tuple(checks)))
     return decided
 
 
@@ -101,14 +97,28 @@ def reasons_of(
 _STATUS: dict[Tri, Status] = {True: Status.ELIGIBLE, False: Status.NOT_ELIGIBLE, None: Status.UNDETERMINED}
 
 
+def _sides(active: list[Rule], values: Mapping[str, Tri]) -> tuple[Tri, Tri]:
+    """The Kleene OR of the granting side (a check grants at most unknown) and of the exclusions."""
+    grant: Tri = False
+    exclusion: Tri = False
+    for rule in active:
+        value = values[rule.id]
+        if rule.effect == "not_eligible":
+            if value is True or exclusion is True:
+                exclusion = True
+            elif value is None:
+                exclusion = None
+        elif grant is not True:
+            if value is True and rule.effect == "eligible":
+                grant = True
+            elif value is not False:
+                grant = None
+    return grant, exclusion
+
+
 def _combine(active: list[Rule], values: Mapping[str, Tri]) -> tuple[Status, Tri, Tri]:
     """Grant and not exclusion (Kleene) over the rules in force: the status, the grant, the exclusion."""
-    grant = kleene_or(
-        values[r.id] if r.effect == "eligible" else kleene_and(values[r.id], None)
-        for r in active
-        if r.effect != "not_eligible"
-    )
-    exclusion = kleene_or(values[r.id] for r in active if r.effect == "not_eligible")
+    grant, exclusion = _sides(active, values)
     return _STATUS[kleene_and(grant, kleene_not(exclusion))], grant, exclusion
 
 

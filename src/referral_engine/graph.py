@@ -30,6 +30,7 @@ from types import MappingProxyType
 
 import networkx as nx
 
+from . import dates
 from .models import Lang
 
 
@@ -181,6 +182,9 @@ class NotOffered:
         )
 
 
+_MEMO_SIZE = 4096
+
+
 def _target(service: str) -> str:
     """The graph node of a service id or an ``office:<id>``."""
     return service if service.startswith("office:") else f"service:{service}"
@@ -249,6 +253,8 @@ class PartnerGraph:
             for target, data in graph.nodes(data=True)
             if data.get("kind") in ("service", "office")
         }
+        #: Offers in force by (service, municipality id, date): bounded, emptied by ``purge_caches``.
+        self._in_force: dict[tuple[str, str | None, dt.date], tuple[Offer, ...]] = dates.memo()
         self._names = {
             name.casefold(): m.id for m in self.municipalities.values() for name in (m.name, *m.aliases)
         }
@@ -275,6 +281,10 @@ class PartnerGraph:
         only by offers for all municipalities).
         """
         place = self.municipality_id(municipality)
+        key = (service, place, on)
+        cached = self._in_force.get(key)
+        if cached is not None:
+            return cached
         covered = f"municipality:{place}"
         found = []
         for data, edges in self._offer_nodes.get(_target(service), ()):
@@ -283,7 +293,10 @@ class PartnerGraph:
                 continue
             if data["everywhere"] or (place is not None and covered in edges):
                 found.append(data["offer"])
-        return tuple(found)
+        if len(self._in_force) >= _MEMO_SIZE:
+            self._in_force.clear()
+        self._in_force[key] = result = tuple(found)
+        return result
 
     def reports(self, partner: str) -> bool:
         """Whether ``partner`` has the § 87 AufenthG reporting duty (an unknown id counts as having it)."""

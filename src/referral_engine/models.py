@@ -276,6 +276,10 @@ class Pending(Protocol):
         """The value of field ``name`` of ``model``: the same every time it is asked for."""
 
 
+_set = object.__setattr__
+_new = object.__new__
+
+
 class _Lazy(_Frozen):
     """A frozen result whose costly fields (``_lazy_fields``) are built on first access.
 
@@ -293,11 +297,11 @@ class _Lazy(_Frozen):
     @classmethod
     def _lazily(cls, fields: dict[str, Any], pending: Pending) -> Self:
         """An instance from validated ``fields`` (every field but the lazy ones) and their builder."""
-        model = cls.__new__(cls)
-        object.__setattr__(model, "__dict__", fields)
-        object.__setattr__(model, "__pydantic_fields_set__", set(fields) | cls._lazy_fields)
-        object.__setattr__(model, "__pydantic_extra__", None)
-        object.__setattr__(model, "__pydantic_private__", {"_pending": pending})
+        model = _new(cls)
+        _set(model, "__dict__", fields)
+        _set(model, "__pydantic_fields_set__", set(cls.__pydantic_fields__))
+        _set(model, "__pydantic_extra__", None)
+        _set(model, "__pydantic_private__", {"_pending": pending})
         return model
 
     def _pending(self) -> Pending | None:

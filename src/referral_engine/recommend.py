@@ -79,7 +79,7 @@ def recommend(
     partners = ruleset.partners
     decisions = []
     for d in decided:
-        routed = case.routes[d.service] if d.status is Status.ELIGIBLE else ()
+        routed = case.routes.get(d.service, ())
         fields = {
             "service": d.service,
             "name": ruleset.service(d.service).name.get(lang),
@@ -87,9 +87,11 @@ def recommend(
             "partners": routed,
             "sample_partners": tuple(
                 p for p in routed if partners.is_sample(p, d.service, profile.municipality, as_of)
-            ),
+            )
+            if routed
+            else (),
             "missing": d.missing,
-            "partner_names": tuple(partners.partners[p].name for p in routed),
+            "partner_names": tuple(partners.partners[p].name for p in routed) if routed else (),
             "lang": lang,
         }
         decisions.append(ServiceDecision._lazily(fields, case))

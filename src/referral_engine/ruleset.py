@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,27 +23,6 @@ from .words import activate as activate_words
 _MEMO_DATES = 4096
 
 
-class _Memo(dict):  # type: ignore[type-arg]
-    """A memo of a rule set; every live one is known, so :func:`purge_caches` can empty them.
-
-    Compared and hashed by identity, so that a weak set can hold them.
-    """
-
-    __hash__ = object.__hash__  # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
-
-_memos: weakref.WeakSet[_Memo] = weakref.WeakSet()
-
-
-def _memo() -> _Memo:
-    memo = _Memo()
-    _memos.add(memo)
-    return memo
-
-
 def purge_caches() -> None:
     """Empty every cache that may hold values of cases seen so far (personal data).
 
@@ -53,8 +31,6 @@ def purge_caches() -> None:
     Results stay the same; the next cases are a little slower until the caches are warm again.
     Thread-safe.
     """
-    for memo in list(_memos):
-        memo.clear()
     dates.purge()
 
 
@@ -241,7 +217,7 @@ class Ruleset:
     _field_rank: Mapping[str, int] = field(init=False, repr=False, compare=False)
     #: The rules in force on a date, by date (bounded; see :meth:`rules_in_force`).
     _in_force_memo: dict[dt.date, tuple[Rule, ...]] = field(
-        init=False, repr=False, compare=False, default_factory=_memo
+        init=False, repr=False, compare=False, default_factory=dates.memo
     )
     #: Compiled engines by name, built on first use (see :mod:`referral_engine.engines`).
     _engines: dict[str, object] = field(init=False, repr=False, compare=False, default_factory=dict)
