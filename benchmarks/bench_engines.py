@@ -96,18 +96,6 @@ def random_case(rng: random.Random) -> tuple[CaseProfile, dt.date]:
 
 JMD_OPENED = dt.date(2017, 1, 1)  # jmd-lawful-or-tolerated / -arrival-certificate-unclear from here
 JMD_NOT_LAWFUL = frozenset({"undocumented", "ausreisepflichtig"})
-JMD_ASYLUM_OR_DULDUNG = frozenset(
-    {
-        "arrival_certificate",
-        "gestattung",
-        "gestattung_safe_country",
-        "duldung",
-        "duldung_ermessen",
-        "duldung_light",
-        "ausbildungsduldung",
-        "beschaeftigungsduldung",
-    }
-)
 MBE_LONG_RESIDENT = frozenset(  # mbe-long-resident-need (a check); with spaetaussiedler: ...-of-arrival
     {
         "ae_25_1",
@@ -139,9 +127,10 @@ MBE_PERMANENT = frozenset(
         "ae_family",
     }
 )
-MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles
+MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles, obliged to leave
     {
         "gestattung",
+        "gestattung_safe_country",
         "arrival_certificate",
         "duldung",
         "duldung_ermessen",
@@ -150,9 +139,32 @@ MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles
         "beschaeftigungsduldung",
         "ae_other",
         "german_migration_background",
+        "ausreisepflichtig",
     }
 )
 IM_UKRAINE_FROM = dt.date(2022, 3, 11)
+IM_PRIVATE = frozenset(  # integrationsmanagement-private-after-follow-up-accommodation (a check)
+    {
+        "gestattung",
+        "gestattung_safe_country",
+        "duldung",
+        "duldung_light",
+        "duldung_ermessen",
+        "ausbildungsduldung",
+        "beschaeftigungsduldung",
+        "ae_25_1",
+        "ae_25_2_refugee",
+        "ae_25_2_subsidiary",
+        "ae_25_3",
+        "ae_25_4",
+        "ae_25_5",
+        "ae_22_23",
+        "ae_25a_25b",
+        "ae_104c",
+        "ae_16g",
+        "ae_family",
+    }
+)
 
 
 def _within(start: dt.date | None, months: int, as_of: dt.date) -> Tri:
@@ -167,16 +179,18 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     age = facts["age"]
     status = facts["residence_status"]
 
-    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate: ask), before
-    # 2017 only secure titles (asylum seekers and Duldung: ask).
+    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate and obliged to
+    # leave: ask), before 2017 only checks.
     if age is not None and not 12 <= age < 27:
         jmd: Tri = False
-    elif status is None or status in JMD_NOT_LAWFUL:
-        jmd = None if status is None else False
+    elif status is None:
+        jmd = None
+    elif status in JMD_NOT_LAWFUL:  # from 2017, obliged to leave: ask (confidentially)
+        jmd = None if status == "ausreisepflichtig" and as_of >= JMD_OPENED else False
     elif as_of >= JMD_OPENED:
         jmd = None if age is None or status == "arrival_certificate" else True
-    else:
-        jmd = None if age is None or status in JMD_ASYLUM_OR_DULDUNG else True
+    else:  # before 2017 only checks (secure titles; asylum seekers and Duldung)
+        jmd = None
 
     # MBE: 27 and over; granted within three years of arrival or of a lasting status, or for
     # Spätaussiedler; every other status except unlawful stay is a check.
@@ -205,9 +219,10 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
         fsa = None
 
     # Integrationsmanagement: three years from the start of follow-up accommodation (the fourth
-    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11). With a restricted
-    # or unknown status only the checks remain (a restricted status: confidential counselling,
-    # within four years).
+    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11), and refugees in
+    # private housing who arrived within five years (they may have left follow-up accommodation).
+    # With a restricted or unknown status only the checks remain (a restricted status: confidential
+    # counselling, within four years).
     since = facts["accommodation_since"]
     within_four: Tri
     if since is None or since > as_of:
@@ -220,15 +235,21 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     ask_ukraine = (
         as_of >= IM_UKRAINE_FROM and status in (None, "ae_24") and accommodation in (None, "private")
     )
+    ask_private = (  # moved out of follow-up accommodation: arrival within five years stands in
+        accommodation in (None, "private")
+        and (status is None or status in IM_PRIVATE)
+        and _within(facts["entry_date"], 60, as_of) is not False
+    )
+    ask = ask_ukraine or ask_private
     if status is None or status in JMD_NOT_LAWFUL:
         open_ = accommodation in (None, "anschlussunterbringung") and within_four is not False
-        im: Tri = None if open_ or ask_ukraine else False
+        im: Tri = None if open_ or ask else False
     elif accommodation == "anschlussunterbringung":
         im = True if recent_move else (None if recent_move is None or fourth_year else False)
     elif accommodation is None:
-        im = None if recent_move is not False or fourth_year is not False or ask_ukraine else False
+        im = None if recent_move is not False or fourth_year is not False or ask else False
     else:
-        im = None if ask_ukraine else False
+        im = None if ask else False
     return jmd, mbe, fsa, im
 
 
