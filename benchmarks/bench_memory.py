@@ -87,7 +87,9 @@ def stream(results: Iterable[object], warmup: int, every: int) -> Run:
     return run
 
 
-def recommendations(items: Iterable[CaseProfile], decide: Callable[[CaseProfile], object]) -> Iterator[object]:
+def recommendations(
+    items: Iterable[CaseProfile], decide: Callable[[CaseProfile], object]
+) -> Iterator[object]:
     for profile in items:
         yield decide(profile)
 
@@ -101,7 +103,9 @@ def _report(title: str, run: Run) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--recommend-cases", type=int, default=100_000)
     parser.add_argument("--warmup", type=int, default=10_000)

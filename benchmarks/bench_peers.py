@@ -654,7 +654,11 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--slow-cases", type=int, default=2_000, help="cases for the slowest peers per round")
+    parser.add_argument(
+        "--populations",
+        default="1000,100000",
+        help="further population sizes for openfisca-core (the cases repeated), comma-separated",
+    )
     args = parser.parse_args()
     cases = list(generated(args.cases, args.seed))
     inputs = [peer_input(case) for case in cases]
@@ -686,17 +690,20 @@ def main() -> None:
 
     assert all(by_compiled(case) == hand_written(*case) for case in cases)
     single, batch = deciders(peers)
-    slow = inputs[: args.slow_cases]
     contenders: dict[str, tuple[Callable[[], object], int]] = {
         "hand-written (facts)": (_each(lambda case: hand_written(*case), cases), len(cases)),
         "referral-engine, compiled python engine (facts)": (_each(by_compiled, cases), len(cases)),
         "the conditions in plain Python (peer inputs)": (_each(by_conditions, inputs), len(inputs)),
     }
     for name, decide in single.items():
-        items = slow if name.startswith(("business-rules", "durable-rules")) else inputs
-        contenders[name] = (_each(decide, items), len(items))
+        contenders[name] = (_each(decide, inputs), len(inputs))
     for name, decide_all in batch.items():
         contenders[name] = (partial(decide_all, inputs), len(inputs))
+    if "openfisca-core" in peers:  # the per-case cost of a vectorised peer depends on the population
+        population = openfisca_peer()
+        for size in (int(text) for text in args.populations.split(",") if text):
+            columns = columns_of([inputs[index % len(inputs)] for index in range(size)])
+            contenders[f"openfisca-core, {size:,} persons"] = (partial(population, columns), size)
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for _ in range(args.repeats):
         for name, (run, count) in contenders.items():
