@@ -1,6 +1,7 @@
 """Resident memory while a million cases stream through ``recommend_many``, and over ``recommend()``.
 
 Run: python benchmarks/bench_memory.py [--cases 1000000] [--recommend-cases 100000] [--seed 7]
+     [--only many|recommend]   # one of the two in a fresh process (caches not warmed by the other)
 
 Profiles are generated one at a time by a generator (never a list), so what grows is the
 library's, not the input's. Two checks, in this order in one process:
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--only", choices=("many", "recommend"), help="run one of the two checks")
     args = parser.parse_args()
     if not STATUS_FILE.exists():
         sys.exit("this benchmark reads VmRSS from /proc/self/status (Linux)")
@@ -121,28 +123,31 @@ def main() -> None:
     print(f"Load average before the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
     print(f"VmRSS with the rule set loaded: {rss_mib():.1f} MiB\n")
 
-    screened = stream(
-        recommend_many(profiles(args.cases, args.seed), as_of=AS_OF, ruleset=ruleset, detail="statuses"),
-        args.warmup,
-        args.every,
-    )
-    recommended = stream(
-        recommendations(
-            profiles(args.recommend_cases, args.seed + 1),
-            lambda profile: recommend(profile, as_of=AS_OF, ruleset=ruleset),
-        ),
-        args.warmup,
-        args.every // 10,
-    )
+    runs: dict[str, Run] = {}
+    if args.only in (None, "many"):
+        runs[f'`recommend_many(..., detail="statuses")`, {len(ruleset.rules)} rules'] = stream(
+            recommend_many(profiles(args.cases, args.seed), as_of=AS_OF, ruleset=ruleset, detail="statuses"),
+            args.warmup,
+            args.every,
+        )
+    if args.only in (None, "recommend"):
+        runs["`recommend()`, one call per case"] = stream(
+            recommendations(
+                profiles(args.recommend_cases, args.seed + 1),
+                lambda profile: recommend(profile, as_of=AS_OF, ruleset=ruleset),
+            ),
+            args.warmup,
+            args.every // 10,
+        )
     print(
         "| run | cases | VmRSS after warm-up | VmRSS at the end | growth | peak | "
         "cases/s (CPU time) | cases/s (wall clock) |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    _report(f'`recommend_many(..., detail="statuses")`, {len(ruleset.rules)} rules', screened)
-    _report("`recommend()`, one call per case", recommended)
-    for title, run in (("recommend_many", screened), ("recommend()", recommended)):
-        print(f"\n{title} VmRSS samples: " + ", ".join(f"{n:,}: {mib:.1f}" for n, mib in run.samples))
+    for title, run in runs.items():
+        _report(title, run)
+    for title, run in runs.items():
+        print(f"\n{title}, VmRSS samples (MiB): " + ", ".join(f"{n:,}: {mib:.1f}" for n, mib in run.samples))
     print(f"\nLoad average after the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
 

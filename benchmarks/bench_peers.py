@@ -711,15 +711,17 @@ def main() -> None:
     hand = statistics.median(cpu for cpu, _ in runs["hand-written (facts)"])
     print(
         "| decider | cases per round | cases/s (CPU time) | cases/s (wall clock) | µs per case (CPU) "
-        "| relative (CPU time) |"
+        "| rounds' range (µs, CPU) | relative (CPU time) |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, found in runs.items():
         cpu = statistics.median(rate for rate, _ in found)
         wall = statistics.median(rate for _, rate in found)
         relative = "1× (reference)" if name.startswith("hand-written") else f"{hand / cpu:,.1f}× hand-written"
+        spread = f"{1e6 / max(rate for rate, _ in found):,.2f}–{1e6 / min(rate for rate, _ in found):,.2f}"
         print(
-            f"| {name} | {contenders[name][1]:,} | {cpu:,.0f} | {wall:,.0f} | {1e6 / cpu:,.2f} | {relative} |"
+            f"| {name} | {contenders[name][1]:,} | {cpu:,.0f} | {wall:,.0f} | {1e6 / cpu:,.2f} | {spread} "
+            f"| {relative} |"
         )
     print(f"\nLoad average after the run: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
 
