@@ -326,22 +326,30 @@ class ColumnarRules:
             restricted = np.zeros(rows, dtype=bool)
         parts.append(restricted.astype(np.int8)[:, None])
         selected = np.flatnonzero(asks)
-        matrix = np.ascontiguousarray(np.concatenate(parts, axis=1)[selected])
+        matrix = np.concatenate(parts, axis=1)[selected].astype(np.int32)
         languages_column = columns.get("languages")
-        language_sets: list[tuple[str, ...]] = (
-            [tuple(v) if v is not None else () for v in languages_column.values[selected]]
-            if languages_column is not None
-            else [()] * len(selected)
-        )
+        language_sets: dict[tuple[str, ...], int] = {(): 0}
+        if languages_column is not None:
+            spoken = [
+                language_sets.setdefault(tuple(v), len(language_sets)) if v is not None else 0
+                for v in languages_column.values[selected]
+            ]
+            matrix = np.concatenate([matrix, np.array(spoken, dtype=np.int32)[:, None]], axis=1)
+        else:
+            matrix = np.concatenate([matrix, np.zeros((len(selected), 1), dtype=np.int32)], axis=1)
+        matrix = np.ascontiguousarray(matrix)
+        by_code = {code: spoken_ for spoken_, code in language_sets.items()}
+        keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         template = (pattern_rules, steps)
-        answers = np.zeros(len(selected), dtype=bool)
-        local: dict[tuple[bytes, tuple[str, ...]], bool] = {}
-        for position, row in enumerate(matrix):
-            key = (row.tobytes(), language_sets[position])
-            found = local.get(key)
-            if found is None:
-                found = local[key] = self._unrouted_pattern(as_of, row, key[1], template)
-            answers[position] = found
+        decided = np.array(
+            [
+                self._unrouted_pattern(as_of, matrix[index, :-1], by_code[int(matrix[index, -1])], template)
+                for index in first.tolist()
+            ],
+            dtype=bool,
+        )
+        answers = decided[inverse.ravel()]
         result = np.zeros(rows, dtype=bool)
         result[selected] = answers
         return result
@@ -349,7 +357,7 @@ class ColumnarRules:
     def _unrouted_pattern(
         self,
         as_of: dt.date,
-        row: NDArray[np.int8],
+        row: NDArray[np.int32],
         languages: tuple[str, ...],
         template: tuple[list[Rule], list[Any]],
     ) -> bool:
@@ -620,7 +628,7 @@ def _derive(
         else:
             facts["age"] = Column(derived, birth.known)
     municipality = raw.get("municipality")
-    if municipality is not None:
+    if municipality is not None and municipality.values.dtype == object:  # names, not yet codes
         code = engine.vocabulary.code
         values = np.fromiter(
             (code(v.casefold()) if v is not None else -2 for v in municipality.values), np.int64, rows
@@ -752,7 +760,50 @@ def _fill(values: list[Any], fill: Any, dtype: Any) -> Any:
     return np.array([fill if v is None else v for v in values], dtype=dtype)
 
 
-def _read_column(nw: Any, name: str, series: Any, start: int, problems: Problems) -> Column:
+def _read_choices(
+    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column | None:
+    """A text column of an enumeration, level or the municipality, read by its distinct values.
+
+    Each distinct value is checked (and a municipality normalised) once in Python; the codes are
+    then put in place by the table's own ``replace_strict``. ``None`` if the values cannot be
+    told apart (unhashable cells): the caller reads them one by one.
+    """
+    kind = FIELDS[name].kind
+    convert: Callable[[object], Any] = (
+        _as_municipality if kind == "text" else _as_choice(FIELDS[name].values)
+    )
+    try:
+        distinct = series.drop_nulls().unique().to_list()
+    except TypeError:
+        return None
+    old: list[Any] = []
+    new: list[int] = []
+    message = ""
+    for value in distinct:
+        try:
+            code = convert(value)
+        except _CellError as error:
+            message = error.message
+            continue
+        old.append(value)
+        new.append(vocabulary.code(code.casefold()) if kind == "text" else code)
+    if series.dtype in (nw.Categorical, nw.Enum):
+        series = series.cast(nw.String())
+    known = ~series.is_null().to_numpy()
+    if old:
+        codes = series.replace_strict(old, new, default=-3, return_dtype=nw.Int64()).to_numpy()
+    else:
+        codes = np.full(len(series), -3, dtype=np.int64)
+    bad = known & (codes == -3)
+    if bad.any():
+        _problem(problems, start, bad, name, message or "invalid value")
+    return Column(np.where(known & ~bad, codes, _MISSING if kind != "text" else -2), known & ~bad)
+
+
+def _read_column(
+    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column:
     """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row."""
     kind = FIELDS[name].kind
     dtype = series.dtype
@@ -781,6 +832,10 @@ def _read_column(nw: Any, name: str, series: Any, start: int, problems: Problems
     if kind == "bool" and dtype == nw.Boolean:
         known = ~series.is_null().to_numpy()
         return Column(series.fill_null(False).to_numpy().astype(bool), known)
+    if kind in ("enum", "level", "text") and dtype in (nw.String, nw.Categorical, nw.Enum, nw.Object):
+        found = _read_choices(nw, name, series, vocabulary, start, problems)
+        if found is not None:
+            return found
     items = series.to_list()
     if kind == "int":
         numbers_ = _each(name, items, _as_int, start, problems)
@@ -844,7 +899,9 @@ def _table_rows(
     """One slice of a table screened, and the problems of its bad rows (those rows are not valid)."""
     rows = len(frame)
     problems: Problems = {}
-    raw = {name: _read_column(nw, name, frame[name], start, problems) for name in frame.columns}
+    raw = {
+        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems) for name in frame.columns
+    }
     birth = raw.get("birth_date")
     if birth is not None:  # CaseProfile's own check: no event before the birth
         for name in EVENT_DATES:
@@ -879,8 +936,9 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     or ``YYYY-MM-DD`` text, enumerations text, ``languages`` lists of codes. ``as_of`` (default:
     today) is the one date every case is decided on; ``ruleset`` defaults to the bundled rules.
 
-    Returns a table of the same kind with a text column per service (in rule-set order; the
-    :class:`~referral_engine.Status` values ``eligible``, ``not_eligible``, ``undetermined``) and
+    Returns a table of the same kind with a column per service (in rule-set order) holding the
+    :class:`~referral_engine.Status` values ``eligible``, ``not_eligible``, ``undetermined`` as a
+    categorical (pandas ``category``, polars ``Enum``, a pyarrow dictionary of strings), and
     ``open_fields`` (an integer), one row per input row in order: equal to the
     :class:`~referral_engine.CaseStatuses` of ``recommend_many(..., detail="statuses")``.
 
@@ -922,14 +980,37 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
         codes.append(screened.codes)
         counts.append(screened.open_fields)
     code = np.concatenate(codes) if codes else np.zeros((0, len(engine.services)), dtype=np.int8)
-    data: dict[str, Any] = {
-        service: _STATUS_TEXT[code[:, index]].tolist() for index, service in enumerate(engine.services)
-    }
-    data[OPEN_FIELDS] = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    schema = {service: nw.String() for service in engine.services} | {OPEN_FIELDS: nw.Int64()}
-    result = nw.from_dict(data, schema=schema, backend=nw.get_native_namespace(frame))
-    native: _T = result.to_native()
+    count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    native: _T = _result(nw, nw.get_native_namespace(frame), engine.services, code, count)
     return native
+
+
+def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.int8], count: Ints) -> Any:
+    """The result table in the input's library: a categorical column of statuses per service, the count.
+
+    Built from the codes directly where the library can (pandas ``Categorical``, polars ``Enum``,
+    pyarrow dictionary arrays); through narwhals as text otherwise.
+    """
+    names = [status.value for status in STATUSES]
+    kind = getattr(namespace, "__name__", "")
+    if kind == "pandas":
+        data = {s: namespace.Categorical.from_codes(codes[:, i], names) for i, s in enumerate(services)}
+        return namespace.DataFrame({**data, OPEN_FIELDS: count})
+    if kind == "polars":
+        enum = namespace.Enum(names)
+        text = np.array(names)
+        columns = [namespace.Series(s, text[codes[:, i]], dtype=enum) for i, s in enumerate(services)]
+        return namespace.DataFrame([*columns, namespace.Series(OPEN_FIELDS, count)])
+    if kind == "pyarrow":
+        dictionary = namespace.array(names)
+        arrays = [
+            namespace.DictionaryArray.from_arrays(namespace.array(codes[:, i], namespace.int8()), dictionary)
+            for i in range(len(services))
+        ]
+        return namespace.table([*arrays, namespace.array(count)], names=[*services, OPEN_FIELDS])
+    data_ = {service: _STATUS_TEXT[codes[:, i]].tolist() for i, service in enumerate(services)}
+    schema = {service: nw.String() for service in services} | {OPEN_FIELDS: nw.Int64()}
+    return nw.from_dict({**data_, OPEN_FIELDS: count}, schema=schema, backend=namespace).to_native()
 
 
 # -- batches of profiles (recommend_many) ---------------------------------------------------------------
