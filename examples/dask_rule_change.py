@@ -121,7 +121,9 @@ def compare(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cases", type=int, default=10_000_000)
     parser.add_argument("--partitions", type=int, default=None, help="default: one per 250,000 cases")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -364,3 +366,28 @@ def test_recommend_many_uses_the_columnar_engine_for_a_large_statuses_batch(
     list(recommend_many(profiles[:10], as_of=DAY, detail="statuses"))
     list(recommend_many(profiles[:60], as_of=DAY, detail="full"))
     assert calls == [200]
+
+
+@pytest.mark.slow  # a fresh interpreter loading the bundled rules
+def test_without_numpy_the_library_works_and_names_the_extra() -> None:
+    """``import referral_engine`` loads no numpy; without it batches go case by case, the module says why."""
+    code = """
+import sys
+import referral_engine
+assert "numpy" not in sys.modules and "narwhals" not in sys.modules
+sys.modules["numpy"] = None  # as if not installed
+from referral_engine import CaseStatuses, recommend_many
+import datetime as dt
+rows = [{"age": n % 90} for n in range(100)]
+found = list(recommend_many(rows, as_of=dt.date(2026, 3, 1), detail="statuses"))
+assert len(found) == 100 and all(isinstance(f, CaseStatuses) for f in found)
+try:
+    import referral_engine.columnar
+except ImportError as error:
+    assert "referral-engine[frame]" in str(error), error
+else:
+    raise AssertionError("imported without numpy")
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.stdout.strip() == "ok", result.stderr

@@ -88,5 +88,6 @@ def test_dask_rule_change_example_counts_what_a_single_process_counts(
     assert printed == {"jmd": expected}
     assert changed > 0
     unchanged = [line for line in lines if line.split()[:1] == ["mbe"]]
-    assert unchanged and unchanged[0].split()[-1] == "0"  # the reform touches only JMD
+    assert unchanged
+    assert unchanged[0].split()[-1] == "0"  # the reform touches only JMD
     assert "3,000 synthetic cases" in lines[0]

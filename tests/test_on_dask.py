@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import dask.dataframe as dd
-from dask.core import get_dependencies
 import numpy as np
 import pandas as pd
 import pytest
+from dask.core import get_dependencies
 from distributed import Client, LocalCluster
 
 from referral_engine import UsageError, default_ruleset
@@ -33,17 +33,23 @@ def cases(rows: int, seed: int) -> pd.DataFrame:
     def unknown() -> Any:
         return rng.random(rows) < 0.2
 
+    def some(values: Any) -> Any:
+        """``values`` as Python objects, each None with probability 0.2."""
+        chosen = rng.choice(values, rows).astype(object)
+        chosen[unknown()] = None
+        return chosen
+
     ages = rng.integers(0, 80, rows).astype(float)
     ages[unknown()] = np.nan
     since = pd.to_datetime(DAY) - pd.to_timedelta(rng.integers(0, 3000, rows), unit="D")
     return pd.DataFrame(
         {
             "age": ages,
-            "residence_status": np.where(unknown(), None, rng.choice(STATUSES, rows)),
+            "residence_status": some(STATUSES),
             "entry_date": since.where(~unknown()),
-            "accommodation": np.where(unknown(), None, rng.choice(["private", "anschlussunterbringung"], rows)),
+            "accommodation": some(["private", "anschlussunterbringung"]),
             "accommodation_since": since.where(~unknown()),
-            "municipality": np.where(unknown(), None, rng.choice(TOWNS, rows)),
+            "municipality": some(TOWNS),
         }
     )
 
@@ -80,7 +86,7 @@ def test_the_rule_set_is_one_key_every_partition_depends_on() -> None:
 
 
 def test_bad_frames_and_bad_rows_are_reported(client: Client) -> None:
-    with pytest.raises(UsageError, match="dask.dataframe.DataFrame"):
+    with pytest.raises(UsageError, match=r"dask\.dataframe\.DataFrame"):
         screen_dask(cases(3, seed=3), as_of=DAY)
     with pytest.raises(UsageError, match="unknown column 'agee'"):
         screen_dask(dd.from_pandas(pd.DataFrame({"agee": [1]}), npartitions=1), as_of=DAY)

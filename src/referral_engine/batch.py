@@ -316,7 +316,10 @@ def _apply(results: Iterator[Result], errors: Errors) -> Generator[Result, None,
 
 def columnar_available() -> bool:
     """Whether the columnar engine can run here (numpy is installed: the ``frame`` extra)."""
-    return importlib.util.find_spec("numpy") is not None
+    try:
+        return importlib.util.find_spec("numpy") is not None
+    except (ImportError, ValueError):  # a broken or blocked numpy
+        return False
 
 
 def _screen_chunks(ruleset: Ruleset, as_of: dt.date, profiles: Iterable[Profile]) -> Iterator[Result]:

@@ -26,6 +26,7 @@ A differential test proves all of it equal to the reference on generated rule se
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import operator
@@ -40,7 +41,18 @@ from .errors import FieldProblem, ProfileError, UsageError
 from .facts import FIELDS
 from .handover import RESTRICTED_STATUSES
 from .loader import default_ruleset
-from .models import EARLIEST_DATE, EVENT_DATES, LATEST_DATE, CaseProfile, Status
+from .models import (
+    _FIELD_LIKE,
+    EARLIEST_DATE,
+    EVENT_DATES,
+    LATEST_DATE,
+    CaseProfile,
+    Status,
+    _is_unknown,
+    _strict_bool,
+    _strict_date,
+    _strict_int,
+)
 from .ruleset import Rule, Ruleset
 
 try:
@@ -664,11 +676,9 @@ def _each(
     problems: Problems,
 ) -> list[_T | None]:
     """``convert`` applied to each known item; a failure is a problem of its row (the value not shown)."""
-    from .models import _is_unknown
-
     out: list[_T | None] = []
     for row, item in enumerate(items):
-        if _is_unknown(item):
+        if item is None or (type(item) not in (list, tuple) and _is_unknown(item)):
             out.append(None)
             continue
         try:
@@ -693,16 +703,12 @@ class _CellError(ValueError):
 
 
 def _as_int(item: object) -> int:
-    from .models import _strict_int
-
     value = _strict_int(item)
     assert isinstance(value, int)
     return value
 
 
 def _as_date(item: object) -> dt.date:
-    from .models import _strict_date
-
     if hasattr(item, "to_pydatetime"):  # a pandas Timestamp
         item = item.to_pydatetime()
     value = _strict_date(item)
@@ -711,8 +717,6 @@ def _as_date(item: object) -> dt.date:
 
 
 def _as_bool(item: object) -> bool:
-    from .models import _strict_bool
-
     if isinstance(item, np.bool_):
         item = bool(item)
     value = _strict_bool(item)
@@ -738,6 +742,23 @@ def _as_municipality(item: object) -> str:
     return " ".join(item.split())
 
 
+def _cached(convert: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """``convert`` remembering its answers for one column (lists are looked up as tuples)."""
+    seen: dict[object, _T] = {}
+
+    def cached(item: Any) -> _T:
+        key = tuple(item) if isinstance(item, list) else item
+        try:
+            return seen[key]
+        except (KeyError, TypeError):
+            found = convert(item)
+        with contextlib.suppress(TypeError):  # an unhashable cell is converted each time
+            seen[key] = found
+        return found
+
+    return cached
+
+
 def _as_languages(item: object) -> tuple[str, ...]:
     if isinstance(item, str) or not hasattr(item, "__iter__"):
         raise _CellError("expected a list of two-letter ISO 639-1 codes")
@@ -752,6 +773,10 @@ def _as_languages(item: object) -> tuple[str, ...]:
     return tuple(codes)
 
 
+def _known_bool(values: list[Any]) -> Mask:
+    return np.array([v is True or v is False for v in values], dtype=bool)
+
+
 def _known(values: list[Any]) -> Mask:
     return np.array([v is not None for v in values], dtype=bool)
 
@@ -760,19 +785,28 @@ def _fill(values: list[Any], fill: Any, dtype: Any) -> Any:
     return np.array([fill if v is None else v for v in values], dtype=dtype)
 
 
-def _read_choices(
-    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
-) -> Column | None:
-    """A text column of an enumeration, level or the municipality, read by its distinct values.
+def _message(error: Exception) -> str:
+    """What a converter's error says is allowed: our own text or pydantic's template, never the value."""
+    if isinstance(error, _CellError):
+        return error.message
+    template = getattr(error, "message_template", None)
+    return template if isinstance(template, str) else "invalid value"
 
-    Each distinct value is checked (and a municipality normalised) once in Python; the codes are
-    then put in place by the table's own ``replace_strict``. ``None`` if the values cannot be
-    told apart (unhashable cells): the caller reads them one by one.
+
+def _read_distinct(
+    nw: Any,
+    name: str,
+    series: Any,
+    convert: Callable[[object], int],
+    missing: int,
+    start: int,
+    problems: Problems,
+) -> Column | None:
+    """A column read by its distinct values: each is checked and encoded once, in Python.
+
+    The codes are then put in place by the table's own ``replace_strict``. ``None`` if the values
+    cannot be told apart (unhashable cells): the caller reads them one by one.
     """
-    kind = FIELDS[name].kind
-    convert: Callable[[object], Any] = (
-        _as_municipality if kind == "text" else _as_choice(FIELDS[name].values)
-    )
     try:
         distinct = series.drop_nulls().unique().to_list()
     except TypeError:
@@ -781,24 +815,28 @@ def _read_choices(
     new: list[int] = []
     message = ""
     for value in distinct:
+        if _is_unknown(value):  # a NaN that the table does not count as null
+            continue
         try:
             code = convert(value)
-        except _CellError as error:
-            message = error.message
+        except (ValueError, TypeError) as error:
+            message = _message(error)
             continue
         old.append(value)
-        new.append(vocabulary.code(code.casefold()) if kind == "text" else code)
+        new.append(code)
     if series.dtype in (nw.Categorical, nw.Enum):
         series = series.cast(nw.String())
     known = ~series.is_null().to_numpy()
+    invalid = -(2**62)
     if old:
-        codes = series.replace_strict(old, new, default=-3, return_dtype=nw.Int64()).to_numpy()
+        codes = series.replace_strict(old, new, default=invalid, return_dtype=nw.Int64()).to_numpy()
     else:
-        codes = np.full(len(series), -3, dtype=np.int64)
-    bad = known & (codes == -3)
+        codes = np.full(len(series), invalid, dtype=np.int64)
+    bad = known & (codes == invalid)
     if bad.any():
         _problem(problems, start, bad, name, message or "invalid value")
-    return Column(np.where(known & ~bad, codes, _MISSING if kind != "text" else -2), known & ~bad)
+        known &= ~bad
+    return Column(np.where(known, codes, missing), known)
 
 
 def _read_column(
@@ -832,11 +870,31 @@ def _read_column(
     if kind == "bool" and dtype == nw.Boolean:
         known = ~series.is_null().to_numpy()
         return Column(series.fill_null(False).to_numpy().astype(bool), known)
-    if kind in ("enum", "level", "text") and dtype in (nw.String, nw.Categorical, nw.Enum, nw.Object):
-        found = _read_choices(nw, name, series, vocabulary, start, problems)
+    textual = dtype in (nw.String, nw.Categorical, nw.Enum, nw.Object)
+    if textual and kind in ("enum", "level", "text", "date"):
+        convert: Callable[[object], int]
+        if kind == "text":
+
+            def convert(value: object) -> int:
+                return vocabulary.code(_as_municipality(value).casefold())
+
+        elif kind == "date":
+
+            def convert(value: object) -> int:
+                return _as_date(value).toordinal()
+
+        else:
+            convert = _as_choice(FIELDS[name].values)
+        found = _read_distinct(nw, name, series, convert, -2 if kind == "text" else _MISSING, start, problems)
         if found is not None:
-            return found
+            return _date_column(name, found.values, found.known, start, problems) if kind == "date" else found
     items = series.to_list()
+    if (
+        kind == "bool"
+        and set(map(type, items)) <= {bool, type(None), float}
+        and all(item != item for item in items if type(item) is float)
+    ):  # booleans with None or NaN for unknown (a pandas object column)
+        return Column(np.array([item is True for item in items], dtype=bool), _known_bool(items))
     if kind == "int":
         numbers_ = _each(name, items, _as_int, start, problems)
         column = Column(_fill(numbers_, 0, np.int64), np.array([v is not None for v in numbers_], dtype=bool))
@@ -865,7 +923,9 @@ def _read_column(
         return Column(
             _fill(converted, _MISSING, np.int16), np.array([v is not None for v in converted], dtype=bool)
         )
-    converted = _each(name, items, _as_municipality if kind == "text" else _as_languages, start, problems)
+    converted = _each(
+        name, items, _as_municipality if kind == "text" else _cached(_as_languages), start, problems
+    )
     values = np.empty(rows, dtype=object)
     values[:] = converted
     return Column(values, _known(converted))
@@ -878,8 +938,6 @@ def _date_column(name: str, ordinals: Ints, known: Mask, start: int, problems: P
 
 
 def _check_columns(names: Sequence[str]) -> None:
-    from .models import _FIELD_LIKE
-
     for name in names:
         if name == "consents":
             raise UsageError("a table of cases has no consents column: consents do not change any status")
@@ -900,7 +958,8 @@ def _table_rows(
     rows = len(frame)
     problems: Problems = {}
     raw = {
-        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems) for name in frame.columns
+        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems)
+        for name in frame.columns
     }
     birth = raw.get("birth_date")
     if birth is not None:  # CaseProfile's own check: no event before the birth

@@ -47,10 +47,10 @@ def screen_dask(frame: Any, *, as_of: dt.date | None = None, ruleset: Ruleset | 
 
     ``frame`` is a ``dask.dataframe.DataFrame`` whose columns are profile fields, as for
     :func:`~referral_engine.columnar.screen_table`; the result has one categorical column of
-    statuses per service and ``open_fields``, partitioned (and indexed) like ``frame``. Nothing runs until it is computed;
-    a bad row then raises the :class:`~referral_engine.ProfileError` of ``screen_table`` (its
-    ``index`` is the row within its partition). ``as_of`` (default: today) is fixed now, so every
-    partition is decided on the same day wherever and whenever it runs.
+    statuses per service and ``open_fields``, partitioned (and indexed) like ``frame``. Nothing
+    runs until it is computed; a bad row then raises the :class:`~referral_engine.ProfileError`
+    of ``screen_table`` (its ``index`` is the row within its partition). ``as_of`` (default:
+    today) is fixed now, so every partition is decided on the same day wherever it runs.
     """
     from .columnar import OPEN_FIELDS, STATUSES, _check_columns, columnar
     from .recommend import check_as_of
