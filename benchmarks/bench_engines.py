@@ -158,9 +158,36 @@ MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles
         "beschaeftigungsduldung",
         "ae_other",
         "german_migration_background",
+        "gestattung_safe_country",
+        "ausreisepflichtig",
     }
 )
 IM_UKRAINE_FROM = dt.date(2022, 3, 11)
+#: integrationsmanagement-private-after-follow-up-accommodation (a check): refugee statuses in
+#: private housing within five years of arrival.
+IM_PRIVATE_REFUGEE = frozenset(
+    {
+        "gestattung",
+        "gestattung_safe_country",
+        "duldung",
+        "duldung_light",
+        "duldung_ermessen",
+        "ausbildungsduldung",
+        "beschaeftigungsduldung",
+        "ae_25_1",
+        "ae_25_2_refugee",
+        "ae_25_2_subsidiary",
+        "ae_25_3",
+        "ae_25_4",
+        "ae_25_5",
+        "ae_22_23",
+        "ae_25a_25b",
+        "ae_104c",
+        "ae_16g",
+        "ae_family",
+    }
+)
+IM_PRIVATE_OR_UNKNOWN = frozenset({None, *IM_PRIVATE_REFUGEE})
 
 
 def _within(start: dt.date | None, months: int, as_of: dt.date) -> Tri:
@@ -175,16 +202,21 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     age = facts["age"]
     status = facts["residence_status"]
 
-    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate: ask), before
-    # 2017 only secure titles (asylum seekers and Duldung: ask).
+    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate and
+    # ausreisepflichtig: ask), before 2017 only checks (secure titles, asylum seekers and Duldung).
     if age is not None and not 12 <= age < 27:
         jmd: Tri = False
-    elif status is None or status in JMD_NOT_LAWFUL:
-        jmd = None if status is None else False
+    elif status is None:
+        jmd = None
     elif as_of >= JMD_OPENED:
-        jmd = None if age is None or status == "arrival_certificate" else True
+        if status == "undocumented":
+            jmd = False
+        elif status in ("arrival_certificate", "ausreisepflichtig"):
+            jmd = None
+        else:
+            jmd = None if age is None else True
     else:
-        jmd = None if age is None or status in JMD_ASYLUM_OR_DULDUNG else True
+        jmd = False if status in JMD_NOT_LAWFUL else None
 
     # MBE: 27 and over; granted within three years of arrival or of a lasting status, or for
     # Spätaussiedler; every other status except unlawful stay is a check.
@@ -237,6 +269,9 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
         im = None if recent_move is not False or fourth_year is not False or ask_ukraine else False
     else:
         im = None if ask_ukraine else False
+    if im is False and accommodation in (None, "private") and status in IM_PRIVATE_OR_UNKNOWN:
+        # After a move into private housing within five years of arrival: ask the town.
+        im = None if _within(facts["entry_date"], 60, as_of) is not False else False
     return jmd, mbe, fsa, im
 
 
