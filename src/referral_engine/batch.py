@@ -61,6 +61,8 @@ CHUNK_SIZE = 256
 COLUMNAR_CHUNK = 4096
 #: Fewer cases than this (in a chunk) are decided case by case: numpy's overhead would not pay off.
 COLUMNAR_MIN = 48
+#: Distinct CaseStatuses kept per rule set for reuse across chunks (a few MiB at most).
+RESULTS_MEMO = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +396,7 @@ def _case_statuses_of(engine: ColumnarRules, screened: Columns) -> list[CaseStat
             codes = row.tolist()
             statuses = {s: STATUSES[c] for s, c in zip(engine.services, codes, strict=False)}
             found = CaseStatuses(MappingProxyType(statuses), codes[-1])
-            if len(memo) >= 65_536:
+            if len(memo) >= RESULTS_MEMO:
                 memo.clear()
             memo[key] = found
         shared.append(found)

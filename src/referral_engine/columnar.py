@@ -431,7 +431,7 @@ class ColumnarRules:
             if answer:
                 break
         with self._lock:
-            if len(self._unrouted) >= 65_536:
+            if len(self._unrouted) >= 16_384:
                 self._unrouted.clear()
             self._unrouted[key] = answer
         return answer
