@@ -117,7 +117,7 @@ def main() -> None:
         "reference, reference evaluator": lambda job: upcoming_changes_reference(
             job[0], _closures(job[0]), job[2], AS_OF, job[3]
         ),
-        "per service (upcoming_changes)": lambda job: upcoming_changes(job[0], job[1], job[2], AS_OF, job[3]),
+        "per service (upcoming_changes)": lambda job: upcoming_changes(job[0], job[2], AS_OF, job[3]),
     }
     rows = []
     for size in SIZES:

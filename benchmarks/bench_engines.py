@@ -3,7 +3,7 @@
 Run: python benchmarks/bench_engines.py [--cases 10000] [--seed 7] [--repeats 5] [--profile]
 
 Decision step: from a case's facts (built beforehand, not timed) to the status of each of four
-services (JMD, MBE, Flüchtlingssozialarbeit, Integrationsmanagement; 15 rules), by
+services (JMD, MBE, Flüchtlingssozialarbeit, Integrationsmanagement and their rules), by
 (a) a hand-written Python function implementing exactly those rules, and by (b) the python and
 (c) the durable engine on a rule set restricted to those services, each followed by the
 three-valued status combination of ``decide.decide`` (grant and not exclusion; a ``check`` rule
@@ -163,31 +163,13 @@ MBE_ASK = frozenset(  # the other mbe checks: asylum, Duldung, other titles
     }
 )
 IM_UKRAINE_FROM = dt.date(2022, 3, 11)
-#: integrationsmanagement-private-after-follow-up-accommodation (a check): refugee statuses in
-#: private housing within five years of arrival.
-IM_PRIVATE_REFUGEE = frozenset(
+IM_PRIVATE = frozenset(  # integrationsmanagement-private-after-follow-up-accommodation
     {
-        "gestattung",
-        "gestattung_safe_country",
-        "duldung",
-        "duldung_light",
-        "duldung_ermessen",
-        "ausbildungsduldung",
-        "beschaeftigungsduldung",
-        "ae_25_1",
-        "ae_25_2_refugee",
-        "ae_25_2_subsidiary",
-        "ae_25_3",
-        "ae_25_4",
-        "ae_25_5",
-        "ae_22_23",
-        "ae_25a_25b",
-        "ae_104c",
-        "ae_16g",
-        "ae_family",
+        *JMD_ASYLUM_OR_DULDUNG - {"arrival_certificate"},
+        *("ae_25_1", "ae_25_2_refugee", "ae_25_2_subsidiary", "ae_25_3", "ae_25_4", "ae_25_5"),
+        *("ae_22_23", "ae_25a_25b", "ae_104c", "ae_16g", "ae_family"),
     }
 )
-IM_PRIVATE_OR_UNKNOWN = frozenset({None, *IM_PRIVATE_REFUGEE})
 
 
 def _within(start: dt.date | None, months: int, as_of: dt.date) -> Tri:
@@ -202,8 +184,8 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     age = facts["age"]
     status = facts["residence_status"]
 
-    # JMD: 12 to 26; from 2017 anyone not unlawfully here (arrival certificate and
-    # ausreisepflichtig: ask), before 2017 only checks (secure titles, asylum seekers and Duldung).
+    # JMD: 12 to 26; from 2017 anyone but the undocumented (arrival certificate and
+    # ausreisepflichtig: ask), before 2017 only checks, for every status but the restricted ones.
     if age is not None and not 12 <= age < 27:
         jmd: Tri = False
     elif status is None:
@@ -211,10 +193,8 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
     elif as_of >= JMD_OPENED:
         if status == "undocumented":
             jmd = False
-        elif status in ("arrival_certificate", "ausreisepflichtig"):
-            jmd = None
         else:
-            jmd = None if age is None else True
+            jmd = None if age is None or status in ("arrival_certificate", "ausreisepflichtig") else True
     else:
         jmd = False if status in JMD_NOT_LAWFUL else None
 
@@ -245,33 +225,39 @@ def hand_written(facts: Facts, as_of: dt.date) -> Statuses:
         fsa = None
 
     # Integrationsmanagement: three years from the start of follow-up accommodation (the fourth
-    # year: ask); people from Ukraine in private housing: ask (from 2022-03-11). With a restricted
-    # or unknown status only the checks remain (a restricted status: confidential counselling,
-    # within four years).
+    # year and a restricted status: ask); in private housing, people from Ukraine (from 2022-03-11)
+    # and those who arrived within five years with a protection, asylum or Duldung status: ask.
+    # (facts_for refuses event dates after as_of.)
     since = facts["accommodation_since"]
-    within_four: Tri
-    if since is None or since > as_of:
-        recent_move, fourth_year = (None, None) if since is None else (False, False)
-        within_four = None if since is None else False
+    entry = facts["entry_date"]
+    recent_entry = _within(entry, 60, as_of)
+    ukraine = as_of >= IM_UKRAINE_FROM
+    if accommodation == "anschlussunterbringung":
+        if since is None:
+            im: Tri = None
+        elif as_of <= add_months(since, 36):
+            im = True if status is not None and status not in JMD_NOT_LAWFUL else None
+        else:
+            im = None if as_of <= add_months(since, 48) else False
+    elif accommodation == "private":
+        if status is None:
+            im = False if not ukraine and recent_entry is False else None
+        elif status == "ae_24":
+            im = None if ukraine else False
+        else:
+            im = None if status in IM_PRIVATE and recent_entry is not False else False
+    elif accommodation is None:  # no rule can hold; not eligible only if every rule surely fails
+        gone = since is not None and as_of > add_months(since, 48)
+        if status is None:
+            im = False if gone and not ukraine and recent_entry is False else None
+        elif status in JMD_NOT_LAWFUL:
+            im = False if gone else None
+        else:
+            no_ukraine = status != "ae_24" or not ukraine
+            no_private = status not in IM_PRIVATE or recent_entry is False
+            im = False if gone and no_ukraine and no_private else None
     else:
-        recent_move = as_of <= add_months(since, 36)
-        fourth_year = not recent_move and as_of <= add_months(since, 48)
-        within_four = recent_move or fourth_year
-    ask_ukraine = (
-        as_of >= IM_UKRAINE_FROM and status in (None, "ae_24") and accommodation in (None, "private")
-    )
-    if status is None or status in JMD_NOT_LAWFUL:
-        open_ = accommodation in (None, "anschlussunterbringung") and within_four is not False
-        im: Tri = None if open_ or ask_ukraine else False
-    elif accommodation == "anschlussunterbringung":
-        im = True if recent_move else (None if recent_move is None or fourth_year else False)
-    elif accommodation is None:
-        im = None if recent_move is not False or fourth_year is not False or ask_ukraine else False
-    else:
-        im = None if ask_ukraine else False
-    if im is False and accommodation in (None, "private") and status in IM_PRIVATE_OR_UNKNOWN:
-        # After a move into private housing within five years of arrival: ask the town.
-        im = None if _within(facts["entry_date"], 60, as_of) is not False else False
+        im = False
     return jmd, mbe, fsa, im
 
 
@@ -471,7 +457,7 @@ def main() -> None:
     order = {service.id: SUBSET.index(service.id) for service in subset.services}
 
     def by_decide(case: Case) -> Statuses:
-        decided = decide(subset, case[0], case[1], engines["python"](*case), "de")
+        decided = decide(subset, case[0], case[1], engines["python"](*case))
         statuses: list[Tri] = [None] * len(SUBSET)
         for found in decided:
             statuses[order[found.service]] = STATUS_VALUE[found.status]

@@ -102,7 +102,7 @@ def main() -> None:
 
     def decisions_only(profile: CaseProfile) -> None:
         facts = facts_for(profile, AS_OF)
-        decide(ruleset, facts, AS_OF, evaluate(facts, AS_OF), "de")
+        decide(ruleset, facts, AS_OF, evaluate(facts, AS_OF))
 
     def full(profile: CaseProfile) -> None:
         recommend(profile, as_of=AS_OF, ruleset=ruleset)

@@ -42,7 +42,7 @@ def _reference(
 def _screened(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> tuple[Any, ...]:
     """The reference values and statuses, and the missing fields of every decision ``decide`` makes."""
     values, codes = _reference(ruleset, facts, as_of)
-    missing = {name for decided in decide(ruleset, facts, as_of, values, "en") for name in decided.missing}
+    missing = {name for decided in decide(ruleset, facts, as_of, values) for name in decided.missing}
     assert open_fields(ruleset, facts, values, codes) == missing
     return values, dict(zip((s.id for s in ruleset.services), codes, strict=True)), missing
 

@@ -87,7 +87,7 @@ def test_statuses_agree_with_decide(case: Case) -> None:
     profile, as_of = case
     facts = facts_for(profile, as_of)
     values = evaluate_rules(RULES, facts, as_of)
-    decided = {d.service: d.status for d in decide(RULES, facts, as_of, values, "de")}
+    decided = {d.service: d.status for d in decide(RULES, facts, as_of, values)}
     assert statuses(RULES, values) == decided
 
 
@@ -184,10 +184,11 @@ def test_redacted_explanations_hold_no_personal_values(case: Case) -> None:
                 assert decision.valid_until.isoformat() not in redacted.replace(
                     _stripped(decision).explain(lang), ""
                 )
+            # Short values (an age of 5, a code) also occur in rule texts ("§ 25(5)"): the value as
+            # the explanation attaches it may appear only as often as in the text without values.
+            without_values = _stripped(decision).explain(lang)
             for reason in decision.reasons:
                 for condition in reason.conditions:
                     if condition.actual is not None:
-                        # Short values (an age of 12, a code) also occur in rule texts; what
-                        # must never appear is the value as the explanation attaches it.
-                        assert f"({condition.actual})" not in redacted
-                        assert f": met ({condition.actual}" not in redacted
+                        for attached in (f"({condition.actual})", f": met ({condition.actual}"):
+                            assert redacted.count(attached) == without_values.count(attached)

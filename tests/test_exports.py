@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -123,6 +124,68 @@ def test_labels_cannot_break_out_of_their_quotes() -> None:
     assert '    n0["A #quot;B#quot; #lt;C#gt; D"]' in mermaid.splitlines()
     dot = to_dot(network)
     assert 'label="A \\"B\\" <C> D"' in dot
+
+
+#: A node_modules folder with mermaid and jsdom (``npm install mermaid jsdom``) for Mermaid's own parser.
+MERMAID_MODULES = os.environ.get("REFERRAL_ENGINE_MERMAID_NODE_MODULES", "")
+#: Labels that have broken Mermaid text in some tool or other: quotes, brackets, pipes, comments.
+_HOSTILE_LABELS = (
+    'A "B" <C>\nD',
+    "x]) --> y([z",
+    "a|b|c; end",
+    "%% comment #35; `code` {brace} (paren)",
+    "Jugendmigrationsdienst – خدمة هجرة الشباب",
+    "click n0 call alert()",
+)
+
+
+def _mermaid_texts(tmp_path: Path) -> list[Path]:
+    """Mermaid files of the whole graph, every service's and municipality's part, and hostile labels."""
+    texts = {"all": export_graph(GRAPH, "mermaid")}
+    texts |= {f"service-{s.id}": export_graph(GRAPH, "mermaid", service=s.id) for s in RULES.services}
+    municipalities = sorted(GRAPH.municipalities)
+    texts |= {f"place-{m}": export_graph(GRAPH, "mermaid", municipality=m) for m in municipalities}
+    from referral_engine.exports import to_mermaid
+
+    network = nx.DiGraph()
+    for index, label in enumerate(_HOSTILE_LABELS):
+        kind = ("partner", "offer", "service", "office", "municipality", "partner")[index]
+        network.add_node(f"{kind}:{index}", kind=kind, label=label, sample=index % 2 == 0)
+    network.add_edge("partner:0", "offer:1", relation="runs")
+    texts["hostile"] = to_mermaid(network)
+    paths = []
+    for name, text in texts.items():
+        path = tmp_path / f"{name}.mmd"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.skipif(
+    not MERMAID_MODULES or shutil.which("node") is None,
+    reason="Mermaid's own parser needs node and REFERRAL_ENGINE_MERMAID_NODE_MODULES "
+    "(a node_modules folder with mermaid and jsdom; see README.md)",
+)
+def test_mermaid_parses_with_mermaids_own_parser(tmp_path: Path) -> None:
+    """mermaid.parse() (under jsdom) accepts every export and rejects a broken flowchart (the control)."""
+    paths = _mermaid_texts(tmp_path)
+    broken = tmp_path / "broken.mmd"
+    broken.write_text('flowchart LR\n    n0["open\n', encoding="utf-8")
+    script = Path(__file__).parent.parent / "tools" / "mermaid_parse.mjs"
+    done = subprocess.run(
+        ["node", str(script), *map(str, [*paths, broken])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "REFERRAL_ENGINE_MERMAID_NODE_MODULES": MERMAID_MODULES},
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(paths) + 1, done.stderr
+    assert [line for line in lines[:-1] if not line.startswith("ok ")] == []
+    assert all(line.endswith(" flowchart-v2") for line in lines[:-1])
+    assert lines[-1].startswith(f"error {broken}: Parse error")
+    assert done.returncode == 1
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")

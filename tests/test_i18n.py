@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import string
 from pathlib import Path
@@ -11,13 +12,22 @@ from typing import Any
 import pytest
 import yaml
 
-from referral_engine import RuleFileError, UsageError, default_ruleset, load_ruleset, recommend, why_not
+from referral_engine import (
+    Recommendation,
+    RuleFileError,
+    UsageError,
+    default_ruleset,
+    load_ruleset,
+    recommend,
+    why_not,
+)
 from referral_engine.cli import main
 from referral_engine.explain import recommendation_html, timeline_html
 from referral_engine.loader import keyed_texts
 from referral_engine.ruleset import Ruleset
 from referral_engine.schema import json_schema, shipped_schema
 from referral_engine.verify import check
+from referral_engine.words import base_words
 
 from .conftest import REPO
 
@@ -72,13 +82,12 @@ def test_a_recommendation_in_a_catalogue_language_has_translated_steps_and_quest
 
 @pytest.mark.parametrize("code", ["uk", "ar"])
 def test_a_draft_catalogue_says_so_and_lists_what_fell_back(code: str) -> None:
-    """A recommendation in a draft language carries its status and the keys of the German texts it shows."""
+    """A recommendation in a draft language carries its status; the bundled ones leave nothing German."""
     rec = recommend(PROFILE, as_of=AS_OF, lang=code)
     assert rec.translation is not None
     assert (rec.translation.language, rec.translation.status, rec.translation.draft) == (code, "draft", True)
-    assert "services.jmd.name" in rec.translation.fell_back
-    assert rec.decision("jmd").name == default_ruleset().service("jmd").name.de
-    assert not any(key.startswith(("steps.", "fields.", "messages.")) for key in rec.translation.fell_back)
+    assert rec.translation.fell_back == ()
+    assert rec.decision("jmd").name == catalogue(code)["texts"]["services.jmd.name"]
     assert "draft translation — not yet reviewed" in recommendation_html(rec)
 
 
@@ -135,10 +144,27 @@ def test_every_key_of_a_bundled_catalogue_exists_and_keeps_the_german_placeholde
 
 @pytest.mark.parametrize("code", ["uk", "ar"])
 def test_a_bundled_catalogue_translates_every_client_facing_text(code: str) -> None:
-    """The uk and ar catalogues translate every next step, question, message and data-category label."""
+    """The uk and ar catalogues translate every text: steps, questions, messages, names, notes, words."""
     keyed = bundled_keys(default_ruleset())
-    client_facing = {k for k in keyed if k.startswith(("steps.", "fields.", "messages.", "categories."))}
-    assert client_facing <= set(catalogue(code)["texts"])
+    assert {k.split(".")[0] for k in keyed} == {
+        "steps", "fields", "messages", "categories", "services", "rules", "words"
+    }  # fmt: skip
+    assert sorted(set(keyed) - set(catalogue(code)["texts"])) == []
+
+
+@pytest.mark.parametrize("code", ["uk", "ar"])
+def test_service_names_and_rule_notes_are_translated_and_keep_the_german_term(code: str) -> None:
+    """Services' names and reasons' notes come from the catalogue; the JMD's German name stays in it."""
+    texts = catalogue(code)["texts"]
+    rec = recommend(PROFILE, as_of=AS_OF, lang=code)
+    jmd = rec.decision("jmd")
+    assert jmd.name == texts["services.jmd.name"]
+    assert "Jugendmigrationsdienst" in jmd.name
+    assert all(d.name == texts[f"services.{d.service}.name"] for d in rec.decisions)
+    notes = [(r.rule, r.note) for d in rec.decisions for r in d.reasons if r.note]
+    assert notes
+    assert all(note == texts[f"rules.{rule}.note"] for rule, note in notes)
+    assert texts["rules.jmd-lawful-or-tolerated.note"] in jmd.explain()
 
 
 @pytest.mark.parametrize("code", ["uk", "ar"])
@@ -333,10 +359,140 @@ def test_arabic_html_is_right_to_left() -> None:
     assert ukrainian.startswith('<div lang="uk" dir="ltr">')
 
 
-def test_explanations_accept_a_catalogue_language_and_use_german_words() -> None:
-    """A decision explained in uk keeps the German word tables (their fallback) and reads without error."""
-    rec = recommend(PROFILE, as_of=AS_OF, lang="uk")
-    assert rec.decision("jmd").explain("uk") == rec.decision("jmd").explain("de")
+#: German words of the library that must not show in a uk or ar explanation (whole words).
+_GERMAN_KEYS = ("status.", "outcome.", "rule_outcome.", "effect.", "confidence.", "field.", "label.rule")
+
+
+def _german_words() -> set[str]:
+    """The German texts of the library's words above, plus the German operator phrases."""
+    found = {t.de for k, t in base_words().items() if k.startswith(_GERMAN_KEYS)}
+    return found | {"ist eines von", "ist keines von", "liegt höchstens", "liegt mehr als", "zurück"}
+
+
+def _without_rule_texts(text: str, rec: Recommendation) -> str:
+    """``text`` without the rule set's texts (names, notes, sources): they are not the library's words."""
+    for decision in rec.decisions:
+        text = text.replace(decision.name, "")
+        for reason in decision.reasons:
+            text = text.replace(reason.note or "", "").replace(" | ".join(reason.source), "")
+    return text
+
+
+@pytest.mark.parametrize("code", ["uk", "ar"])
+def test_explanations_in_uk_and_ar_use_the_catalogue_words_not_german_ones(code: str) -> None:
+    """Status, outcome, effect, operator, field and residence-status words come from the catalogue."""
+    texts = catalogue(code)["texts"]
+    profile = {**PROFILE, "entry_date": "2024-05-01", "benefits": "asylblg"}
+    rec = recommend(profile, as_of=AS_OF, lang=code)
+    explained = "\n".join(d.explain() for d in rec.decisions)
+    assert rec.decision("jmd").explain().splitlines()[0].endswith(texts["words.status.eligible"])
+    assert texts["words.field.residence_status"] in explained
+    assert texts["words.residence_status.duldung"] in explained
+    assert texts["words.label.rule"] in explained
+    assert "[de]" not in explained
+    rest = _without_rule_texts(explained, rec)
+    german = [w for w in _german_words() if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", rest)]
+    assert german == []
+    why = why_not(profile, "integrationskurs", as_of=AS_OF, lang=code)
+    assert why.explain().splitlines()[0].endswith(texts[f"words.status.{why.status.value}"])
+
+
+@pytest.mark.parametrize("code", ["uk", "ar"])
+def test_the_html_of_a_catalogue_language_uses_its_headings_and_status_words(code: str) -> None:
+    """The recommendation's HTML table has the catalogue's headings, status words and draft notice."""
+    texts = catalogue(code)["texts"]
+    html = recommendation_html(recommend(PROFILE, as_of=AS_OF, lang=code))
+    for key in ("heading.service", "heading.responsible", "heading.recommendation", "status.eligible"):
+        assert texts[f"words.{key}"] in html
+    assert texts["words.label.draft"] in html
+    assert "<th>Leistung</th>" not in html
+    assert "Zuständig" not in html
+
+
+def test_a_redacted_explanation_in_a_catalogue_language_shows_none_of_the_persons_values() -> None:
+    """redact=True leaves out the person's values in uk as in German (planted date, status label)."""
+    planted = "1999-08-17"
+    rec = recommend({**PROFILE, "age": None, "birth_date": planted}, as_of=AS_OF, lang="uk")
+    plain = rec.decision("jmd").explain()
+    redacted = rec.decision("jmd").explain(redact=True)
+    assert "(26)" in plain
+    assert "(26)" not in redacted
+    assert planted not in redacted
+    duldung = catalogue("uk")["texts"]["words.residence_status.duldung"]
+    assert f"({duldung})" in plain
+    assert f"({duldung})" not in redacted
+
+
+def test_an_unknown_explanation_language_is_refused_without_repeating_it() -> None:
+    """explain(lang=<marker>) is a UsageError that does not echo the value given."""
+    marker = "SECRET-Amina-4711"
+    decision = recommend(PROFILE, as_of=AS_OF).decision("jmd")
+    with pytest.raises(UsageError) as raised:
+        decision.explain(marker)
+    assert marker not in str(raised.value)
+
+
+#: A deployment's new language: a few of the library's words, the rest falls back to German.
+TURKISH = """\
+language: tr
+name: Türkçe
+direction: ltr
+fallback: de
+status: draft
+texts:
+  words.status.eligible: "hak sahibi"
+  words.field.age: "yaş"
+  words.operator.in: "{field} şunlardan biri: {value}"
+  words.heading.service: "Hizmet"
+  words.label.draft: "taslak çeviri"
+"""
+
+
+def test_a_deployment_language_without_code_translates_the_library_words(tmp_path: Path) -> None:
+    """A new i18n/tr.yaml gives explain(), HTML and text output its words; missing ones are German, marked."""
+    ruleset = load_ruleset(overlay(tmp_path, {"tr.yaml": TURKISH}))
+    rec = recommend(PROFILE, as_of=AS_OF, ruleset=ruleset, lang="tr")
+    jmd = rec.decision("jmd").explain()
+    assert jmd.splitlines()[0].endswith(": hak sahibi")
+    assert "yaş ≥ 12: erfüllt [de] (20)" in jmd
+    assert "Zuständig [de]: " in jmd
+    html = recommendation_html(rec)
+    assert html.startswith('<div lang="tr" dir="ltr">')
+    assert "<th>Hizmet</th>" in html
+    assert "<th>Zuständig [de]</th>" in html
+    assert "taslak çeviri" in html
+    assert "hak sahibi" in rec.decision("jmd")._repr_html_()
+
+
+def test_a_word_falls_back_along_the_chain_and_names_the_language_it_came_from(tmp_path: Path) -> None:
+    """A right-to-left deployment language falling back to ar shows ar's words, marked [ar], in rtl HTML."""
+    persian = TURKISH.replace("language: tr", "language: fa").replace("name: Türkçe", "name: فارسی")
+    persian = persian.replace("direction: ltr", "direction: rtl").replace("fallback: de", "fallback: ar")
+    ruleset = load_ruleset(overlay(tmp_path, {"fa.yaml": persian}))
+    rec = recommend(PROFILE, as_of=AS_OF, ruleset=ruleset, lang="fa")
+    met = catalogue("ar")["texts"]["words.outcome.met"]
+    assert f"yaş ≥ 12: {met} [ar] (20)" in rec.decision("jmd").explain()
+    assert recommendation_html(rec).startswith('<div lang="fa" dir="rtl">')
+
+
+def test_every_html_of_a_right_to_left_deployment_language_is_rtl(tmp_path: Path) -> None:
+    """A catalogue's direction: rtl reaches the HTML of decisions, why-not and timelines, not only tables."""
+    sorani = TURKISH.replace("language: tr", "language: ku").replace("name: Türkçe", "name: کوردی")
+    ruleset = load_ruleset(overlay(tmp_path, {"ku.yaml": sorani.replace("direction: ltr", "direction: rtl")}))
+    rec = recommend(PROFILE, as_of=AS_OF, ruleset=ruleset, lang="ku")
+    opening = '<div lang="ku" dir="rtl">'
+    assert recommendation_html(rec).startswith(opening)
+    assert rec.decision("jmd")._repr_html_().startswith(opening)
+    assert timeline_html(rec.timeline(dt.date(2030, 1, 1))).startswith(opening)
+    why = why_not(PROFILE, "integrationskurs", as_of=AS_OF, ruleset=ruleset, lang="ku")
+    assert why._repr_html_().startswith(opening)
+
+
+def test_a_catalogue_word_must_keep_its_placeholders(tmp_path: Path) -> None:
+    """A word's translation without {field} is a located problem, like any other catalogue text."""
+    broken = TURKISH.replace('"{field} şunlardan biri: {value}"', '"şunlardan biri: {value}"')
+    with pytest.raises(RuleFileError, match=r"placeholder '\{field\}' of the German text is missing"):
+        load_ruleset(overlay(tmp_path, {"tr.yaml": broken}))
 
 
 def test_the_command_line_speaks_a_catalogue_language_and_says_draft(
@@ -345,7 +501,9 @@ def test_the_command_line_speaks_a_catalogue_language_and_says_draft(
     """`demo --lang uk` prints Ukrainian steps and the draft note; an unknown language is exit 2."""
     assert main(["demo", "--lang", "uk", "--as-of", "2026-03-01"]) == 0
     out = capsys.readouterr().out
-    assert "draft translation — not yet reviewed (Українська)" in out
+    draft = catalogue("uk")["texts"]["words.label.draft"]
+    assert f"draft translation — not yet reviewed (Українська: {draft})" in out
+    assert catalogue("uk")["texts"]["words.cli.steps"] + ":" in out
     with pytest.raises(SystemExit) as caught:
         main(["demo", "--lang", "xx"])
     assert caught.value.code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -88,12 +89,20 @@ def test_wheel_carries_rules_and_cases_and_loads_them(tmp_path: Path) -> None:
         metadata = next(archive.read(n) for n in names if n.endswith(".dist-info/METADATA")).decode()
         entry_points = next(archive.read(n) for n in names if n.endswith("entry_points.txt")).decode()
     assert "referral_engine/rules/ruleset.yaml" in names
+    assert "referral_engine/words.yaml" in names
     assert "referral_engine/example_cases/" + CASE_NAMES[0] in names
     assert "referral_engine_plugins/pytest_plugin.py" in names
     assert f"Version: {referral_engine.__version__}" in metadata
     assert "Classifier: Framework :: Pytest" in metadata
     assert "referral_engine = referral_engine_plugins.pytest_plugin" in entry_points
     assert "_hypothesis_setup_hook" in entry_points
+    # The index page: README's text, with links into the repository or to its headings made plain.
+    description = metadata.split("\n\n", 1)[1]
+    assert "Content-Type: text/markdown" in metadata
+    assert "## Safe referrals and data protection" in description
+    assert re.findall(r"\]\(([^)]*)\)", description)  # it still has links: the absolute ones
+    assert all(link.startswith(("http://", "https://")) for link in re.findall(r"\]\(([^)]*)\)", description))
+    assert "[`rules/`](rules/README.md)" not in description
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],

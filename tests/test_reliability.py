@@ -212,9 +212,8 @@ def test_purge_caches_forgets_every_case_value() -> None:
     profile = {"birth_date": "1961-07-13", "entry_date": "2019-11-17", "residence_status": "gestattung"}
     for engine in ENGINES:
         recommend(profile, as_of=DAY, ruleset=ruleset, engine=engine).timeline(dt.date(2030, 1, 1))
-    assert "2019-11-17" in repr(ruleset._reason_memo) or dates._period_end.cache_info().currsize
+    assert dates._period_end.cache_info().currsize
     purge_caches()
-    assert not ruleset._reason_memo
     assert not ruleset._in_force_memo
     assert dates._period_end.cache_info().currsize == 0
     assert dates.window_start.cache_info().currsize == 0

@@ -115,6 +115,29 @@ def parse_json(text: str, where: str, fail: Fail, *, line_offset: int = 0) -> An
     return data
 
 
+def csv_header(header: list[str] | None, name: str, allowed: set[str], fail: Fail) -> list[str]:
+    """The column names of a CSV header row, checked: distinct names from ``allowed``.
+
+    A file without a header (whose first line holds a case) is refused without showing that line.
+    """
+    if header is None:
+        raise fail(f"{name}:1: empty file; expected a header row of column names")
+    columns = [cell.strip() for cell in header]
+    seen: dict[str, int] = {}
+    for number, column in enumerate(columns, start=1):
+        if column not in allowed:
+            raise fail(
+                f"{name}:1: unknown column {shown_key(column)} (column {number}); columns are id, "
+                "as_of and profile fields; is the header row missing?"
+            )
+        if column in seen:
+            raise fail(
+                f"{name}:1: column {shown_key(column)} appears twice (columns {seen[column]} and {number})"
+            )
+        seen[column] = number
+    return columns
+
+
 def csv_rows(text: str, name: str, allowed: set[str], fail: Fail) -> Iterator[tuple[int, dict[str, str]]]:
     """``(line, row)`` for each data row of a CSV file whose header is checked before any row is read.
 
@@ -123,23 +146,7 @@ def csv_rows(text: str, name: str, allowed: set[str], fail: Fail) -> Iterator[tu
     """
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, None)
-        if header is None:
-            raise fail(f"{name}:1: empty file; expected a header row of column names")
-        columns = [cell.strip() for cell in header]
-        seen: dict[str, int] = {}
-        for number, column in enumerate(columns, start=1):
-            if column not in allowed:
-                raise fail(
-                    f"{name}:1: unknown column {shown_key(column)} (column {number}); columns are id, "
-                    "as_of and profile fields; is the header row missing?"
-                )
-            if column in seen:
-                raise fail(
-                    f"{name}:1: column {shown_key(column)} appears twice "
-                    f"(columns {seen[column]} and {number})"
-                )
-            seen[column] = number
+        columns = csv_header(next(reader, None), name, allowed, fail)
         for row in reader:
             line = reader.line_num
             if not any(cell.strip() for cell in row):

@@ -45,7 +45,7 @@ from .loader import default_ruleset
 from .models import CaseProfile, Lang, Recommendation, Status
 from .recommend import check_as_of, check_consents, recommend
 from .ruleset import Ruleset
-from .steps import service_steps
+from .steps import unrouted
 
 if TYPE_CHECKING:
     from .columnar import ColumnarRules
@@ -149,13 +149,13 @@ class _Screen:
         """
         if all(status is Status.NOT_ELIGIBLE for status in by_service.values()):
             return False
-        decided = decide(self.ruleset, facts, self.as_of, values, "de")
+        decided = decide(self.ruleset, facts, self.as_of, values)
         routes = {
             d.service: safe_route(self.ruleset, d.service, profile, self.as_of, values)
             for d in decided
             if d.status is not Status.NOT_ELIGIBLE
         }
-        return bool(service_steps(self.ruleset, decided, routes, profile, facts, self.as_of, "de").unrouted)
+        return bool(unrouted(self.ruleset, decided, routes, profile, facts, self.as_of))
 
 
 @dataclass(frozen=True)

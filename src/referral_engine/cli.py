@@ -1,4 +1,7 @@
-"""The ``referral-engine`` command: ``demo``, ``recommend`` one case, ``check`` rules, ``diff`` two rule sets.
+"""The ``referral-engine`` command: ``demo``, ``recommend``, ``batch``, ``check``, ``diff`` and more.
+
+``recommend`` decides one case, ``batch`` a file of cases, ``check`` verifies rules and ``diff``
+compares two rule sets.
 
 Every subcommand takes the options that apply to it from one set: ``--rules DIR``, ``--engine
 python|durable``, ``--lang de|en``, ``--json`` and ``--as-of YYYY-MM-DD``. ``recommend -`` reads
@@ -6,10 +9,13 @@ the case from standard input. ``referral-engine`` alone prints the help (exit co
 ``referral-engine --version`` the package version, the bundled rule set's version and the
 default engine.
 
-Exit codes: 0 success; 1 ``check`` found errors (warnings do not count); 2 bad input (a broken
-case file, invalid case data, broken rule files, a wrong argument, no command), reported as a
-one-line message on stderr, never a traceback; 3 the rule engine failed (not the input's fault);
-130 interrupted (Ctrl-C). Messages name files, lines and fields, never case values.
+Exit codes: 0 success; 1 ``check`` found errors (warnings do not count), or ``batch --on-error
+skip`` skipped bad rows (the others were written; each skipped row is listed on stderr); 2 bad
+input (a broken case file, invalid case data, ``batch`` stopped at a bad row, broken rule files,
+a wrong argument, no command), reported as a one-line message on stderr, never a traceback; 3 the
+rule engine failed (not the input's fault); 130 interrupted (Ctrl-C). Messages name files, lines
+and fields, never case values. ``batch`` and ``diff`` show a progress line on stderr when it is
+a terminal (``--progress``/``--no-progress`` decide otherwise); it holds counts, never case data.
 """
 
 from __future__ import annotations
@@ -17,33 +23,43 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import json
 import os
 import shutil
 import stat
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, get_args
 
 from . import __version__, engines
+from ._batchio import FORMATS, STDIO, BadRow, Item, Row, Sink, Source, file_format
 from ._bundled import bundled
 from ._input import parse_json, shown_key
-from .errors import EngineError, ReferralEngineError, RuleFileError
+from ._progress import Progress
+from .batch import CaseStatuses, recommend_many
+from .changes import rules_at
+from .errors import EngineError, ProfileError, ReferralEngineError, RuleFileError
 from .explain import printable
 from .exports import GRAPH_FORMATS, export_graph
 from .hsds import write_hsds
-from .impact import GENERATED, SEED, diff, generated_cases, read_cases
+from .impact import GENERATED, SEED, Case, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import ENGINES, Recommendation, Status
+from .models import ENGINES, Lang, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
 from .verify import check
+from .words import word
 
 EXIT_FINDINGS = 1
+#: ``batch --on-error skip`` skipped rows (shares the code of ``check`` finding errors).
+EXIT_SKIPPED = EXIT_FINDINGS
 EXIT_BAD_INPUT = 2
 EXIT_ENGINE = 3
 EXIT_INTERRUPTED = 130
@@ -52,20 +68,21 @@ _CASE_KEYS = ("title", "as_of", "profile")
 #: The largest case file ``recommend`` reads (a profile is well under a kilobyte).
 MAX_CASE_BYTES = 1024 * 1024
 
-_LABELS: dict[str, dict[str, str]] = {
-    "case": {"de": "Fall", "en": "Case"},
-    "as_of": {"de": "Stand", "en": "As of"},
-    "rules": {"de": "Regeln", "en": "Rules"},
-    "eligible": {"de": "Passende Angebote", "en": "Services that fit"},
-    "undetermined": {"de": "Noch offen", "en": "Not yet decided"},
-    "not_eligible": {"de": "Passt nicht", "en": "Does not fit"},
-    "steps": {"de": "Nächste Schritte", "en": "Next steps"},
-    "no_partner": {"de": "kein Partner vor Ort", "en": "no local partner"},
-    "needs": {"de": "fehlt", "en": "needs"},
-    "check": {"de": "Prüfung durch Partner", "en": "partner must check"},
-    "because": {"de": "Grund", "en": "because"},
-    "none": {"de": "keine", "en": "none"},
-}
+#: The labels of the text output: ``cli.<key>`` in the library's words (:mod:`referral_engine.words`).
+_LABELS = (
+    "case",
+    "as_of",
+    "rules",
+    "eligible",
+    "undetermined",
+    "not_eligible",
+    "steps",
+    "no_partner",
+    "needs",
+    "check",
+    "because",
+    "none",
+)
 
 
 class _BadInput(Exception):
@@ -165,7 +182,20 @@ def _run(args: argparse.Namespace) -> int:
         if args.json and args.format == "text":
             raise _BadInput("--json and --format disagree: give one of them")
         as_json = args.json or args.format == "json"
-        return _check(folder, since, engine, verbose=args.verbose, as_json=as_json, out=sys.stdout)
+        if args.against is not None and args.since_ref is not None:
+            raise _BadInput("give one of --against DIR and --since REV")
+        if args.against is not None:
+            _folder_or_fail(args.against)
+        return _check(
+            folder,
+            since,
+            engine,
+            verbose=args.verbose,
+            as_json=as_json,
+            out=sys.stdout,
+            against=args.against,
+            since_ref=args.since_ref,
+        )
     if args.command == "diff":
         _diff(args, as_of, engine, sys.stdout)
         return 0
@@ -192,6 +222,8 @@ def _run(args: argparse.Namespace) -> int:
         for path in written:
             print(_printable(str(path)))
         return 0
+    if args.command == "batch":
+        return _batch(args, ruleset, as_of, engine, sys.stdin.buffer, sys.stdout, sys.stderr)
     if args.command == "demo":
         _demo(ruleset, as_of, args.lang, engine, args.json, sys.stdout)
     else:
@@ -223,7 +255,9 @@ def _folder_or_fail(folder: str) -> None:
         raise _BadInput("the rule folder's name is not a valid path") from None
 
 
-def _common(command: argparse.ArgumentParser, *, rules: bool = True, lang: bool = True) -> None:
+def _common(
+    command: argparse.ArgumentParser, *, rules: bool = True, lang: bool = True, as_json: bool = True
+) -> None:
     """The options every subcommand shares, where they apply to it."""
     if rules:
         command.add_argument("--rules", metavar="DIR", help="a rule folder instead of the bundled rules")
@@ -239,15 +273,24 @@ def _common(command: argparse.ArgumentParser, *, rules: bool = True, lang: bool 
             metavar="LANG",
             help="language of the output: de, en or a language of the rule set's catalogues (uk, ar)",
         )
-    command.add_argument("--json", action="store_true", help="print the result as JSON")
+    if as_json:
+        command.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _progress_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        help="show a progress line on stderr (default: when stderr is a terminal)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="referral-engine",
         description="Recommend integration services, responsible partners and next steps for a case.",
-        epilog="Exit codes: 0 success, 1 check found errors, 2 bad input or usage (also: no command), "
-        "3 the rule engine failed, 130 interrupted.",
+        epilog="Exit codes: 0 success, 1 check found errors or batch skipped bad rows, 2 bad input or "
+        "usage (also: no command), 3 the rule engine failed, 130 interrupted.",
     )
     parser.add_argument(
         "--version",
@@ -263,6 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     for command in (demo, one):
         command.add_argument("--as-of", metavar="YYYY-MM-DD", help="apply the rules for this date")
         _common(command)
+    _batch_parser(commands)
     check = commands.add_parser(
         "check",
         help="verify a rule folder: load problems, dead rules, contradictions, gaps, partner coverage",
@@ -281,6 +325,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--format", choices=("text", "json"), help="the report's format (default text; --json = json)"
+    )
+    check.add_argument(
+        "--against",
+        metavar="DIR",
+        help="the rule folder you started from: findings on rules changed since then come first",
+    )
+    check.add_argument(
+        "--since",
+        dest="since_ref",
+        metavar="REV",
+        help="like --against, with the rule folder as committed at this git revision (e.g. HEAD, main)",
     )
     compare = commands.add_parser(
         "diff",
@@ -306,6 +361,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json", "html"), help="the report's format (default text; --json = json)"
     )
     _common(compare, rules=False, lang=False)
+    _progress_option(compare)
     graph = commands.add_parser(
         "graph",
         help="the partner graph as Mermaid, Graphviz DOT, GraphML or node-link JSON",
@@ -336,6 +392,208 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _batch_parser(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="decide a file of cases: JSON lines, CSV or Parquet in and out (- is stdin/stdout)",
+        description="Each row of IN is a case: a profile (JSON lines: an object, or {id, title, as_of, "
+        "profile}; CSV and Parquet: columns of profile fields plus optional id, title and as_of; an empty "
+        "cell is unknown; consents, and languages if not separated by spaces, as a JSON cell). "
+        "OUT gets one row per case, in input order: row, id, as_of, one column per service with its "
+        "status, open_fields (--detail full: also eligible and next_steps; as JSON lines, each case's "
+        "whole recommendation). A bad row is named by file:line, never by its values. Exit code 0; 1 if "
+        "--on-error skip skipped rows (each listed on stderr); 2 on bad input (with --on-error fail, "
+        "the default: at the first bad row, leaving no OUT file); 3 if the engine failed.",
+    )
+    batch.add_argument("input", metavar="IN", help="the cases: .jsonl, .csv or .parquet; - for stdin")
+    batch.add_argument(
+        "output", metavar="OUT", help="where results go: .jsonl, .csv or .parquet; - for stdout"
+    )
+    batch.add_argument("--in-format", choices=FORMATS, help="the format of IN (default: from its suffix)")
+    batch.add_argument("--out-format", choices=FORMATS, help="the format of OUT (default: from its suffix)")
+    batch.add_argument(
+        "--detail",
+        choices=("statuses", "full"),
+        default="statuses",
+        help="statuses (default): each service's status and the open fields; full: the recommendation",
+    )
+    batch.add_argument(
+        "--on-error",
+        choices=("fail", "skip"),
+        default="fail",
+        help="a bad row stops the run (fail, the default) or is left out and listed on stderr (skip)",
+    )
+    batch.add_argument("--processes", type=int, metavar="N", help="decide in N worker processes")
+    batch.add_argument(
+        "--as-of", metavar="YYYY-MM-DD", help="apply the rules for this date (a row's own as_of wins)"
+    )
+    _common(batch, as_json=False)
+    _progress_option(batch)
+
+
+#: Stands in a batch for a row that could not be read, so that results stay in step with rows:
+#: it is no valid profile, so it is decided as a ProfileError (the row's own problem is reported).
+_UNREADABLE: dict[str, Any] = {"(a row that could not be read)": None}
+
+
+def _decided(
+    items: Iterable[Item],
+    default_day: dt.date,
+    decide: Callable[[dt.date, Iterator[Any]], Iterator[Recommendation | CaseStatuses | ProfileError]],
+) -> Iterator[tuple[Item, Recommendation | CaseStatuses | ProfileError]]:
+    """Each row with its result, in order: runs of rows with the same date are decided together."""
+    source = iter(items)
+    stash: list[Item] = []
+
+    def pull() -> Item | None:
+        return stash.pop() if stash else next(source, None)
+
+    def feed(day: dt.date, pending: deque[Item]) -> Iterator[Any]:
+        while (item := pull()) is not None:
+            if isinstance(item, Row) and (item.as_of or default_day) != day:
+                stash.append(item)
+                return
+            pending.append(item)
+            yield item.profile if isinstance(item, Row) else _UNREADABLE
+
+    while (first := pull()) is not None:
+        stash.append(first)
+        day = (first.as_of if isinstance(first, Row) else None) or default_day
+        pending: deque[Item] = deque()
+        results = decide(day, feed(day, pending))
+        try:
+            for result in results:
+                yield pending.popleft(), result
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+
+
+def _batch(
+    args: argparse.Namespace,
+    ruleset: Ruleset,
+    as_of: dt.date | None,
+    engine: str,
+    stdin: Any,
+    stdout: TextIO,
+    stderr: TextIO,
+) -> int:
+    in_format = file_format(args.input, args.in_format, "in")
+    out_format = file_format(args.output, args.out_format, "out")
+    if args.processes is not None and args.processes < 1:
+        raise _BadInput("--processes must be a positive whole number")
+    detail = args.detail
+    services = [service.id for service in ruleset.services]
+    clash = sorted({"row", "id", "as_of", "open_fields", "eligible", "next_steps"} & set(services))
+    if clash:
+        raise _BadInput(f"a service is called {clash[0]!r}, like a column of the output")
+    columns = ["row", "id", "as_of", *services, "open_fields"]
+    if detail == "full":
+        columns += ["eligible", "next_steps"]
+    nested = detail == "full" and out_format == "jsonl"
+    default_day = as_of or dt.date.today()
+    # Statuses have no text; recommend_many writes recommendations in German or English only.
+    lang: Lang = "de" if detail == "statuses" else args.lang
+    if lang not in get_args(Lang):
+        raise _BadInput(f"batch --detail full writes recommendations in: {', '.join(get_args(Lang))}")
+
+    def decide(day: dt.date, profiles: Iterator[Any]) -> Iterator[Any]:
+        return recommend_many(
+            profiles,
+            as_of=day,
+            ruleset=ruleset,
+            engine=engine,
+            lang=lang,
+            detail=detail,
+            errors="collect",
+            processes=args.processes,
+        )
+
+    progress = Progress("referral-engine batch", stderr, enabled=_show_progress(args.progress, stderr))
+    source = Source(args.input, in_format, stdin)
+    read = skipped = 0
+    try:
+        stdout.flush()
+        sink = Sink(args.output, out_format, columns, getattr(stdout, "buffer", None))
+        try:
+            for item, result in _decided(source, default_day, decide):
+                read += 1
+                if isinstance(item, Row) and not isinstance(result, ProfileError):
+                    sink.write(_record(item, item.as_of or default_day, result, services, nested=nested))
+                else:
+                    problem = _problem(item, result)
+                    if args.on_error == "fail":
+                        raise _BadInput(
+                            f"{problem} (stopped there; --on-error skip decides the other rows "
+                            "and lists every bad row)"
+                        )
+                    skipped += 1
+                    progress.note(_line(f"referral-engine batch: skipped {problem}"))
+                progress.done(read, functools.partial(source.share, read))
+            sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+    finally:
+        source.close()
+        progress.close()
+    where = "standard output" if args.output == STDIO else args.output
+    listed = " (listed above)" if skipped else ""
+    stderr.write(
+        _line(
+            f"referral-engine batch: {read - skipped} of {read} rows decided, {skipped} skipped{listed}; "
+            f"wrote {where} in {progress.seconds():.1f} s"
+        )
+        + "\n"
+    )
+    return EXIT_SKIPPED if skipped else 0
+
+
+def _problem(item: Item, result: Recommendation | CaseStatuses | ProfileError) -> str:
+    """What is wrong with a bad row: its place first, never a value."""
+    if isinstance(item, BadRow):
+        return item.problem
+    problems = result.problems if isinstance(result, ProfileError) else ()
+    # without the index: that counts the rows of one run of recommend_many, not of the file
+    return f"{item.where}: {ProfileError(problems)}"
+
+
+def _record(
+    row: Row,
+    day: dt.date,
+    result: Recommendation | CaseStatuses,
+    services: Sequence[str],
+    *,
+    nested: bool,
+) -> dict[str, Any]:
+    """One row of ``batch``'s output (see its --help); ``nested``: the whole recommendation."""
+    record: dict[str, Any] = {"row": row.number, "id": row.id, "as_of": day}
+    if isinstance(result, CaseStatuses):
+        record.update({service: result.statuses[service].value for service in services})
+        record["open_fields"] = result.open_fields
+        return record
+    if nested:
+        record["recommendation"] = result.model_dump(mode="json")
+        return record
+    statuses = {decision.service: decision.status.value for decision in result.decisions}
+    record.update({service: statuses.get(service) for service in services})
+    record["open_fields"] = len(result.missing)
+    record["eligible"] = [d.service for d in result.decisions if d.status is Status.ELIGIBLE]
+    record["next_steps"] = [step.id for step in result.next_steps]
+    return record
+
+
+def _show_progress(option: bool | None, stream: TextIO) -> bool:
+    """``--progress``/``--no-progress``, else whether ``stream`` is a terminal."""
+    if option is not None:
+        return option
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _check(
     rules_dir: str | None,
     since: dt.date | None,
@@ -344,15 +602,42 @@ def _check(
     verbose: bool,
     as_json: bool,
     out: TextIO,
+    against: str | None = None,
+    since_ref: str | None = None,
 ) -> int:
     if rules_dir is not None:
         _folder_or_fail(rules_dir)
-    report = check(rules_dir if rules_dir is not None else default_ruleset(), since=since, engine=engine)
+    rules = rules_dir if rules_dir is not None else default_ruleset()
+    try:
+        if since_ref is not None:
+            folder = rules_dir if rules_dir is not None else default_ruleset().path
+            with tempfile.TemporaryDirectory(prefix="referral-engine-since-") as old:
+                rules_at(folder, since_ref, old)
+                report = check(rules, since=since, engine=engine, against=old, against_label=since_ref)
+        else:
+            report = check(rules, since=since, engine=engine, against=against)
+    except RuleFileError as error:
+        # Only the earlier rules can fail here: check() turns the checked folder's problems into findings.
+        earlier = since_ref if since_ref is not None else against
+        raise _BadInput(
+            f"the rules to compare with ({earlier}) do not load: {len(error.problems)} problems; "
+            "run check on them first"
+        ) from None
     if as_json:
-        findings = [dict(asdict(f), where=f.where) for f in report.findings]
-        out.write(
-            json.dumps({"ruleset": report.ruleset, "ok": report.ok, "findings": findings}, indent=2) + "\n"
-        )
+        findings = [
+            dict(
+                asdict(f),
+                where=f.where,
+                changed=f.changed,
+                causes=[dict(asdict(c), where=c.where) for c in f.causes],
+            )
+            for f in report.findings
+        ]
+        document: dict[str, Any] = {"ruleset": report.ruleset, "ok": report.ok, "findings": findings}
+        if report.against is not None:
+            document["against"] = report.against
+            document["changed"] = [{"subject": subject, "id": id_} for subject, id_ in report.changed]
+        out.write(json.dumps(document, indent=2) + "\n")
     else:
         # Wrapped for a person at a terminal; one line per finding for a pipe (grep, a file).
         width = shutil.get_terminal_size((100, 24)).columns if out.isatty() else None
@@ -367,7 +652,18 @@ def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str, out: Tex
     cases = (
         read_cases(args.cases) if args.cases else generated_cases((old, new), as_of=as_of, count=args.count)
     )
-    impact = diff(old, new, cases, as_of=as_of, generated=not args.cases, engine=engine)
+    progress = Progress("referral-engine diff", sys.stderr, enabled=_show_progress(args.progress, sys.stderr))
+    try:
+        impact = diff(
+            old, new, _counted(cases, progress), as_of=as_of, generated=not args.cases, engine=engine
+        )
+    finally:
+        progress.close()
+    if progress.enabled:
+        sys.stderr.write(
+            f"referral-engine diff: {impact.cases} cases compared, {len(impact.changed_cases)} change "
+            f"({len(impact.changes)} changes) in {progress.seconds():.1f} s\n"
+        )
     fmt = args.format or ("json" if args.json else "text")
     if args.json and fmt != "json":
         raise _BadInput("--json and --format disagree: give one of them")
@@ -377,6 +673,14 @@ def _diff(args: argparse.Namespace, as_of: dt.date | None, engine: str, out: Tex
         out.write(impact.to_html(max(args.samples, 0)) + "\n")
     else:
         out.write(_printable(impact.table(max(args.samples, 0))))
+
+
+def _counted(cases: Sequence[Case], progress: Progress) -> Iterator[Case]:
+    """The cases, reporting to ``progress`` how many are done as each next one is taken."""
+    for number, case in enumerate(cases):
+        progress.done(number, number / len(cases))
+        yield case
+    progress.done(len(cases), 1.0)
 
 
 def _printable(text: str) -> str:
@@ -499,14 +803,15 @@ def _demo(
 def render(rec: Recommendation, ruleset: Ruleset, *, title: str | None = None) -> str:
     """A recommendation as readable text in its language (partner names, reasons, steps)."""
     lang = rec.lang
-    label = {key: texts.get(lang, texts["de"]) for key, texts in _LABELS.items()}
+    label = {key: word(f"cli.{key}", lang) for key in _LABELS}
     partners = ruleset.partners.partners
     lines = []
     if title:
         lines.append(f"== {label['case']}: {title}")
     lines.append(f"{label['as_of']} {rec.as_of.isoformat()} · {label['rules']} {rec.ruleset_version}")
     if rec.translation is not None and rec.translation.draft:
-        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name})")
+        draft = word("label.draft", lang)
+        lines.append(f"⚠ draft translation — not yet reviewed ({rec.translation.name}: {draft})")
     eligible = [d for d in rec.decisions if d.status is Status.ELIGIBLE]
     lines.append(f"{label['eligible']}:")
     for decision in eligible:

@@ -28,52 +28,74 @@ def evaluate_rules(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> dict[str, 
 
 @dataclass(frozen=True, slots=True)
 class Decided:
-    """One service's decision before routing: status, reasons, open fields and pending checks."""
+    """One service's decision before routing: status, open fields and pending checks.
+
+    The reasons are built only when asked for (:func:`reasons_of`): most callers need the status.
+    """
 
     service: str
     status: Status
-    reasons: tuple[Reason, ...]
     missing: tuple[str, ...]
     checks: tuple[Rule, ...]
 
 
 def decide(
-    ruleset: Ruleset, facts: Facts, as_of: dt.date, values: Mapping[str, Tri], lang: str
+    ruleset: Ruleset,
+    facts: Facts,
+    as_of: dt.date,
+    values: Mapping[str, Tri],
+    by_service: Mapping[str, Status] | None = None,
 ) -> list[Decided]:
-    """Decide every service of ``ruleset`` from the rule ``values`` an engine computed."""
+    """Decide every service of ``ruleset`` from the rule ``values`` an engine computed.
+
+    ``by_service`` are the statuses if the engine gave them too (else combined from ``values``).
+    """
     decided = []
-    field_rank = {name: index for index, name in enumerate(ruleset.fields)}
-    for service in ruleset.services:
-        rules = ruleset.rules_of(service.id)
-        active = [rule for rule in rules if rule.id in values]
-        status, grant, exclusion = _combine(active, values)
-        deciding = _deciding_rules(status, active, values, exclusion)
-        reasons = [_reason(ruleset, rule, values[rule.id], True, facts, as_of, lang) for rule in deciding]
-        if status is not Status.ELIGIBLE:
-            reasons += _lapsed_reasons(ruleset, rules, values, facts, as_of, lang)
+    field_rank = ruleset._field_rank
+    if by_service is None:
+        by_service = statuses(ruleset, values)
+    for service, status in by_service.items():
+        if status is not Status.UNDETERMINED:
+            decided.append(Decided(service, status, (), ()))
+            continue
+        active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
+        _, grant, exclusion = _combine(active, values)
         missing: dict[str, None] = {}
-        if status is Status.UNDETERMINED:
-            # Only the open side matters: with the grant already true, only exclusions can settle it.
-            open_rules = [
-                r
-                for r in active
-                if values[r.id] is None and (exclusion if r.effect == "not_eligible" else grant) is None
-            ]
-            for rule in open_rules:
+        # Only the open side matters: with the grant already true, only exclusions can settle it.
+        for rule in active:
+            side = exclusion if rule.effect == "not_eligible" else grant
+            if values[rule.id] is None and side is None:
                 for leaf in rule.leaves:
                     if facts[leaf.field] is None:
                         missing.setdefault(leaf.field, None)
-        checks = tuple(r for r in deciding if r.effect == "check" and values[r.id] is True)
         decided.append(
             Decided(
-                service.id,
+                service,
                 status,
-                tuple(reasons),
                 tuple(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank)))),
-                checks if status is Status.UNDETERMINED else (),
+                tuple(r for r in active if r.effect == "check" and values[r.id] is True),
             )
         )
     return decided
+
+
+def reasons_of(
+    ruleset: Ruleset, decided: Decided, values: Mapping[str, Tri], facts: Facts, as_of: dt.date, lang: str
+) -> tuple[Reason, ...]:
+    """The reasons a caseworker can check for one decision: each deciding rule with its conditions.
+
+    The rules that granted (eligible), excluded or failed to grant (not eligible), or are still
+    open (undetermined); for a decision that is not eligible, also the granting rules out of
+    force on ``as_of`` whose conditions would still hold.
+    """
+    rules = ruleset.rules_of(decided.service)
+    active = [rule for rule in rules if rule.id in values]
+    _, _, exclusion = _combine(active, values)
+    deciding = _deciding_rules(decided.status, active, values, exclusion)
+    reasons = [_reason(rule, values[rule.id], True, facts, as_of, lang) for rule in deciding]
+    if decided.status is not Status.ELIGIBLE:
+        reasons += _lapsed_reasons(rules, values, facts, as_of, lang)
+    return tuple(reasons)
 
 
 _STATUS: dict[Tri, Status] = {True: Status.ELIGIBLE, False: Status.NOT_ELIGIBLE, None: Status.UNDETERMINED}
@@ -132,7 +154,6 @@ def _deciding_rules(
 
 
 def _lapsed_reasons(
-    ruleset: Ruleset,
     rules: tuple[Rule, ...],
     values: Mapping[str, Tri],
     facts: Facts,
@@ -146,11 +167,8 @@ def _lapsed_reasons(
             continue
         value = rule.when.test(facts, as_of)
         if value is not False:
-            reasons.append(_reason(ruleset, rule, value, False, facts, as_of, lang))
+            reasons.append(_reason(rule, value, False, facts, as_of, lang))
     return reasons
-
-
-_MEMO_LIMIT = 50_000
 
 
 def shown_value(field: str, value: Any) -> ConditionValue | None:
@@ -165,44 +183,31 @@ def shown_value(field: str, value: Any) -> ConditionValue | None:
     return cast(ConditionValue, value)
 
 
-def _reason(
-    ruleset: Ruleset, rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: str
-) -> Reason:
-    leaf_values = tuple(leaf.test(facts, as_of) for leaf in rule.leaves)
-    key = (rule.id, value, in_force, lang, leaf_values)
-    memo = ruleset._reason_memo
-    reason = memo.get(key)
-    if not isinstance(reason, Reason):
-        reason = _build_reason(rule, value, in_force, leaf_values, lang)
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        memo[key] = reason
-    actuals = [facts[leaf.field] for leaf in rule.leaves]
-    if all(actual is None for actual in actuals):
-        return reason
-    return _with_actuals(reason, rule, actuals, memo)
-
-
-def _with_actuals(
-    reason: Reason, rule: Rule, actuals: list[Any], memo: dict[tuple[object, ...], object]
-) -> Reason:
-    """The memoised reason with the case's value added to each condition whose field is known."""
+def _reason(rule: Rule, value: Tri, in_force: bool, facts: Facts, as_of: dt.date, lang: str) -> Reason:
     conditions = []
-    for index, (condition, actual) in enumerate(zip(reason.conditions, actuals, strict=True)):
+    for leaf, outcomes in zip(rule.leaves, rule.outcomes, strict=True):
+        condition = outcomes[leaf.test(facts, as_of)]
+        actual = facts[leaf.field]
         if actual is not None:
-            # Conditions with a value are memoised apart from reasons: a reason combines several
-            # values (age, status, dates), its conditions one each, so they repeat far more often.
-            key = (rule.id, index, condition.outcome, actual)
-            known = memo.get(key)
-            if not isinstance(known, ConditionOutcome):
-                shown = shown_value(condition.field, actual)
-                known = _construct(ConditionOutcome, {**condition.__dict__, "actual": shown})
-                if len(memo) >= _MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = known
-            condition = known
+            shown = shown_value(condition.field, actual)
+            condition = _construct(ConditionOutcome, {**condition.__dict__, "actual": shown})
         conditions.append(condition)
-    return _construct(Reason, {**reason.__dict__, "conditions": tuple(conditions)})
+    # Every value comes from the validated rule set or the validated profile: no re-validation.
+    return _construct(
+        Reason,
+        {
+            "rule": rule.id,
+            "effect": rule.effect,
+            "outcome": _RULE_OUTCOME[value],
+            "in_force": in_force,
+            "source": rule.source,
+            "confidence": rule.confidence,
+            "valid_from": rule.valid_from,
+            "valid_to": rule.valid_to,
+            "note": rule.note.get(lang) if rule.note else None,
+            "conditions": tuple(conditions),
+        },
+    )
 
 
 _M = TypeVar("_M", Reason, ConditionOutcome)
@@ -212,8 +217,8 @@ def _construct(cls: type[_M], fields: dict[str, Any]) -> _M:
     """A copy of a validated model with other validated values: what ``model_construct`` does.
 
     ``fields`` holds every field. This runs for every condition with a known value of every
-    reason of every case, where ``model_construct`` (about 2.5 µs) would double the decision
-    time; setting pydantic's four instance slots directly takes a third of that.
+    reason, where ``model_construct`` (about 2.5 µs) costs three times as much as setting
+    pydantic's four instance slots directly.
     """
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", fields)
@@ -221,20 +226,3 @@ def _construct(cls: type[_M], fields: dict[str, Any]) -> _M:
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model
-
-
-def _build_reason(rule: Rule, value: Tri, in_force: bool, leaf_values: tuple[Tri, ...], lang: str) -> Reason:
-    # Every value below comes from the validated rule set, so the model is built without
-    # re-validation.
-    return Reason.model_construct(
-        rule=rule.id,
-        effect=rule.effect,
-        outcome=_RULE_OUTCOME[value],
-        in_force=in_force,
-        source=rule.source,
-        confidence=rule.confidence,
-        valid_from=rule.valid_from,
-        valid_to=rule.valid_to,
-        note=rule.note.get(lang) if rule.note else None,
-        conditions=tuple(outcomes[v] for v, outcomes in zip(leaf_values, rule.outcomes, strict=True)),
-    )

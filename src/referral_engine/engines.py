@@ -24,9 +24,10 @@ from collections.abc import Callable
 
 from .compiled import compiled as compiled_rules
 from .conditions import Tri
+from .decide import statuses
 from .errors import RuleFileError, UsageError
 from .facts import Facts
-from .models import ENGINES, EngineName
+from .models import ENGINES, EngineName, Status
 from .ruleset import Ruleset
 
 Evaluate = Callable[[Facts, dt.date], dict[str, Tri]]
@@ -140,10 +141,41 @@ def compiled(ruleset: Ruleset, name: str) -> object:
 
 def evaluator(ruleset: Ruleset, engine: str | None = None) -> Evaluate:
     """The function that evaluates every rule of ``ruleset`` in force for one case's facts."""
-    name = resolve(engine, ruleset)
+    return _evaluator(ruleset, resolve(engine, ruleset))
+
+
+def _evaluator(ruleset: Ruleset, name: str) -> Evaluate:
     if name == "python":
         return compiled_rules(ruleset).evaluate
     return compiled(ruleset, name).evaluate  # type: ignore[attr-defined,no-any-return]
+
+
+Decide = Callable[[Facts, dt.date], tuple[dict[str, Tri], dict[str, Status]]]
+
+
+def decider(ruleset: Ruleset, engine: str | None = None) -> Decide:
+    """The function that gives every rule's value and every service's status for one case's facts.
+
+    The python engine computes both in one generated function; other engines evaluate the rules
+    and the statuses are combined from their values (:func:`referral_engine.decide.statuses`).
+    """
+    name = resolve(engine, ruleset)
+    if name == "python":
+        run = compiled_rules(ruleset).run
+        services = tuple(service.id for service in ruleset.services)
+
+        def decide_compiled(facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
+            values, by_order = run(facts, as_of)
+            return values, dict(zip(services, by_order, strict=True))
+
+        return decide_compiled
+    evaluate = _evaluator(ruleset, name)
+
+    def decide_values(facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
+        values = evaluate(facts, as_of)
+        return values, statuses(ruleset, values)
+
+    return decide_values
 
 
 def prepare_durable(ruleset: Ruleset) -> None:

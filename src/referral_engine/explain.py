@@ -1,10 +1,12 @@
-"""Reasons as readable text and HTML, in German or English, with or without the person's values.
+"""Reasons as readable text and HTML, in any language a catalogue has, with or without the person's values.
 
 An explanation needs nothing but the frozen decision: each condition carries its field, operator,
-required value, the case's value and the outcome, and the phrases below turn them into a line
-such as ``Alter ≥ 27: nicht erfüllt (26)``. With ``redact=True`` the case's values and every date
-derived from them are left out (``Alter ≥ 27: nicht erfüllt``): the text says which conditions
-the person meets, so it is still case data, but it repeats none of their data.
+required value, the case's value and the outcome, and the library's words
+(:mod:`referral_engine.words`: German and English in ``words.yaml``, other languages from the
+catalogues) turn them into a line such as ``Alter ≥ 27: nicht erfüllt (26)``. With
+``redact=True`` the case's values and every date derived from them are left out
+(``Alter ≥ 27: nicht erfüllt``): the text says which conditions the person meets, so it is
+still case data, but it repeats none of their data.
 """
 
 from __future__ import annotations
@@ -25,12 +27,11 @@ from .models import (
     Status,
     Timeline,
 )
+from .words import base_words, language_direction, word
 
 if TYPE_CHECKING:
-    from .verify import Report
+    from .verify import Finding, Report
     from .whatif import WhatIf, WhyNot
-
-_T = dict[str, tuple[str, str]]  # key -> (German, English)
 
 # C0 and C1 controls (but tab and newline), and the bidirectional overrides that make a
 # terminal or an editor show text other than what it is.
@@ -46,153 +47,37 @@ def printable(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-#: Display names of the profile fields a condition can test.
-FIELD_LABELS: _T = {
-    "age": ("Alter", "age"),
-    "birth_date": ("Geburtsdatum", "date of birth"),
-    "residence_status": ("Aufenthaltsstatus", "residence status"),
-    "entry_date": ("Einreise", "arrival"),
-    "status_since": ("Erteilung des Titels", "issue of the title"),
-    "language_level": ("Deutschniveau", "German level"),
-    "literate_latin": ("alphabetisiert (lateinische Schrift)", "literate in Latin script"),
-    "accommodation": ("Unterbringung", "accommodation"),
-    "accommodation_since": ("Beginn der Unterbringung", "start of accommodation"),
-    "municipality": ("Wohnort", "municipality"),
-    "benefits": ("Leistungsbezug", "benefits"),
-    "employment": ("Erwerbssituation", "employment"),
-    "registered_jobseeker": ("arbeitsuchend gemeldet", "registered as a jobseeker"),
-    "foreign_qualification": ("ausländischer Abschluss", "foreign qualification"),
-    "integration_course": ("Integrationskurs", "integration course"),
-    "languages": ("Sprachen", "languages"),
-}
-_OPERATORS: _T = {
-    "eq": ("=", "="),
-    "ne": ("≠", "≠"),
-    "lt": ("<", "<"),
-    "le": ("≤", "≤"),
-    "gt": (">", ">"),
-    "ge": ("≥", "≥"),
-    "in": ("ist eines von", "is one of"),
-    "not_in": ("ist keines von", "is none of"),
-    "contains": ("enthält", "includes"),
-    "within": ("liegt höchstens", "within the last"),
-    "older_than": ("liegt mehr als", "more than"),
-}
-_OUTCOMES: _T = {
-    "met": ("erfüllt", "met"),
-    "failed": ("nicht erfüllt", "not met"),
-    "unknown": ("unbekannt", "unknown"),
-}
 _MARKS = {"met": "✓", "failed": "✗", "unknown": "?"}
-_STATUS: _T = {
-    "eligible": ("berechtigt", "eligible"),
-    "not_eligible": ("nicht berechtigt", "not eligible"),
-    "undetermined": ("offen", "undetermined"),
-}
-_RULE_OUTCOMES: _T = {
-    "holds": ("trifft zu", "holds"),
-    "fails": ("trifft nicht zu", "does not hold"),
-    "unknown": ("offen", "open"),
-}
-_EFFECTS: _T = {
-    "eligible": ("begründet Anspruch", "grants"),
-    "not_eligible": ("schließt aus", "excludes"),
-    "check": ("Prüfpunkt", "check point"),
-}
-_CONFIDENCE: _T = {
-    "verified": ("belegt", "verified"),
-    "secondary": ("Sekundärquelle", "secondary source"),
-    "unverified": ("unbestätigt", "unverified"),
-}
-_WORDS: _T = {
-    "rule": ("Regel", "Rule"),
-    "source": ("Quelle", "Source"),
-    "confidence": ("Sicherheit", "confidence"),
-    "from": ("gültig ab", "valid from"),
-    "to": ("gültig bis", "valid to"),
-    "not_in_force": ("am Stichtag nicht in Kraft", "not in force on the date"),
-    "partners": ("Zuständig", "Responsible"),
-    "sample": (
-        "Beispiel-Träger – für den eigenen Einsatz ersetzen",
-        "example operator – replace for your deployment",
-    ),
-    "missing": ("Offene Angaben", "Missing facts"),
-    "until": ("Ändert sich am", "Changes on"),
-    "yes": ("ja", "yes"),
-    "no": ("nein", "no"),
-    "ago": ("zurück", "ago"),
-    "none": ("keine", "none"),
-    "handover": ("Übergang", "handover"),
-    "blocking": ("Steht entgegen", "In the way"),
-    "alternatives": ("Kleinste Änderungen, die helfen", "Smallest changes that help"),
-    "no_alternative": (
-        "Keine Änderung der Person hilft (z. B. weil ein Partner prüfen muss).",
-        "No change of the person's facts helps (e.g. because a partner must check).",
-    ),
-    "changes": ("Kommende Änderungen", "Coming changes"),
-}
-_UNITS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
-    # unit -> ((German singular, plural), (English singular, plural))
-    "years": (("Jahr", "Jahre"), ("year", "years")),
-    "months": (("Monat", "Monate"), ("month", "months")),
-    "days": (("Tag", "Tage"), ("day", "days")),
-}
+#: Operators written as symbols in every language; the others are words (``operator.<op>``).
+_SYMBOLS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+_UNITS = ("years", "months", "days")
 
 
-def _t(table: _T, key: str, lang: str) -> str:
-    de, en = table[key]
-    return en if lang == "en" else de
+def __getattr__(name: str) -> dict[str, tuple[str, str]]:
+    """``FIELD_LABELS`` and ``STATUS_LABELS``: field and residence-status names, code → (de, en).
+
+    Read from the library's words (``words.yaml``) on first use; other languages come from the
+    rule set's catalogues (``words.field.<name>``, ``words.residence_status.<code>``).
+    """
+    prefix = {"FIELD_LABELS": "field.", "STATUS_LABELS": "residence_status."}.get(name)
+    if prefix is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return {
+        key.removeprefix(prefix): (text.de, text.en)
+        for key, text in base_words().items()
+        if key.startswith(prefix)
+    }
 
 
 def duration_text(duration: str, lang: str) -> str:
     """An ISO 8601 duration in words: ``P1Y6M`` → ``1 Jahr 6 Monate`` / ``1 year 6 months``."""
     parsed = Duration.parse(duration)
     parts = []
-    for unit, (de, en) in _UNITS.items():
+    for unit in _UNITS:
         count = getattr(parsed, unit)
         if count:
-            singular, plural = en if lang == "en" else de
-            parts.append(f"{count} {singular if count == 1 else plural}")
+            parts.append(word(f"unit.{unit}.{'one' if count == 1 else 'other'}", lang, count=str(count)))
     return " ".join(parts) or "0"
-
-
-#: Readable names of the residence-status codes (German law's terms; research §1.1).
-STATUS_LABELS: _T = {
-    "arrival_certificate": ("Ankunftsnachweis", "arrival certificate"),
-    "gestattung": ("Aufenthaltsgestattung", "asylum seeker's permit (Gestattung)"),
-    "gestattung_safe_country": (
-        "Aufenthaltsgestattung (sicherer Herkunftsstaat)",
-        "Gestattung (safe country of origin)",
-    ),
-    "duldung": ("Duldung", "Duldung (tolerated stay)"),
-    "duldung_ermessen": ("Ermessensduldung (§ 60a Abs. 2 S. 3)", "discretionary Duldung (§ 60a(2) s. 3)"),
-    "duldung_light": (
-        "Duldung bei ungeklärter Identität (§ 60b)",
-        "Duldung for persons with unclarified identity (§ 60b)",
-    ),
-    "ausbildungsduldung": ("Ausbildungsduldung (§ 60c)", "training Duldung (§ 60c)"),
-    "beschaeftigungsduldung": ("Beschäftigungsduldung (§ 60d)", "employment Duldung (§ 60d)"),
-    "ausreisepflichtig": ("ausreisepflichtig ohne Duldung", "obliged to leave, no Duldung"),
-    "ae_25_1": ("AE § 25 Abs. 1 (Asylberechtigung)", "permit § 25(1) (asylum)"),
-    "ae_25_2_refugee": ("AE § 25 Abs. 2 (Flüchtlingseigenschaft)", "permit § 25(2) (refugee status)"),
-    "ae_25_2_subsidiary": ("AE § 25 Abs. 2 (subsidiärer Schutz)", "permit § 25(2) (subsidiary protection)"),
-    "ae_25_3": ("AE § 25 Abs. 3 (Abschiebungsverbot)", "permit § 25(3) (ban on deportation)"),
-    "ae_25_4": ("AE § 25 Abs. 4 (vorübergehender Aufenthalt)", "permit § 25(4) (temporary stay)"),
-    "ae_25_5": ("AE § 25 Abs. 5 (Ausreise unmöglich)", "permit § 25(5) (departure impossible)"),
-    "ae_25a_25b": ("AE § 25a / § 25b (gute Integration)", "permit § 25a / § 25b (good integration)"),
-    "ae_104c": ("Chancen-Aufenthaltsrecht (§ 104c)", "opportunity residence (§ 104c)"),
-    "ae_24": ("AE § 24 (vorübergehender Schutz)", "permit § 24 (temporary protection)"),
-    "ae_22_23": ("AE § 22 / § 23 (Aufnahme)", "permit § 22 / § 23 (admission)"),
-    "ae_16g": ("AE § 16g (Ausbildung)", "permit § 16g (vocational training)"),
-    "ae_employment": ("AE zur Erwerbstätigkeit", "permit for employment"),
-    "ae_family": ("AE aus familiären Gründen", "permit for family reasons"),
-    "ae_other": ("sonstige Aufenthaltserlaubnis", "other residence permit"),
-    "settlement": ("Niederlassungserlaubnis / Daueraufenthalt", "settlement permit"),
-    "eu_citizen": ("EU-Bürger/in", "EU citizen"),
-    "spaetaussiedler": ("Spätaussiedler/in", "late repatriate (Spätaussiedler)"),
-    "german_migration_background": ("Deutsche/r mit Migrationsgeschichte", "German with a migration history"),
-    "undocumented": ("ohne Papiere", "without papers"),
-}
 
 
 def value_text(value: ConditionValue, lang: str, field: str | None = None) -> str:
@@ -201,32 +86,34 @@ def value_text(value: ConditionValue, lang: str, field: str | None = None) -> st
     Residence-status codes (``field="residence_status"``) are shown by their names.
     """
     if isinstance(value, bool):
-        return _t(_WORDS, "yes" if value else "no", lang)
+        return word("label.yes" if value else "label.no", lang)
     if isinstance(value, tuple):
         shown = [value_text(item, lang, field) for item in value]
-        return ", ".join(shown) if shown else _t(_WORDS, "none", lang)
-    if field == "residence_status" and value in STATUS_LABELS:
-        return _t(STATUS_LABELS, str(value), lang)
+        return ", ".join(shown) if shown else word("label.none", lang)
+    if field == "residence_status" and f"residence_status.{value}" in base_words():
+        return word(f"residence_status.{value}", lang)
     return str(value)
 
 
 def condition_text(condition: ConditionOutcome, lang: str = "de", *, redact: bool = False) -> str:
     """One condition as a line: ``Alter ≥ 27: nicht erfüllt (26)``; redacted without ``(26)``."""
-    label = FIELD_LABELS.get(condition.field, (condition.field, condition.field))
-    field = label[1] if lang == "en" else label[0]
-    op = _t(_OPERATORS, condition.op, lang) if condition.op in _OPERATORS else condition.op
+    field = _field(condition.field, lang)
+    key = f"operator.{condition.op}"
     if condition.op in ("within", "older_than") and isinstance(condition.value, str):
-        period = duration_text(condition.value, lang)
-        if lang != "en":
-            test = f"{field} {op} {period} zurück"
-        else:
-            test = f"{field} {op} {period}" + (" ago" if condition.op == "older_than" else "")
+        test = word(key, lang, field=field, period=duration_text(condition.value, lang))
+    elif key in base_words() and condition.op not in ("within", "older_than"):
+        test = word(key, lang, field=field, value=value_text(condition.value, lang, condition.field))
     else:
+        op = _SYMBOLS.get(condition.op, condition.op)
         test = f"{field} {op} {value_text(condition.value, lang, condition.field)}"
-    line = f"{test}: {_t(_OUTCOMES, condition.outcome, lang)}"
+    line = f"{test}: {word(f'outcome.{condition.outcome}', lang)}"
     if not redact and condition.actual is not None:
         line += f" ({value_text(condition.actual, lang, condition.field)})"
     return printable(line)
+
+
+def _status_word(status: Status, lang: str) -> str:
+    return word(f"status.{status.value}", lang)
 
 
 def _date(day: dt.date) -> str:
@@ -234,42 +121,42 @@ def _date(day: dt.date) -> str:
 
 
 def _reason_head(reason: Reason, lang: str) -> str:
-    details = [_t(_EFFECTS, reason.effect, lang), _t(_RULE_OUTCOMES, reason.outcome, lang)]
+    details = [word(f"effect.{reason.effect}", lang), word(f"rule_outcome.{reason.outcome}", lang)]
     if not reason.in_force:
-        details.append(_t(_WORDS, "not_in_force", lang))
+        details.append(word("label.not_in_force", lang))
     if reason.valid_from is not None:
-        details.append(f"{_t(_WORDS, 'from', lang)} {_date(reason.valid_from)}")
+        details.append(f"{word('label.valid_from', lang)} {_date(reason.valid_from)}")
     if reason.valid_to is not None:
-        details.append(f"{_t(_WORDS, 'to', lang)} {_date(reason.valid_to)}")
+        details.append(f"{word('label.valid_to', lang)} {_date(reason.valid_to)}")
     if reason.confidence is not None:
-        details.append(f"{_t(_WORDS, 'confidence', lang)}: {_t(_CONFIDENCE, reason.confidence, lang)}")
-    return f"{_t(_WORDS, 'rule', lang)} {reason.rule} ({'; '.join(details)})"
+        details.append(f"{word('label.confidence', lang)}: {word(f'confidence.{reason.confidence}', lang)}")
+    return f"{word('label.rule', lang)} {reason.rule} ({'; '.join(details)})"
 
 
 def explain_decision(decision: ServiceDecision, lang: str = "de", *, redact: bool = False) -> str:
     """The text of :meth:`ServiceDecision.explain`."""
     _check_lang(lang)
-    lines = [f"{decision.name}: {_t(_STATUS, decision.status.value, lang)}"]
+    lines = [f"{decision.name}: {_status_word(decision.status, lang)}"]
     if decision.partners:
-        lines.append(f"{_t(_WORDS, 'partners', lang)}: {_partners(decision, lang)}")
+        lines.append(f"{word('label.responsible', lang)}: {_partners(decision, lang)}")
     if decision.valid_until is not None and not redact:
-        lines.append(f"{_t(_WORDS, 'until', lang)}: {_date(decision.valid_until)}")
+        lines.append(f"{word('label.changes_on', lang)}: {_date(decision.valid_until)}")
     for reason in decision.reasons:
         lines.append(f"- {_reason_head(reason, lang)}")
         if reason.note:
             lines.append(f"  {reason.note}")
-        lines.append(f"  {_t(_WORDS, 'source', lang)}: {' | '.join(reason.source)}")
+        lines.append(f"  {word('label.source', lang)}: {' | '.join(reason.source)}")
         for condition in reason.conditions:
             lines.append(f"  {_MARKS[condition.outcome]} {condition_text(condition, lang, redact=redact)}")
     if decision.missing:
         labels = [_field(name, lang) for name in decision.missing]
-        lines.append(f"{_t(_WORDS, 'missing', lang)}: {', '.join(labels)}")
+        lines.append(f"{word('label.missing', lang)}: {', '.join(labels)}")
     return printable("\n".join(lines))
 
 
 def _partners(decision: ServiceDecision, lang: str) -> str:
     """The responsible partners, each placeholder marked as an example operator."""
-    sample = f" ({_t(_WORDS, 'sample', lang)})"
+    sample = f" ({word('label.sample', lang)})"
     names = (
         decision.partner_names if len(decision.partner_names) == len(decision.partners) else decision.partners
     )
@@ -280,8 +167,8 @@ def _partners(decision: ServiceDecision, lang: str) -> str:
 
 
 def _field(name: str, lang: str) -> str:
-    label = FIELD_LABELS.get(name, (name, name))
-    return label[1] if lang == "en" else label[0]
+    key = f"field.{name}"
+    return word(key, lang) if key in base_words() else name
 
 
 def _check_lang(lang: str) -> None:
@@ -301,7 +188,7 @@ def _div(lang: str, direction: str | None = None) -> str:
     """The opening tag of an HTML block in ``lang``: plain for de and en, else with lang and dir."""
     if lang in ("de", "en"):
         return "<div>"
-    direction = direction or ("rtl" if lang in RTL_LANGUAGES else "ltr")
+    direction = direction or language_direction(lang) or ("rtl" if lang in RTL_LANGUAGES else "ltr")
     return f'<div lang="{escape(lang)}" dir="{escape(direction)}">'
 
 
@@ -320,9 +207,9 @@ def _translation_html(rec: Recommendation) -> str:
         return ""
     fell_back = len(translation.fell_back)
     return (
-        '<p class="draft-translation" lang="en" dir="ltr"><b>⚠ draft translation — not yet reviewed</b> '
-        f"({escape(translation.name)}; Entwurf, noch nicht geprüft; "
-        f"{fell_back} texts shown in the fallback language)</p>"
+        f'<p class="draft-translation"><b>⚠ {escape(word("label.draft", translation.language))}</b> '
+        '<span lang="en" dir="ltr">(draft translation — not yet reviewed; Entwurf, noch nicht geprüft; '
+        f"{escape(translation.name)}; {fell_back} texts shown in the fallback language)</span></p>"
     )
 
 
@@ -332,7 +219,7 @@ _COLOURS = {Status.ELIGIBLE: "#1b7f3b", Status.UNDETERMINED: "#9a6700", Status.N
 
 
 def _status_html(status: Status, lang: str) -> str:
-    return f'<b style="color:{_COLOURS[status]}">{escape(_t(_STATUS, status.value, lang))}</b>'
+    return f'<b style="color:{_COLOURS[status]}">{escape(_status_word(status, lang))}</b>'
 
 
 def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
@@ -342,9 +229,9 @@ def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
     """
     parts = [f"{_div(lang)}<p><b>{escape(decision.name)}</b>: {_status_html(decision.status, lang)}"]
     if decision.partners:
-        parts.append(f" — {escape(_t(_WORDS, 'partners', lang))}: {escape(_partners(decision, lang))}")
+        parts.append(f" — {escape(word('label.responsible', lang))}: {escape(_partners(decision, lang))}")
     if decision.valid_until is not None:
-        parts.append(f" — {escape(_t(_WORDS, 'until', lang))}: {_date(decision.valid_until)}")
+        parts.append(f" — {escape(word('label.changes_on', lang))}: {_date(decision.valid_until)}")
     parts.append("</p>")
     for reason in decision.reasons:
         parts.append(f"<p>{escape(_reason_head(reason, lang))}<br><small>")
@@ -360,11 +247,7 @@ def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
 def recommendation_html(rec: Recommendation) -> str:
     """A recommendation as an HTML table: one row per service, then the next steps."""
     lang = rec.lang
-    heads = (
-        ("Service", "Status", "Responsible", "changes on")
-        if lang == "en"
-        else ("Leistung", "Status", "Zuständig", "ändert sich am")
-    )
+    heads = [word(f"heading.{key}", lang) for key in ("service", "status", "responsible", "changes_on")]
     rows = []
     for decision in rec.decisions:
         until = _date(decision.valid_until) if decision.valid_until else ""
@@ -373,7 +256,7 @@ def recommendation_html(rec: Recommendation) -> str:
             f"<td>{escape(_partners(decision, lang))}</td><td>{until}</td></tr>"
         )
     steps = "".join(_step_html(step) for step in rec.next_steps)
-    title = "Recommendation" if lang == "en" else "Empfehlung"
+    title = escape(word("heading.recommendation", lang))
     return printable(
         f"{_div(lang, rec.translation.direction if rec.translation else None)}{_translation_html(rec)}"
         f"<p><b>{title}</b> {rec.as_of.isoformat()} · {escape(rec.ruleset_version)}</p>"
@@ -391,16 +274,13 @@ def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
     lang = timeline.lang
     lines: list[tuple[dt.date, int, str]] = []
     for change in timeline.changes:
-        line = (
-            f"{change.service}: {_t(_STATUS, change.before.value, lang)} → "
-            f"{_t(_STATUS, change.after.value, lang)}"
-        )
+        line = f"{change.service}: {_status_word(change.before, lang)} → {_status_word(change.after, lang)}"
         if change.partners_after and change.partners_after != change.partners_before:
             line += f" ({', '.join(change.partners_after)})"
         lines.append((change.on, 0, line))
     for handover in timeline.handovers:
-        word = _t(_WORDS, "handover", lang)
-        lines.append((handover.on, 1, f"{word}: {handover.from_service} → {handover.to_service}"))
+        handed = word("label.handover", lang)
+        lines.append((handover.on, 1, f"{handed}: {handover.from_service} → {handover.to_service}"))
     # sorted() is stable: changes keep their order within a date, handovers follow them.
     ordered = sorted(lines, key=lambda item: item[:2])
     return printable("\n".join(f"{'-' if redact else _date(on)} {line}" for on, _, line in ordered))
@@ -409,7 +289,7 @@ def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
 def timeline_html(timeline: Timeline) -> str:
     """The timeline as an HTML list."""
     items = "".join(f"<li>{escape(line)}</li>" for line in timeline_text(timeline).splitlines())
-    head = escape(_t(_WORDS, "changes", timeline.lang))
+    head = escape(word("label.coming_changes", timeline.lang))
     return f"{_div(timeline.lang)}<p><b>{head}</b></p><ul>{items}</ul></div>"
 
 
@@ -417,15 +297,15 @@ def what_if_text(what_if: WhatIf, lang: str = "de", *, redact: bool = False) -> 
     """Each changed decision (old → new status, partners) with the explanation of the new one."""
     _check_lang(lang)
     if not what_if.decisions:
-        return "No change." if lang == "en" else "Keine Änderung."
+        return word("label.no_change", lang)
     blocks = []
     for change in what_if.decisions:
-        before, after = (_t(_STATUS, status.value, lang) for status in (change.before, change.after))
+        before, after = (_status_word(status, lang) for status in (change.before, change.after))
         head = f"{change.service}: {before} → {after}"
         if change.partners_before != change.partners_after:
             old = ", ".join(change.partners_before) or "–"
             new = ", ".join(change.partners_after) or "–"
-            head += f" ({_t(_WORDS, 'partners', lang)}: {old} → {new})"
+            head += f" ({word('label.responsible', lang)}: {old} → {new})"
         body = explain_decision(what_if.after.decision(change.service), lang, redact=redact)
         blocks.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
     return printable("\n".join(blocks))
@@ -434,21 +314,21 @@ def what_if_text(what_if: WhatIf, lang: str = "de", *, redact: bool = False) -> 
 def why_not_text(why_not: WhyNot, lang: str = "de", *, redact: bool = False) -> str:
     """The text of :meth:`WhyNot.explain`: status, what blocks it, and the smallest changes."""
     _check_lang(lang)
-    lines = [f"{why_not.name or why_not.service}: {_t(_STATUS, why_not.status.value, lang)}"]
+    lines = [f"{why_not.name or why_not.service}: {_status_word(why_not.status, lang)}"]
     if why_not.conditions:
-        lines.append(_t(_WORDS, "blocking", lang) + ":")
+        lines.append(word("label.blocking", lang) + ":")
         for condition in why_not.conditions:
             lines.append(f"  {_MARKS[condition.outcome]} {condition_text(condition, lang, redact=redact)}")
     if why_not.alternatives:
-        lines.append(_t(_WORDS, "alternatives", lang) + ":")
+        lines.append(word("label.alternatives", lang) + ":")
         for alternative in why_not.alternatives:
             parts = [
-                _field(name, lang) + ("" if redact else f" = {_shown(value)}")
+                _field(name, lang) + ("" if redact else f" = {_shown(value, lang)}")
                 for name, value in sorted(alternative.items())
             ]
             lines.append("  - " + ", ".join(parts))
     elif why_not.status is not Status.ELIGIBLE:
-        lines.append(_t(_WORDS, "no_alternative", lang))
+        lines.append(word("label.no_alternative", lang))
     return printable("\n".join(lines))
 
 
@@ -460,9 +340,9 @@ def why_not_html(why_not: WhyNot) -> str:
     return f"{_div(why_not.lang)}<p><b>{escape(head)}</b></p><ul>{items}</ul></div>"
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, lang: str) -> str:
     if isinstance(value, bool):
-        return "ja/yes" if value else "nein/no"
+        return word("label.yes" if value else "label.no", lang)
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -471,16 +351,33 @@ def _shown(value: object) -> str:
 def check_report_html(report: Report, *, verbose: bool = False) -> str:
     """A check report as an HTML table for notebooks (infos only with ``verbose``)."""
     shown = [f for f in report.findings if verbose or f.severity != "info"]
+
+    def causes(finding: Finding) -> str:
+        changed = f" (changed since {escape(report.against)})" if report.against is not None else ""
+        return "<br>".join(
+            f"{'<b>' if c.changed else ''}{escape(c.subject)} {escape(c.rule)} ({escape(c.where)})"
+            f"{changed + '</b>' if c.changed else ''}"
+            for c in finding.causes
+        )
+
     rows = "".join(
         f"<tr><td>{escape(f.severity)}</td><td>{escape(f.kind)}</td>"
         f"<td>{escape(f.rule or f.service or '')}</td><td>{escape(f.where)}</td>"
-        f"<td>{escape(printable(f.message))}</td></tr>"
+        f"<td>{escape(printable(f.message))}</td><td>{causes(f)}</td></tr>"
         for f in shown
     )
     counts = {s: sum(f.severity == s for f in report.findings) for s in ("error", "warning", "info")}
+    compared = (
+        f"; {len(report.changed)} entries changed since {escape(report.against)}, listed first"
+        if report.against is not None
+        else ""
+    )
     summary = (
         f"{escape(report.ruleset)}: {counts['error']} errors, {counts['warning']} warnings, "
-        f"{counts['info']} infos"
+        f"{counts['info']} infos{compared}"
     )
-    head = "<tr><th>severity</th><th>kind</th><th>rule / service</th><th>file:line</th><th>message</th></tr>"
+    head = (
+        "<tr><th>severity</th><th>kind</th><th>rule / service</th><th>file:line</th><th>message</th>"
+        "<th>caused by</th></tr>"
+    )
     return f"<div><p><b>{summary}</b></p><table>{head}{rows}</table></div>"

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,7 @@ from .graph import (
 from .handover import guard_problems
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
 from .ruleset import BASE_LANGUAGES, Catalogue, FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+from .words import base_words
 
 _log = logging.getLogger(__name__)
 
@@ -1111,6 +1113,7 @@ def keyed_texts(
         keyed |= {f"categories.{key}": label for key, label in messages.categories.items()}
     keyed |= {f"services.{s.id}.name": s.name for s in services}
     keyed |= {f"rules.{r.id}.note": r.note for r in rules if r.note is not None}
+    keyed |= {text.key: text for text in base_words().values()}
     return keyed
 
 
@@ -1121,8 +1124,14 @@ def _placeholders(text: str) -> set[str]:
         return set()
 
 
-def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], texts: dict[str, str]) -> None:
-    """Read a catalogue's ``texts:``: known keys only, each with the German text's placeholders."""
+def _catalogue_texts(
+    reader: Reader, node: Node, keyed: Mapping[str, Text], texts: dict[str, str], unknown: bool = True
+) -> None:
+    """Read a catalogue's ``texts:``: known keys only, each with the German text's placeholders.
+
+    ``unknown=False`` skips keys the rule set does not have without a problem: when another file
+    is broken, its rules' and steps' keys are unknown only because of that file.
+    """
     if not isinstance(node, MappingNode) or node.tag != "tag:yaml.org,2002:map":
         reader.mapping(node, ())  # records the problem
         return
@@ -1137,6 +1146,8 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
             continue
         seen[key] = key_node.start_mark.line + 1
         base = keyed.get(key)
+        if base is None and not unknown:
+            continue
         if base is None:
             close = difflib.get_close_matches(key, keyed, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -1144,7 +1155,7 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
                 key_node,
                 f"unknown text key '{key}'{hint}; keys are steps.<id>, fields.<field>.question, "
                 "messages.<key>, categories.<category>, services.<id>.name and rules.<id>.note "
-                "of this rule set",
+                "of this rule set, and words.<key> of the library",
             )
             continue
         value = reader.string(value_node)
@@ -1158,7 +1169,12 @@ def _catalogue_texts(reader: Reader, node: Node, keyed: Mapping[str, Text], text
 
 
 def _catalogue_file(
-    folder: _Folder, layer: _Layer, name: str, drafts: dict[str, _Draft], keyed: Mapping[str, Text]
+    folder: _Folder,
+    layer: _Layer,
+    name: str,
+    drafts: dict[str, _Draft],
+    keyed: Mapping[str, Text],
+    unknown: bool = True,
 ) -> None:
     """Read one ``i18n/<lang>.yaml`` of a layer into ``drafts`` (a later layer adds and replaces texts)."""
     code = name.removesuffix(".yaml")
@@ -1205,7 +1221,7 @@ def _catalogue_file(
             draft.values[key] = value
             draft.nodes[key] = (reader, node)
     if "texts" in entries:
-        _catalogue_texts(reader, entries["texts"], keyed, draft.texts)
+        _catalogue_texts(reader, entries["texts"], keyed, draft.texts, unknown)
 
 
 def _catalogues(
@@ -1213,6 +1229,7 @@ def _catalogues(
 ) -> tuple[dict[str, Catalogue], dict[str, dict[str, str]]]:
     """The language catalogues of all layers, checked: header, keys, placeholders, fallback chain."""
     drafts: dict[str, _Draft] = {}
+    unknown = not folder.problems  # a broken file makes its keys unknown: report only that file
     for layer in folder.layers:
         listed = _listing(folder, layer.root / I18N_DIR, layer, I18N_DIR)
         for stray in sorted(name for name in listed if not name.endswith(".yaml")):
@@ -1220,7 +1237,7 @@ def _catalogues(
                 None, "catalogue files are named <language>.yaml; this one would be ignored"
             )
         for name in sorted(name for name in listed if name.endswith(".yaml")):
-            _catalogue_file(folder, layer, name, drafts, keyed)
+            _catalogue_file(folder, layer, name, drafts, keyed, unknown)
     catalogues: dict[str, Catalogue] = {}
     for code, draft in drafts.items():
         values = draft.values
@@ -1280,6 +1297,8 @@ class _Parts:
     messages: Messages
     steps: list[StepTemplate]
     rules: list[Rule]
+    #: The library's words, translated (empty without catalogues).
+    words: Mapping[str, Text] = dataclass_field(default_factory=dict)
 
 
 def _translate(
@@ -1305,6 +1324,7 @@ def _translate(
         ),
         steps=[replace(t, text=tr(f"steps.{t.id}", t.text)) for t in parts.steps],
         rules=[replace(r, note=tr(f"rules.{r.id}.note", r.note)) if r.note else r for r in parts.rules],
+        words=MappingProxyType({key: tr(text.key, text) for key, text in base_words().items()}),
     )
 
 
@@ -1454,6 +1474,7 @@ def load_ruleset(
         partners=graph,
         path=shown,
         catalogues=MappingProxyType(catalogues),
+        words=parts.words,
     )
     unsafe = guard_problems(ruleset)
     if unsafe:

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
 
 from pydantic import (
     AfterValidator,
@@ -21,8 +21,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic._internal._model_construction import ModelMetaclass
@@ -265,6 +267,103 @@ class _Frozen(BaseModel):
         except ValidationError as error:
             failure = cls._invalid(error)
         raise failure from None  # outside the except block: no __context__ holding the error
+
+
+class Pending(Protocol):
+    """What builds the lazy fields of a result on first access (see :class:`_Lazy`)."""
+
+    def build(self, model: Any, name: str) -> Any:
+        """The value of field ``name`` of ``model``: the same every time it is asked for."""
+
+
+class _Lazy(_Frozen):
+    """A frozen result whose costly fields (``_lazy_fields``) are built on first access.
+
+    :func:`referral_engine.recommend` decides statuses, partners and open questions at once and
+    leaves reasons, next steps and change dates to a :class:`Pending` builder, which runs when
+    such a field is first read. A lazy field is then stored like any other, so the result is
+    indistinguishable from one built eagerly: equality, hashing, ``model_dump`` (also nested in a
+    host model), JSON, pickling and copies build whatever is still missing first. Building is
+    deterministic, so two threads reading a field at once get equal values and the first one
+    stored wins.
+    """
+
+    _lazy_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def _lazily(cls, fields: dict[str, Any], pending: Pending) -> Self:
+        """An instance from validated ``fields`` (every field but the lazy ones) and their builder."""
+        model = cls.__new__(cls)
+        object.__setattr__(model, "__dict__", fields)
+        object.__setattr__(model, "__pydantic_fields_set__", set(fields) | cls._lazy_fields)
+        object.__setattr__(model, "__pydantic_extra__", None)
+        object.__setattr__(model, "__pydantic_private__", {"_pending": pending})
+        return model
+
+    def _pending(self) -> Pending | None:
+        private = self.__pydantic_private__
+        return private.get("_pending") if private else None
+
+    def _settle(self) -> None:
+        """Build every lazy field still missing and let go of the builder (and the case it holds)."""
+        pending = self._pending()
+        if pending is None:
+            return
+        for name in type(self)._lazy_fields:
+            if name not in self.__dict__:
+                self.__dict__.setdefault(name, pending.build(self, name))
+        assert self.__pydantic_private__ is not None
+        self.__pydantic_private__["_pending"] = None
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names; at run time lazy fields appear here
+
+        def __getattr__(self, name: str) -> Any:
+            if name in type(self)._lazy_fields:
+                pending = self._pending()
+                if pending is not None:
+                    return self.__dict__.setdefault(name, pending.build(self, name))
+                if name in self.__dict__:  # another thread settled it meanwhile
+                    return self.__dict__[name]
+            return super().__getattr__(name)
+
+    # No return annotation on purpose: pydantic then keeps the model's own serialization schema
+    # (with one, Recommendation's JSON Schema would become "anything").
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        self._settle()
+        return handler(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        if isinstance(other, _Lazy):
+            other._settle()
+        self._settle()
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        self._settle()
+        return hash((type(self), *(self.__dict__[name] for name in type(self).model_fields)))
+
+    def __iter__(self) -> Any:
+        self._settle()
+        return super().__iter__()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        self._settle()
+        return super().__getstate__()
+
+    def __copy__(self) -> Self:
+        self._settle()
+        return super().__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        self._settle()
+        return super().__deepcopy__(memo)
+
+    def __repr_args__(self) -> Any:
+        self._settle()
+        return super().__repr_args__()
 
 
 class _InputMeta(ModelMetaclass):
@@ -588,8 +687,14 @@ class Reason(_Frozen):
     conditions: tuple[ConditionOutcome, ...] = ()
 
 
-class ServiceDecision(_Frozen):
-    """Whether one service fits the case, who is responsible, and why."""
+class ServiceDecision(_Lazy):
+    """Whether one service fits the case, who is responsible, and why.
+
+    From :func:`~referral_engine.recommend`, ``reasons`` and ``valid_until`` are built on first
+    access (see :class:`_Lazy`); they behave like any other field.
+    """
+
+    _lazy_fields = frozenset({"reasons", "valid_until"})
 
     service: str
     name: str = Field(description="service name in the requested language")
@@ -802,8 +907,14 @@ class Translation(_Frozen):
         return self.status == "draft"
 
 
-class Recommendation(_Frozen):
-    """The result of :func:`referral_engine.recommend`: decisions, next steps and open questions."""
+class Recommendation(_Lazy):
+    """The result of :func:`referral_engine.recommend`: decisions, next steps and open questions.
+
+    ``next_steps``, ``changes`` and ``translation`` are built on first access, and so are the
+    decisions' reasons: a caller that reads statuses and partners only does not pay for them.
+    """
+
+    _lazy_fields = frozenset({"next_steps", "changes", "translation"})
 
     decisions: tuple[ServiceDecision, ...]
     eligible: tuple[str, ...]

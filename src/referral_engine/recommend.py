@@ -7,10 +7,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from .decide import decide
-from .engines import evaluator, resolve
+from .conditions import Tri
+from .decide import decide, reasons_of
+from .engines import decider, resolve
 from .errors import FieldProblem, ProfileError, UsageError
-from .facts import facts_for
+from .facts import Facts, facts_for
 from .graph import Text
 from .handover import safe_route
 from .loader import default_ruleset
@@ -24,10 +25,11 @@ from .models import (
     Recommendation,
     ServiceDecision,
     Status,
+    StatusChange,
     Translation,
 )
 from .ruleset import Ruleset
-from .steps import CONFIDENTIAL_STEP, plan_steps, service_steps
+from .steps import CONFIDENTIAL_STEP, ServiceSteps, plan_steps, service_steps, unrouted
 from .timeline import states_of, upcoming_changes, valid_until
 
 _log = logging.getLogger(__name__)
@@ -65,66 +67,159 @@ def recommend(
     check_consents(profile, ruleset)
     if _log.isEnabledFor(logging.DEBUG):  # the engine and the rules, never the case
         _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
-    evaluate = evaluator(ruleset, engine)
     facts = facts_for(profile, as_of)
-    values = evaluate(facts, as_of)
-    decided = decide(ruleset, facts, as_of, values, lang)
-    decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
-    routes = {
-        d.service: safe_route(ruleset, d.service, profile, as_of, values)
-        for d in decided
-        if d.status is not Status.NOT_ELIGIBLE
-    }
-    planned = service_steps(ruleset, decided, routes, profile, facts, as_of, lang)
+    values, by_service = decider(ruleset, engine)(facts, as_of)
+    case = _Case(ruleset, profile, facts, as_of, lang, values, by_service)
+    decided = case.decided
     # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
-    asked_by = {"municipality": list(planned.unrouted)} if planned.unrouted else {}
+    unrouted = case.unrouted()
+    asked_by = {"municipality": list(unrouted)} if unrouted else {}
     missing, counts = _rank_missing(ruleset, decided, asked_by)
-    changes = upcoming_changes(ruleset, evaluate, profile, as_of, states_of(decided, routes))
-    until = valid_until(changes)
-    decisions = tuple(
-        ServiceDecision(
-            service=d.service,
-            name=ruleset.service(d.service).name.get(lang),
-            status=d.status,
-            partners=routes[d.service] if d.status is Status.ELIGIBLE else (),
-            sample_partners=tuple(
-                p
-                for p in (routes[d.service] if d.status is Status.ELIGIBLE else ())
-                if ruleset.partners.is_sample(p, d.service, profile.municipality, as_of)
+    case.missing, case.asked_by = missing, asked_by
+    partners = ruleset.partners
+    decisions = []
+    for d in decided:
+        routed = case.routes[d.service] if d.status is Status.ELIGIBLE else ()
+        fields = {
+            "service": d.service,
+            "name": ruleset.service(d.service).name.get(lang),
+            "status": d.status,
+            "partners": routed,
+            "sample_partners": tuple(
+                p for p in routed if partners.is_sample(p, d.service, profile.municipality, as_of)
             ),
-            reasons=d.reasons,
-            missing=d.missing,
-            valid_until=until.get(d.service),
-            partner_names=tuple(
-                ruleset.partners.partners[p].name
-                for p in (routes[d.service] if d.status is Status.ELIGIBLE else ())
+            "missing": d.missing,
+            "partner_names": tuple(partners.partners[p].name for p in routed),
+            "lang": lang,
+        }
+        decisions.append(ServiceDecision._lazily(fields, case))
+    case.decisions = tuple(decisions)
+    return Recommendation._lazily(
+        {
+            "decisions": case.decisions,
+            "eligible": tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
+            "missing": missing,
+            "as_of": as_of,
+            "ruleset_version": ruleset.ruleset_version,
+            "lang": lang,
+            "questions": tuple(
+                Question.model_construct(
+                    field=name, text=ruleset.fields[name].question.get(lang), settles=counts[name]
+                )
+                for name in missing
+                if name in ruleset.fields
             ),
-            lang=lang,
-        )
-        for d in decided
+        },
+        case,
     )
-    next_steps = plan_steps(
-        ruleset, decided, planned, missing, profile, facts, as_of, lang, asked_by=asked_by
-    )
-    translation = None
-    if lang in ruleset.catalogues:
-        next_steps, translation = translate_marks(ruleset, lang, next_steps, decisions, missing)
-    return Recommendation(
-        decisions=decisions,
-        eligible=tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
-        next_steps=next_steps,
-        missing=missing,
-        as_of=as_of,
-        ruleset_version=ruleset.ruleset_version,
-        lang=lang,
-        questions=tuple(
-            Question(field=name, text=ruleset.fields[name].question.get(lang), settles=counts[name])
-            for name in missing
-            if name in ruleset.fields
-        ),
-        changes=changes,
-        translation=translation,
-    )
+
+
+class _Case:
+    """One case being recommended: what is decided at once, and what is built on first access.
+
+    The :class:`~referral_engine.models.Pending` builder of a recommendation and its decisions.
+    Statuses, the partners of eligible services and the open questions are decided when the
+    case is; reasons, next steps, change dates and the translation notes when a field that
+    shows them is first read. Each piece is built at most once per thread race and is the same
+    every time (everything it reads is immutable), so no lock is needed.
+    """
+
+    def __init__(
+        self,
+        ruleset: Ruleset,
+        profile: CaseProfile,
+        facts: Facts,
+        as_of: dt.date,
+        lang: str,
+        values: Mapping[str, Tri],
+        by_service: Mapping[str, Status],
+    ) -> None:
+        self.ruleset, self.profile, self.facts, self.as_of, self.lang = ruleset, profile, facts, as_of, lang
+        self.values = values
+        decided = decide(ruleset, facts, as_of, values, by_service)
+        decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
+        self.decided = decided
+        #: Safe routes of the eligible services (the partners a decision shows).
+        self.routes = {
+            d.service: safe_route(ruleset, d.service, profile, as_of, values)
+            for d in decided
+            if d.status is Status.ELIGIBLE
+        }
+        self.missing: tuple[str, ...] = ()
+        self.asked_by: dict[str, list[str]] = {}
+        self.decisions: tuple[ServiceDecision, ...] = ()
+        self._all_routes: dict[str, tuple[str, ...]] | None = None
+        self._planned: ServiceSteps | None = None
+        self._steps: tuple[tuple[NextStep, ...], Translation | None] | None = None
+        self._changes: tuple[StatusChange, ...] | None = None
+
+    def all_routes(self) -> dict[str, tuple[str, ...]]:
+        """Safe routes of every service not ruled out (an open one may need a partner's check)."""
+        if self._all_routes is None:
+            self._all_routes = {
+                d.service: self.routes[d.service]
+                if d.status is Status.ELIGIBLE
+                else safe_route(self.ruleset, d.service, self.profile, self.as_of, self.values)
+                for d in self.decided
+                if d.status is not Status.NOT_ELIGIBLE
+            }
+        return self._all_routes
+
+    def planned(self) -> ServiceSteps:
+        """Every service's own steps (checks, appointments, applications), on the safe routes."""
+        if self._planned is None:
+            self._planned = service_steps(
+                self.ruleset, self.decided, self.all_routes(), self.profile, self.facts, self.as_of, self.lang
+            )
+        return self._planned
+
+    def unrouted(self) -> tuple[str, ...]:
+        """The services a step of which lacks a partner because the municipality is unknown."""
+        if self.profile.municipality is not None or all(
+            d.status is Status.NOT_ELIGIBLE for d in self.decided
+        ):
+            return ()
+        return unrouted(self.ruleset, self.decided, self.all_routes(), self.profile, self.facts, self.as_of)
+
+    def changes(self) -> tuple[StatusChange, ...]:
+        if self._changes is None:
+            start = states_of(self.decided, self.routes)
+            self._changes = upcoming_changes(self.ruleset, self.profile, self.as_of, start)
+        return self._changes
+
+    def steps(self) -> tuple[tuple[NextStep, ...], Translation | None]:
+        if self._steps is None:
+            ruleset, lang = self.ruleset, self.lang
+            next_steps = plan_steps(
+                ruleset,
+                self.decided,
+                self.planned(),
+                self.missing,
+                self.profile,
+                self.facts,
+                self.as_of,
+                lang,
+                asked_by=self.asked_by,
+            )
+            translation = None
+            if lang in ruleset.catalogues:
+                next_steps, translation = translate_marks(
+                    ruleset, lang, next_steps, self.decisions, self.missing
+                )
+            self._steps = (next_steps, translation)
+        return self._steps
+
+    def build(self, model: Any, name: str) -> Any:
+        """The lazy field ``name`` of the recommendation or of one of its decisions."""
+        if isinstance(model, ServiceDecision):
+            if name == "reasons":
+                decided = next(d for d in self.decided if d.service == model.service)
+                return reasons_of(self.ruleset, decided, self.values, self.facts, self.as_of, self.lang)
+            return valid_until(self.changes()).get(model.service)  # valid_until
+        if name == "changes":
+            return self.changes()
+        next_steps, translation = self.steps()
+        return next_steps if name == "next_steps" else translation
 
 
 _MESSAGE_OF_KIND = {"clarify": "clarify", "consent": "consent", "check": "check", "no_partner": "no_partner"}

@@ -19,6 +19,7 @@ from .conditions import Condition, Leaf
 from .errors import UsageError
 from .graph import Located, PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
+from .words import activate as activate_words
 
 _MEMO_DATES = 4096
 
@@ -47,9 +48,10 @@ def _memo() -> _Memo:
 def purge_caches() -> None:
     """Empty every cache that may hold values of cases seen so far (personal data).
 
-    The reason memos of all rule sets (they keep the case values reasons show), the rules in
-    force by date, and the memoised date arithmetic of the engines. Results stay the same; the
-    next cases are a little slower until the caches are warm again. Thread-safe.
+    The rules in force by date of all rule sets and the memoised date arithmetic of the
+    engines (both keyed by dates of cases); reasons are built per result and never cached.
+    Results stay the same; the next cases are a little slower until the caches are warm again.
+    Thread-safe.
     """
     for memo in list(_memos):
         memo.clear()
@@ -224,16 +226,19 @@ class Ruleset:
     engine: str | None = None
     #: The language catalogues by language code (never ``de`` or ``en``, which the rule files hold).
     catalogues: Mapping[str, Catalogue] = field(default_factory=lambda: MappingProxyType({}))
+    #: The library's words (:mod:`referral_engine.words`, by key) with the catalogues' translations;
+    #: empty for a rule set without catalogues.
+    words: Mapping[str, Text] = field(default_factory=lambda: MappingProxyType({}))
     _services_by_id: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _rules_by_service: Mapping[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     _rules_by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
     _steps_by_id: Mapping[str, StepTemplate] = field(init=False, repr=False, compare=False)
-    #: Reasons already built, by (rule, outcome, in force, language, leaf outcomes), and their
-    #: conditions with a case's value. A pure memo of immutable values: sharing it between
-    #: threads is safe, and it is bounded. It holds case values: see :func:`purge_caches`.
-    _reason_memo: dict[tuple[object, ...], object] = field(
-        init=False, repr=False, compare=False, default_factory=_memo
+    #: The step templates of each (service, status), with their position in ``steps``.
+    _steps_for: Mapping[tuple[str, str], tuple[tuple[int, StepTemplate], ...]] = field(
+        init=False, repr=False, compare=False
     )
+    #: Each field's position in ``fields`` (the order open fields and questions are listed in).
+    _field_rank: Mapping[str, int] = field(init=False, repr=False, compare=False)
     #: The rules in force on a date, by date (bounded; see :meth:`rules_in_force`).
     _in_force_memo: dict[dt.date, tuple[Rule, ...]] = field(
         init=False, repr=False, compare=False, default_factory=_memo
@@ -252,7 +257,16 @@ class Ruleset:
         )
         object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
         _CATALOGUE_LANGUAGES.update(self.catalogues)
+        for lang in self.catalogues:
+            self._show_words(lang)
         object.__setattr__(self, "_steps_by_id", MappingProxyType({step.id: step for step in self.steps}))
+        object.__setattr__(
+            self, "_field_rank", MappingProxyType({name: i for i, name in enumerate(self.fields)})
+        )
+        steps_for: dict[tuple[str, str], list[tuple[int, StepTemplate]]] = {}
+        for position, step in enumerate(self.steps):
+            steps_for.setdefault((step.service, step.for_status), []).append((position, step))
+        object.__setattr__(self, "_steps_for", MappingProxyType({k: tuple(v) for k, v in steps_for.items()}))
 
     @property
     def ruleset_version(self) -> str:
@@ -266,9 +280,21 @@ class Ruleset:
 
     def check_language(self, lang: object) -> str:
         """``lang`` if the rule set has it; a :class:`UsageError` naming the available ones otherwise."""
-        if isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in self.catalogues):
+        if isinstance(lang, str) and lang in BASE_LANGUAGES:
+            return lang
+        if isinstance(lang, str) and lang in self.catalogues:
+            self._show_words(lang)
             return lang
         raise UsageError(f"lang must be one of: {', '.join(self.languages)}")
+
+    def _show_words(self, lang: str) -> None:
+        """Make this rule set's words in ``lang`` the ones explanations show (see :mod:`.words`)."""
+        chain: list[str] = []
+        code = lang
+        while code not in BASE_LANGUAGES and code in self.catalogues and len(chain) <= len(self.catalogues):
+            code = self.catalogues[code].fallback
+            chain.append(code)
+        activate_words(lang, self.words, tuple(chain), self.catalogues[lang].direction)
 
     def text_language(self, text: Text, lang: str) -> str:
         """The language :meth:`Text.get` actually gives ``text`` in for ``lang``: along the fallback chain."""
@@ -316,7 +342,7 @@ class Ruleset:
         if engine is not None and engine not in ENGINES:
             raise UsageError(f"engine must be one of: {', '.join(ENGINES)} (or None for the default)")
         copy = dataclasses.replace(self, engine=engine)
-        for cache in ("_reason_memo", "_in_force_memo", "_engines"):
+        for cache in ("_in_force_memo", "_engines"):
             object.__setattr__(copy, cache, getattr(self, cache))
         return copy
 

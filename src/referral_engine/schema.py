@@ -340,6 +340,7 @@ def _i18n() -> dict[str, Any]:
         r"categories\.[a-z_]+",
         r"services\.[a-z][a-z0-9_]*\.name",
         r"rules\.[a-z][a-z0-9_.-]*\.note",
+        r"words\.[a-z_]+(\.[a-z0-9_]+)+",
     )
     keys = f"^({'|'.join(kinds)})$"
     return {

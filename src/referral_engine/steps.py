@@ -15,7 +15,7 @@ that rests on a placeholder offer is flagged as an example.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -23,7 +23,7 @@ from .decide import Decided
 from .facts import Facts
 from .handover import allowed_categories, check_categories, is_restricted, needs_guardian, released
 from .models import CaseProfile, DataCategory, NextStep, Status, StepKind
-from .ruleset import Rule, Ruleset
+from .ruleset import Rule, Ruleset, StepTemplate
 
 #: The position of a step without an explicit ``order`` among its service's steps.
 KIND_ORDER: dict[StepKind, int] = {
@@ -177,13 +177,7 @@ def _service_steps(
         step = _guarded(plan, _check_step(plan, rule, partner, service_name, target))
         if step is not None:
             steps.append(((KIND_ORDER["check"], position), step))
-    for position, template in enumerate(ruleset.steps):
-        if template.service != decision.service or template.for_status != decision.status.value:
-            continue
-        if not template.in_force(plan.as_of):
-            continue
-        if template.when is not None and template.when.test(plan.facts, plan.as_of) is not True:
-            continue
+    for position, template in _templates(plan, decision):
         partner = _resolve(plan, template.partner, responsible)
         if template.partner is not None and partner is None:
             lacks_partner = True
@@ -224,6 +218,48 @@ def _service_steps(
             )
         )
     return steps, lacks_partner
+
+
+def _templates(plan: _Plan, decision: Decided) -> Iterator[tuple[int, StepTemplate]]:
+    """The step templates that apply to a decision on the plan's date, with their position in the file."""
+    for position, template in plan.ruleset._steps_for.get((decision.service, decision.status.value), ()):
+        if not template.in_force(plan.as_of):
+            continue
+        if template.when is not None and template.when.test(plan.facts, plan.as_of) is not True:
+            continue
+        yield position, template
+
+
+def unrouted(
+    ruleset: Ruleset,
+    decided: Sequence[Decided],
+    routes: Mapping[str, tuple[str, ...]],
+    profile: CaseProfile,
+    facts: Facts,
+    as_of: dt.date,
+) -> tuple[str, ...]:
+    """``service_steps(...).unrouted`` without building the steps: what recommend asks the place for.
+
+    The services (decisions sorted best first) with a check or step whose partner is not found
+    because the municipality is unknown. Empty when the municipality is known.
+    """
+    if facts["municipality"] is not None:
+        return ()
+    plan = _plan(ruleset, profile, facts, as_of, "de")
+    found = []
+    for decision in decided:
+        if decision.status is Status.NOT_ELIGIBLE:
+            continue
+        route = routes.get(decision.service, ())
+        responsible = route[0] if route else None
+        if any(
+            _resolve(plan, rule.check_with or "responsible", responsible) is None for rule in decision.checks
+        ) or any(
+            template.partner is not None and _resolve(plan, template.partner, responsible) is None
+            for _, template in _templates(plan, decision)
+        ):
+            found.append(decision.service)
+    return tuple(found)
 
 
 def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | None:

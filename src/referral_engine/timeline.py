@@ -181,7 +181,6 @@ def states_of(decided: Iterable[Decided], routes: dict[str, tuple[str, ...]]) ->
 
 def upcoming_changes(
     ruleset: Ruleset,
-    evaluate: Evaluate,
     profile: CaseProfile,
     as_of: dt.date,
     start: dict[str, State],
@@ -192,9 +191,8 @@ def upcoming_changes(
     the services it can change, with their own rules compiled (:mod:`referral_engine.compiled`,
     proven equal to every engine), so the cost grows with the dates and the rules they concern,
     not with the whole rule set per date; the durable engine is not run again per date
-    (``evaluate`` decided ``start``). :func:`upcoming_changes_reference` is the reference.
+    (whichever engine decided ``start``). :func:`upcoming_changes_reference` is the reference.
     """
-    del evaluate  # the state on as_of came from it; the dates need only the compiled rules
     profile = probe_profile(profile)
     engine = compiled(ruleset)
     rank = {service.id: index for index, service in enumerate(ruleset.services)}

@@ -15,6 +15,11 @@ finite domain built from the rule set's own thresholds (:mod:`referral_engine.th
   leave …);
 * **coverage** (error): a service that some profile can get on some day has no partner in force
   for a municipality, and ``partners.yaml`` does not declare it ``not_offered`` there.
+* **scenario** (error): a worked case in the folder's ``scenarios/*.yaml`` (see
+  :mod:`referral_engine.scenarios`) that does not come out as written.
+
+Each finding names its causes (:attr:`Finding.causes`), and with ``against`` the entries changed
+since then come first (see :func:`check`).
 
 The domain: for each ``as_of`` period (the days rules and offers come into or go out of force),
 each field's values are split into the classes in which every condition of the rules under study
@@ -33,11 +38,12 @@ import os
 import textwrap
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from . import engines
+from .changes import changed_entries
 from .conditions import Leaf, Tri
 from .dates import add_days, period_end
 from .errors import RuleFileError
@@ -45,16 +51,51 @@ from .facts import FIELDS, Facts
 from .graph import Located
 from .handover import guard_problems
 from .loader import load_ruleset
-from .models import LANGUAGE_LEVELS
+from .models import LANGUAGE_LEVELS, Recommendation, ServiceDecision
+from .recommend import recommend
 from .ruleset import Rule, Ruleset
+from .scenarios import SCENARIO_DIR, load_scenarios, run_scenario
+from .scenarios import Check as ScenarioCheck
 from .thresholds import Thresholds, as_of_points, representatives, thresholds
 
 Severity = Literal["error", "warning", "info"]
 Kind = Literal[
-    "load", "unreachable", "dead_rule", "contradiction", "overlap", "gap", "coverage", "safety", "engine"
+    "load",
+    "unreachable",
+    "dead_rule",
+    "contradiction",
+    "overlap",
+    "gap",
+    "coverage",
+    "safety",
+    "engine",
+    "scenario",
 ]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 _ORDERED = ("int", "level", "date")
+#: Kinds whose ``rule`` is one of several causes (not the finding's subject): with a comparison,
+#: the finding moves to the changed cause.
+_MOVABLE = ("gap", "coverage")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """An entry that a finding is attributed to: a rule (or what ``subject`` says), and where it is.
+
+    ``changed`` is true when :func:`check` ran ``against`` another rule set and this entry is new
+    or different there (see :mod:`referral_engine.changes`).
+    """
+
+    rule: str
+    file: str
+    line: int
+    subject: str = "rule"
+    changed: bool = False
+
+    @property
+    def where(self) -> str:
+        """``file:line``."""
+        return f"{self.file}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +103,13 @@ class Finding:
     """One result of :func:`check`: what is wrong (or worth a look), where, and for which rule.
 
     ``rule`` is the id of the entry at ``file:line`` — a rule, or what ``subject`` says it is (an
-    offer, a ``not_offered`` entry, a partner …); ``service`` the service concerned.
+    offer, a ``not_offered`` entry, a partner …); ``service`` the service concerned. ``causes``
+    are the entries whose content makes the finding true, found from the sweep's evidence: for a
+    gap, the rules whose value flips between the profiles left without counselling and their
+    neighbours that get some (a grant's boundary, or an exclusion's); for a contradiction or an
+    overlap, the rule and the exclusions that override it; for a failed scenario, the rules on
+    the decision's path (see :func:`_scenario_findings`); otherwise the entry itself.
+    ``changed`` says whether one of them is new or different in :func:`check`'s ``against``.
     """
 
     severity: Severity
@@ -75,11 +122,28 @@ class Finding:
     #: Other rule ids the finding names (the other side of an overlap or a gap).
     related: tuple[str, ...] = ()
     subject: str = "rule"
+    causes: tuple[Cause, ...] = ()
 
     @property
     def where(self) -> str:
         """``file:line``."""
         return f"{self.file}:{self.line}"
+
+    @property
+    def changed(self) -> bool:
+        """Whether an entry the finding is attributed to changed (only with ``check(against=...)``)."""
+        return any(c.changed for c in self.causes)
+
+    def caused_by(self, *, since: str | None = None) -> str:
+        """``caused by rule a (file:line), changed since X; rule b (file:line)`` (empty without causes)."""
+        if not self.causes:
+            return ""
+        named = [
+            f"{c.subject} {c.rule} ({_near(c.where)})"
+            + (f", changed since {since}" if c.changed and since else "")
+            for c in self.causes
+        ]
+        return "caused by " + "; ".join(named)
 
     def __str__(self) -> str:
         subject = (
@@ -92,12 +156,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class Report:
-    """Everything :func:`check` found, errors first; ``ok`` when there is no error."""
+    """Everything :func:`check` found, errors first; ``ok`` when there is no error.
+
+    With ``check(against=...)``: ``against`` names the rule set compared with, ``changed`` lists
+    the (subject, id) of the entries new or changed since, and the findings attributed to them
+    come first.
+    """
 
     ruleset: str
     findings: tuple[Finding, ...]
     points: int = 0
     seconds: float = 0.0
+    against: str | None = None
+    changed: tuple[tuple[str, str], ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -143,16 +214,29 @@ class Report:
         indent = sum(widths) + 2 * len(widths)
         room = max(width - indent, 30) if width else None
         lines = []
-        for row in rows:
+        blames = ["", *(f.caused_by(since=self.against) for f in shown)]
+        for row, blame in zip(rows, blames, strict=True):
             left = "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  "
             parts = textwrap.wrap(row[4], room, break_on_hyphens=False) if room else [row[4]]
             lines.append(left + (parts[0] if parts else ""))
             lines += [" " * indent + part for part in parts[1:]]
+            # The attribution on a line of its own under the message, so that it is easy to spot.
+            blamed = textwrap.wrap(blame, room, break_on_hyphens=False) if room and blame else [blame]
+            lines += [" " * indent + part for part in blamed if part]
         counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES}
         hidden = "" if verbose or not counts["info"] else " (--verbose lists the infos)"
+        compared = ""
+        if self.against is not None:
+            rules = sum(subject == "rule" for subject, _ in self.changed)
+            on_changed = sum(f.changed for f in self.findings)
+            entries = "entry" if len(self.changed) == 1 else "entries"
+            compared = (
+                f"; {len(self.changed)} {entries} ({rules} of them rules) changed since {self.against}, "
+                f"{on_changed} findings on them (listed first)"
+            )
         summary = (
             f"{self.ruleset}: {counts['error']} errors, {counts['warning']} warnings, {counts['info']} infos"
-            f"{hidden}; {self.points} profiles swept in {self.seconds:.2f} s"
+            f"{hidden}{compared}; {self.points} profiles swept in {self.seconds:.2f} s"
         )
         summary_lines = textwrap.wrap(summary, width) if width else [summary]
         return "\n".join([*(lines if shown else []), *summary_lines]) + "\n"
@@ -164,7 +248,14 @@ def _near(where: str) -> str:
     return where[len(here) :] if where.startswith(here) else where
 
 
-def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: str | None = None) -> Report:
+def check(
+    rules: str | Path | Ruleset,
+    *,
+    since: dt.date | None = None,
+    engine: str | None = None,
+    against: str | Path | Ruleset | None = None,
+    against_label: str | None = None,
+) -> Report:
     """Verify the rule folder (or loaded :class:`Ruleset`) ``rules``; see the module docstring.
 
     ``since`` limits the sweep to ``as_of`` dates from that day on (a deployment that adopts the
@@ -173,6 +264,12 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: 
     With ``engine="durable"``, every rule durable-rules cannot run (too deeply nested, too wide,
     too many rules or fact properties) is an error of kind ``engine`` at its ``file:line``; a
     :class:`referral_engine.UsageError` says when durable-rules does not import here.
+
+    ``against`` is the rule set the author started from (a folder or a :class:`Ruleset`; e.g. the
+    bundled rules, or the folder at the last release). Entries new or changed since then are
+    marked (:attr:`Cause.changed`), a finding attributed to one moves to the changed entry's
+    ``file:line``, and those findings come first; ``against_label`` names it in the report
+    (default: its path or version).
     """
     started = time.perf_counter()
     if isinstance(rules, Ruleset):
@@ -194,7 +291,7 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: 
                 )
                 for p in error.problems
             )
-            return Report(str(rules), failed, 0, time.perf_counter() - started)
+            return Report(str(rules), _attributed(failed), 0, time.perf_counter() - started)
     sweep = _Sweep(ruleset, since)
     findings = [
         *sweep.services(),
@@ -203,9 +300,183 @@ def check(rules: str | Path | Ruleset, *, since: dt.date | None = None, engine: 
         *_safety(ruleset),
         *_engine_findings(ruleset, engine),
     ]
+    changed: frozenset[tuple[str, str]] = frozenset()
+    label = None
+    base = None
+    if against is not None:
+        base = against if isinstance(against, Ruleset) else load_ruleset(against)
+        changed = changed_entries(base, ruleset)
+        label = against_label or (str(against) if not isinstance(against, Ruleset) else base.ruleset_version)
+    findings += _scenario_findings(ruleset, base)
+    return Report(
+        ruleset.ruleset_version,
+        _attributed(findings, changed),
+        sweep.points,
+        time.perf_counter() - started,
+        against=label,
+        changed=tuple(sorted(changed)),
+    )
+
+
+def _attributed(
+    findings: Iterable[Finding], changed: frozenset[tuple[str, str]] = frozenset()
+) -> tuple[Finding, ...]:
+    """The findings with their causes marked changed or not, ordered for a rule author.
+
+    A finding without causes of its own is attributed to the entry at its ``file:line``. One
+    attributed to a changed entry is placed at that entry. Findings on changed entries come
+    first; within each group, errors before warnings before infos, then by ``file:line``.
+    """
+    done = []
+    for finding in findings:
+        causes = finding.causes or (
+            (Cause(finding.rule, finding.file, finding.line, finding.subject),) if finding.rule else ()
+        )
+        causes = tuple(replace(c, changed=(c.subject, c.rule) in changed) for c in causes)
+        # The changed ones first: they are what the author just did.
+        causes = tuple(sorted(causes, key=lambda c: not c.changed))
+        moved = causes[0] if causes and causes[0].changed and finding.kind in _MOVABLE else None
+        if moved is not None:
+            finding = replace(
+                finding, rule=moved.rule, file=moved.file, line=moved.line, subject=moved.subject
+            )
+        done.append(replace(finding, causes=causes))
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    findings.sort(key=lambda f: (order[f.severity], f.file, f.line, f.kind, f.message))
-    return Report(ruleset.ruleset_version, tuple(findings), sweep.points, time.perf_counter() - started)
+    done.sort(key=lambda f: (not f.changed, order[f.severity], f.file, f.line, f.kind, f.message))
+    return tuple(done)
+
+
+def _scenario_findings(ruleset: Ruleset, base: Ruleset | None) -> list[Finding]:
+    """The worked cases in the folder's ``scenarios/*.yaml`` that fail, one finding per expectation.
+
+    Each is run with the reference engine against the rule set under check, whatever folder its
+    file names. Its causes: with ``base``, the rules of the services concerned whose outcome for
+    the scenario differs between ``base`` and the rule set; otherwise (or if none differs) the
+    rules on the decision's path (see :func:`_path_causes`); a partner or step expectation is
+    attributed to the service's offers or to the step.
+    """
+    folder = Path(ruleset.path) / SCENARIO_DIR
+    if not folder.is_dir():
+        return []
+    findings: list[Finding] = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            scenarios = load_scenarios(path, ruleset=ruleset)
+        except RuleFileError as error:
+            findings += [
+                Finding(
+                    "error",
+                    "scenario",
+                    f"{p.message} (column {p.column})",
+                    p.file,
+                    p.line,
+                    subject="scenario",
+                )
+                for p in error.problems
+            ]
+            continue
+        for scenario in scenarios:
+            result = run_scenario(scenario, ruleset=ruleset, engine="python")
+            if result.ok:
+                continue
+            before = (
+                recommend(scenario.profile, as_of=scenario.as_of, ruleset=base, engine="python")
+                if base is not None
+                else None
+            )
+            for mismatch in result.mismatches:
+                check_ = mismatch.check
+                findings.append(
+                    Finding(
+                        "error",
+                        "scenario",
+                        f"scenario '{scenario.name}': {mismatch.message}",
+                        check_.where.file,
+                        check_.where.line,
+                        service=check_.subject if check_.kind in ("status", "partners") else None,
+                        subject="scenario",
+                        causes=_scenario_causes(ruleset, check_, result.recommendation, before),
+                    )
+                )
+    return findings
+
+
+def _scenario_causes(
+    ruleset: Ruleset, expectation: ScenarioCheck, rec: Recommendation, before: Recommendation | None
+) -> tuple[Cause, ...]:
+    """What an unmet expectation is attributed to (see :func:`_scenario_findings`)."""
+    if expectation.kind == "partners":
+        offers = [o for o in ruleset.partners.offers_for(expectation.subject) if o.in_force(rec.as_of)]
+        return tuple(_cause(o.id, o.where, "offer") for o in offers)
+    wanted: dict[str, str] = {}
+    steps = {s.id: s for s in ruleset.steps}
+    named: tuple[str, ...] = ()
+    if expectation.kind in ("next_step", "not_next_step", "next_steps_order"):
+        named = expectation.expected if expectation.kind == "next_steps_order" else (expectation.subject,)
+        named = tuple(i for i in named if i in steps)
+        # A step comes with its service's status: if that status is off, so is the step.
+        for step in (steps[i] for i in named):
+            try:
+                status = rec.decision(step.service).status.value
+            except KeyError:
+                continue
+            absent = expectation.kind == "next_step"
+            if absent and status != step.for_status:
+                wanted[step.service] = step.for_status
+            elif not absent and expectation.kind == "not_next_step" and status == step.for_status:
+                wanted[step.service] = "not " + status
+    elif expectation.kind == "status":
+        wanted = {expectation.subject: expectation.expected[0]}
+    elif expectation.kind == "eligible_only":
+        differ = set(expectation.expected) ^ set(rec.eligible)
+        wanted = {s: "eligible" if s in expectation.expected else "not eligible" for s in sorted(differ)}
+    where = {r.id: r.where for r in ruleset.rules}
+    blamed: dict[str, None] = {}
+    for service, status in wanted.items():
+        try:
+            decision = rec.decision(service)
+        except KeyError:
+            continue
+        found: list[str] = []
+        if before is not None:
+            try:
+                old = {r.rule: (r.outcome, r.in_force) for r in before.decision(service).reasons}
+            except KeyError:
+                old = {}
+            new = {r.rule: (r.outcome, r.in_force) for r in decision.reasons}
+            found = [rule for rule in new if old.get(rule) != new[rule]]
+        blamed.update(dict.fromkeys(found or _path_causes(decision, status)))
+    rules = tuple(_cause(rule, where.get(rule)) for rule in blamed)
+    return rules + tuple(_cause(i, steps[i].where, "step") for i in named)
+
+
+def _path_causes(decision: ServiceDecision, wanted: str) -> list[str]:
+    """The rules on the path to a decision that is not ``wanted``.
+
+    Got eligible: the grants that hold. Got undetermined: the checks that hold and the rules left
+    unknown. Got not_eligible: the exclusions that hold, else, of the rules that would give the
+    wanted status (grants for eligible, checks for undetermined), those that missed by the fewest
+    failed conditions: the boundary that flipped, as for a one-year-off age limit.
+    """
+    reasons = decision.reasons
+    got = decision.status.value
+    if got == "eligible":
+        return [r.rule for r in reasons if r.outcome == "holds" and r.effect == "eligible"]
+    if got == "undetermined":
+        return [
+            r.rule
+            for r in reasons
+            if r.outcome == "unknown" or (r.outcome == "holds" and r.effect == "check")
+        ]
+    excluding = [r.rule for r in reasons if r.outcome == "holds" and r.effect == "not_eligible"]
+    if excluding or wanted not in ("eligible", "undetermined"):
+        return excluding
+    failing = [r for r in reasons if r.effect != "not_eligible" and r.outcome == "fails"]
+    effect = "eligible" if wanted == "eligible" else "check"
+    failing = [r for r in failing if r.effect == effect] or failing
+    misses = {r.rule: sum(c.outcome == "failed" for c in r.conditions) + (not r.in_force) for r in failing}
+    fewest = min(misses.values(), default=0)
+    return [rule for rule, count in misses.items() if count == fewest]
 
 
 def _safety(ruleset: Ruleset) -> Iterator[Finding]:
@@ -453,6 +724,14 @@ class _Sweep:
                             together[rule.id, other] = together.get((rule.id, other), 0) + 1
             self.reachable[service.id] = (days, reachable)
             if not reachable:
+                # What keeps every profile out: the exclusions that override the grants that hold,
+                # else the grants themselves (they never hold), else the service (it has none).
+                grants = [r for r in rules if r.effect != "not_eligible"]
+                overriding = {e for (_, e) in together}
+                blamed = [r for r in exclusions if r.id in overriding] or grants
+                causes = tuple(_cause(r.id, r.where) for r in blamed) or (
+                    _cause(service.id, service.where, "service"),
+                )
                 yield Finding(
                     "error",
                     "unreachable",
@@ -460,6 +739,7 @@ class _Sweep:
                     service.where.file,
                     service.where.line,
                     service=service.id,
+                    causes=causes,
                 )
             swept = [
                 r for r in rules if r.id in evaluated
@@ -477,6 +757,7 @@ class _Sweep:
     ) -> Iterator[Finding]:
         where = {r.id: r.where for r in rules}
         for rule in rules:
+            itself = _cause(rule.id, rule.where)
             if not holds[rule.id]:
                 window = "" if rule.valid_from is None and rule.valid_to is None else " while it is in force"
                 yield Finding(
@@ -503,6 +784,7 @@ class _Sweep:
                     rule.id,
                     service,
                     others,
+                    causes=(itself, *(_cause(o, where[o]) for o in others)),
                 )
             elif others:
                 yield Finding(
@@ -514,6 +796,7 @@ class _Sweep:
                     rule.id,
                     service,
                     others,
+                    causes=(itself, *(_cause(o, where[o]) for o in others)),
                 )
 
     def gaps(self, kind: str = "counselling") -> Iterator[Finding]:
@@ -523,12 +806,11 @@ class _Sweep:
             return
         rules = [r for s in services for r in self.ruleset.rules_of(s.id)]
         by_service = [[i for i, r in enumerate(rules) if r.service == s.id] for s in services]
-        regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]] = []
+        regions: list[_Region] = []
         days = self._points_for(rules)
         for index, as_of in enumerate(days):
             dims, points = self._grid(rules, as_of)
-            covered: dict[tuple[int, ...], list[str]] = {}
-            missing: set[tuple[int, ...]] = set()
+            region = _Region(dims)
             for key, facts in zip(
                 itertools.product(*(range(len(d.classes)) for d in dims)), points, strict=True
             ):
@@ -536,19 +818,22 @@ class _Sweep:
                 point = (index, *key)
                 values = [_value(r, facts, as_of) for r in rules]
                 decided = [_decision([rules[i] for i in idx], [values[i] for i in idx]) for idx in by_service]
+                # The rules that hold (or may) here: a gap's causes are those that differ next door.
+                region.held[point] = tuple(i for i, v in enumerate(values) if v is not False)
                 if any(d is not False for d in decided):
-                    covered[point] = [
+                    region.covered[point] = [
                         r.id for r, v in zip(rules, values, strict=True) if v and r.effect != "not_eligible"
                     ]
                 else:
-                    missing.add(point)
-            regions.append((dims, missing, covered))
-        yield from self._gap_findings(services[0].where, regions, days, kind)
+                    region.missing.add(point)
+            regions.append(region)
+        yield from self._gap_findings(services[0].where, rules, regions, days, kind)
 
     def _gap_findings(
         self,
         where: Located,
-        regions: list[tuple[list[_Dimension], set[tuple[int, ...]], dict[tuple[int, ...], list[str]]]],
+        rules: Sequence[Rule],
+        regions: list[_Region],
         days: Sequence[dt.date],
         kind: str,
     ) -> Iterator[Finding]:
@@ -557,51 +842,64 @@ class _Sweep:
         described: dict[tuple[Severity, str], list[str]] = {}
         related: dict[tuple[Severity, str], tuple[str, ...]] = {}
         primary: dict[tuple[Severity, str], str | None] = {}
-        covered_all = {k: v for _, _, covered in regions for k, v in covered.items()}
+        flipped: dict[tuple[Severity, str], dict[int, None]] = {}
+        covered_all = {k: v for region in regions for k, v in region.covered.items()}
+        held_all = {k: v for region in regions for k, v in region.held.items()}
         # The same classes (by label) in another period: a gap only for some days between covered
         # days is a hole in time, such as a rule that starts a day after its predecessor ends.
         by_labels = {
-            (point[0], _labels(dims, point)): rules
-            for dims, _, covered in regions
-            for point, rules in covered.items()
+            (point[0], _labels(region.dims, point)): point for region in regions for point in region.covered
         }
-        for index, (dims, missing, _) in enumerate(regions):
-            holes: dict[tuple[int, ...], tuple[str, list[str], list[str]]] = {}
+        for index, region in enumerate(regions):
+            dims, missing = region.dims, region.missing
+            holes: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
             for point in missing:
-                labels = _labels(dims, point)
-                before, after = by_labels.get((index - 1, labels)), by_labels.get((index + 1, labels))
-                if before is not None and after is not None:
-                    holes[point] = ("as_of", before, after)
-                    continue
+                # Neighbours in an ordered field first (an off-by-one between two rules), then in
+                # time: a point can be both, and the first names the rules whose values border it.
                 for d, dim in enumerate(dims, start=1):
                     if not dim.ordered:
                         continue
                     below = (*point[:d], point[d] - 1, *point[d + 1 :])
                     above = (*point[:d], point[d] + 1, *point[d + 1 :])
                     if below in covered_all and above in covered_all:
-                        holes[point] = (dim.name, covered_all[below], covered_all[above])
+                        holes[point] = (below, above)
                         break
+                else:
+                    labels = _labels(dims, point)
+                    before, after = by_labels.get((index - 1, labels)), by_labels.get((index + 1, labels))
+                    if before is not None and after is not None:
+                        holes[point] = (before, after)
             for severity, points in (("error", set(holes)), ("warning", missing - set(holes))):
                 for cube in _merge(points):
                     text = _describe(dims, cube)
                     key: tuple[Severity, str] = (severity, text)  # type: ignore[assignment]
                     described.setdefault(key, []).append(days[index].isoformat())
-                    if severity == "error":
-                        first_point = (index, *min(itertools.product(*cube)))
-                        _, below_rules, above_rules = holes[first_point]
-                        primary[key] = above_rules[0] if above_rules else None
-                        related[key] = tuple(dict.fromkeys([*below_rules, *above_rules]))
+                    if severity != "error":
+                        continue
+                    first_point = (index, *min(itertools.product(*cube)))
+                    below_point, above_point = holes[first_point]
+                    below_rules, above_rules = covered_all[below_point], covered_all[above_point]
+                    primary[key] = above_rules[0] if above_rules else None
+                    related[key] = tuple(dict.fromkeys([*below_rules, *above_rules]))
+                    flips = flipped.setdefault(key, {})
+                    for combo in itertools.product(*cube):
+                        hole = (index, *combo)
+                        for neighbour in holes[hole]:
+                            flips.update(dict.fromkeys(_flips(rules, held_all[hole], held_all[neighbour])))
         rule_where = {r.id: r.where for r in self.ruleset.rules}
         for (severity, text), starts in described.items():
             periods = _periods(starts, days)
             rule = primary.get((severity, text))
             others = related.get((severity, text), ())
             if severity == "error":
-                names = ", ".join(f"{r} ({rule_where[r]})" for r in others)
+                names = ", ".join(others)
                 message = f"no {kind} service for {text} ({periods}), though neighbours get one: {names}"
             else:
                 message = f"no {kind} service for {text} ({periods})"
             located = rule_where[rule] if rule else None
+            causes = tuple(
+                _cause(rules[i].id, rules[i].where) for i in sorted(flipped.get((severity, text), ()))
+            )
             yield Finding(
                 severity,
                 "gap",
@@ -611,6 +909,7 @@ class _Sweep:
                 rule,
                 None,
                 others,
+                causes=causes,
             )
 
     def coverage(self) -> Iterator[Finding]:
@@ -648,6 +947,13 @@ class _Sweep:
                         )
                 if uncovered:
                     near = offers[0].where if offers and offers[0].where else service.where
+                    # Any offer of the service could cover the municipality: those that do on
+                    # other days first (their dates end or start there), then the others.
+                    there = [o for o in offers if o.municipalities is None or mid in o.municipalities]
+                    blamed = [*there, *(o for o in offers if o not in there)]
+                    causes = tuple(_cause(o.id, o.where, "offer") for o in blamed) or (
+                        _cause(service.id, service.where, "service"),
+                    )
                     yield Finding(
                         "error",
                         "coverage",
@@ -658,7 +964,41 @@ class _Sweep:
                         offers[0].id if offers else None,
                         service.id,
                         subject="offer",
+                        causes=causes,
                     )
+
+
+@dataclass
+class _Region:
+    """One ``as_of`` period of a gap sweep: its dimensions, and what holds at each point.
+
+    A point is ``(period, class index per dimension)``. ``held`` lists the indices of the rules
+    that hold or may hold there; ``covered`` the granting rules at points where some service of
+    the kind is not ``not_eligible``; ``missing`` the other points.
+    """
+
+    dims: list[_Dimension]
+    held: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+    covered: dict[tuple[int, ...], list[str]] = field(default_factory=dict)
+    missing: set[tuple[int, ...]] = field(default_factory=set)
+
+
+def _flips(rules: Sequence[Rule], at_hole: tuple[int, ...], next_door: tuple[int, ...]) -> list[int]:
+    """The rules that make the difference between a hole and a covered neighbour.
+
+    A grant that holds next door but not in the hole ends (or starts) at the boundary between
+    them; an exclusion that holds in the hole but not next door starts (or ends) there. Neighbours
+    differ in one field (or one ``as_of`` period), so only rules testing it (or starting or ending
+    then) can flip. Indices into ``rules``.
+    """
+    hole, door = set(at_hole), set(next_door)
+    grants = [i for i in next_door if i not in hole and rules[i].effect != "not_eligible"]
+    exclusions = [i for i in at_hole if i not in door and rules[i].effect == "not_eligible"]
+    return grants + exclusions
+
+
+def _cause(rule: str, where: Located | None, subject: str = "rule") -> Cause:
+    return Cause(rule, where.file if where else "", where.line if where else 0, subject)
 
 
 def _merge(points: Iterable[tuple[int, ...]]) -> list[tuple[frozenset[int], ...]]:

@@ -1,0 +1,269 @@
+"""The target table of issue 10, side by side in one run, against a hand-written function for every service.
+
+Run: python benchmarks/bench_targets.py [--cases 3000] [--seed 7] [--repeats 3]
+
+Yardstick (1×): ``handwritten.decide_all``, every service of the bundled rule set decided by hand
+from the facts (built beforehand, not timed); ``tests/test_handwritten_baseline.py`` proves it
+equal to the engine. Contenders, each on the same generated cases (as ``bench_engines.py``: one
+in ten decided on another day in 2016–2026, so rule validity windows take part):
+
+- python engine, rule values + statuses: ``compiled(ruleset).run(facts, as_of)``;
+- durable engine, rule values + statuses: ``evaluator(ruleset, "durable")`` then ``decide.statuses``;
+- ``recommend()`` per engine, reading only each decision's ``status`` and ``partners``, and
+  reading everything (also each decision's ``reasons`` and ``valid_until``, and the
+  recommendation's ``next_steps``, ``changes`` and ``questions``) — equal while ``recommend()``
+  builds everything eagerly; a lazy ``Recommendation`` makes the first row cheaper;
+- ``recommend_many(detail="statuses", engine="python")`` over the cases decided on 2026-03-01 (a
+  batch has one ``as_of``), per case, against the hand-written function on those same cases; and
+  the same for the cases that name a municipality only (for the others, recommend_many plans the
+  next steps to learn whether to ask for the municipality, as ``recommend()`` does).
+
+Before anything is timed, every contender must give the hand-written statuses on every case.
+CPU time (``time.process_time``) per case, the median of the rounds, in which the contenders take
+turns. The figures go into BENCHMARKS.md with the machine, commit and load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench_engines import OTHER_DAYS, random_case
+from bench_recommend import AS_OF
+from handwritten import SERVICES, decide_all
+
+from referral_engine import CaseProfile, Recommendation, default_ruleset, recommend, recommend_many
+from referral_engine.compiled import compiled
+from referral_engine.decide import statuses
+from referral_engine.engines import evaluator
+from referral_engine.facts import facts_for
+
+Case = tuple[CaseProfile, dt.date]
+HAND = "hand-written (all services)"
+#: The targets of issue 10: the most times hand-written each step may take (per case, CPU time).
+TARGETS = {
+    "python engine: rule values + statuses": 2.0,
+    "durable engine: rule values + statuses": 10.0,
+    "`recommend()` python": 25.0,
+    "`recommend()` durable": 40.0,
+    'statuses for a batch: `recommend_many(detail="statuses")` python': 1.0,
+}
+
+
+def statuses_and_partners(recommendation: Recommendation) -> None:
+    """What a screening caller reads: each decision's status and partners."""
+    for decision in recommendation.decisions:
+        decision.status  # noqa: B018 (reading is the point: a lazy result builds on access)
+        decision.partners  # noqa: B018
+
+
+def everything(recommendation: Recommendation) -> None:
+    """What a caseworker's view reads: the decisions with reasons, the next steps, changes, questions."""
+    for decision in recommendation.decisions:
+        decision.status  # noqa: B018
+        decision.partners  # noqa: B018
+        decision.reasons  # noqa: B018
+        decision.valid_until  # noqa: B018
+    recommendation.next_steps  # noqa: B018
+    recommendation.changes  # noqa: B018
+    recommendation.questions  # noqa: B018
+
+
+def cpu_per_case(function: Callable[[], object], count: int) -> float:
+    """CPU seconds per case of one call of ``function`` over ``count`` cases."""
+    gc.collect()
+    started = time.process_time()
+    function()
+    return (time.process_time() - started) / count
+
+
+def _commit() -> str:
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return found.stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if args.repeats < 3:
+        parser.error("--repeats must be at least 3 (medians of at least three rounds)")
+    load_before = os.getloadavg()
+    rng = random.Random(args.seed)
+    cases: list[Case] = [random_case(rng) for _ in range(args.cases)]
+    facts = [(facts_for(profile, as_of), as_of) for profile, as_of in cases]
+    same_day = [profile for profile, as_of in cases if as_of == AS_OF]
+    same_day_facts = [(facts_for(profile, AS_OF), AS_OF) for profile in same_day]
+    ruleset = default_ruleset()
+    run = compiled(ruleset).run
+    durable = evaluator(ruleset, "durable")
+
+    # --- every contender decides as the hand-written function does, before anything is timed ----
+    for index, ((profile, as_of), (case_facts, _)) in enumerate(zip(cases, facts, strict=True)):
+        expected = decide_all(case_facts, as_of)
+        found = {
+            "python engine": dict(zip(SERVICES, run(case_facts, as_of)[1], strict=True)),
+            "durable engine": statuses(ruleset, durable(case_facts, as_of)),
+            **{
+                f"recommend() {engine}": {
+                    d.service: d.status
+                    for d in recommend(profile, as_of=as_of, ruleset=ruleset, engine=engine).decisions
+                }
+                for engine in ("python", "durable")
+            },
+        }
+        for name, decided in found.items():
+            if decided != expected:
+                sys.exit(f"case {index} (as_of {as_of}): {name} disagrees with the hand-written function")
+    screened = recommend_many(same_day, as_of=AS_OF, ruleset=ruleset, engine="python", detail="statuses")
+    for screen, (case_facts, _) in zip(screened, same_day_facts, strict=True):
+        if dict(screen.statuses) != decide_all(case_facts, AS_OF):
+            sys.exit('recommend_many(detail="statuses") disagrees with the hand-written function')
+
+    # --- the contenders: one call each runs over all its cases ---------------------------------
+    def hand() -> None:
+        for case_facts, as_of in facts:
+            decide_all(case_facts, as_of)
+
+    def hand_same_day() -> None:
+        for case_facts, as_of in same_day_facts:
+            decide_all(case_facts, as_of)
+
+    def python_engine() -> None:
+        for case_facts, as_of in facts:
+            run(case_facts, as_of)
+
+    def durable_engine() -> None:
+        for case_facts, as_of in facts:
+            statuses(ruleset, durable(case_facts, as_of))
+
+    def recommending(engine: str, read: Callable[[Recommendation], None]) -> Callable[[], None]:
+        def loop() -> None:
+            for profile, as_of in cases:
+                read(recommend(profile, as_of=as_of, ruleset=ruleset, engine=engine))
+
+        return loop
+
+    def batching(profiles: Sequence[CaseProfile]) -> Callable[[], None]:
+        def loop() -> None:
+            for _ in recommend_many(
+                profiles, as_of=AS_OF, ruleset=ruleset, engine="python", detail="statuses"
+            ):
+                pass
+
+        return loop
+
+    placed = [profile for profile in same_day if profile.municipality is not None]
+    placed_facts = [(facts_for(profile, AS_OF), AS_OF) for profile in placed]
+
+    def hand_placed() -> None:
+        for case_facts, as_of in placed_facts:
+            decide_all(case_facts, as_of)
+
+    contenders: dict[str, tuple[Callable[[], None], int]] = {
+        HAND: (hand, len(cases)),
+        "python engine: rule values + statuses": (python_engine, len(cases)),
+        "durable engine: rule values + statuses": (durable_engine, len(cases)),
+        "`recommend()` python, statuses and partners read": (
+            recommending("python", statuses_and_partners),
+            len(cases),
+        ),
+        "`recommend()` python, everything read": (recommending("python", everything), len(cases)),
+        "`recommend()` durable, statuses and partners read": (
+            recommending("durable", statuses_and_partners),
+            len(cases),
+        ),
+        "`recommend()` durable, everything read": (recommending("durable", everything), len(cases)),
+        "hand-written, the batch's cases": (hand_same_day, len(same_day)),
+        'statuses for a batch: `recommend_many(detail="statuses")` python': (
+            batching(same_day),
+            len(same_day),
+        ),
+        "hand-written, the placed cases": (hand_placed, len(placed)),
+        "the same batch, only the cases with a municipality": (batching(placed), len(placed)),
+    }
+    rounds: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.repeats):
+        for name, (function, count) in contenders.items():
+            rounds[name].append(cpu_per_case(function, count))
+    median = {name: statistics.median(found) for name, found in rounds.items()}
+    load_after = os.getloadavg()
+
+    # --- the table ----------------------------------------------------------------------------------
+    print(f"# Targets of issue 10 side by side, {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+    print(
+        f"Command: python benchmarks/bench_targets.py --cases {args.cases} --seed {args.seed} "
+        f"--repeats {args.repeats}"
+    )
+    print(
+        f"Python {sys.version.split()[0]} on {platform.machine()} ({platform.system()}), "
+        f"{os.cpu_count()} CPUs; commit {_commit()}; {ruleset!r} "
+        f"({len(ruleset.services)} services, {len(ruleset.rules)} rules)"
+    )
+    print(
+        f"{args.cases:,} generated cases (seed {args.seed}; each profile field unknown with probability "
+        f"0.15; as_of {AS_OF} for {len(same_day):,}, another day in {OTHER_DAYS[0].year}–"
+        f"{OTHER_DAYS[1].year} for the rest); CPU time per case, medians of {args.repeats} "
+        "interleaved rounds; every contender gave the hand-written statuses on every case."
+    )
+    print(
+        f"Load average: {' '.join(f'{n:.2f}' for n in load_before)} before, "
+        f"{' '.join(f'{n:.2f}' for n in load_after)} after\n"
+    )
+    print("| step | µs per case (CPU) | relative to hand-written | target | holds |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    base = median[HAND]
+    batch_hand = median["hand-written, the batch's cases"]
+    for name, seconds in median.items():
+        if name.startswith("hand-written, the"):
+            continue
+        if name.startswith("statuses for a batch"):
+            reference = batch_hand
+        elif name.startswith("the same batch"):
+            reference = median["hand-written, the placed cases"]
+        else:
+            reference = base
+        ratio = seconds / reference
+        target = next((limit for step, limit in TARGETS.items() if name.startswith(step)), None)
+        if name == HAND:
+            shown, holds, relative = "", "", "1× (yardstick)"
+        else:
+            relative = f"{ratio:.1f}×" if ratio >= 10 else f"{ratio:.2f}×"
+            shown = "" if target is None else f"≤ {target:g}×"
+            holds = "" if target is None else ("yes" if ratio <= target else "**no**")
+        print(f"| {name} | {seconds * 1e6:,.1f} | {relative} | {shown} | {holds} |")
+    print(
+        f"\nThe batch row is relative to the hand-written function on the batch's own "
+        f"{len(same_day):,} cases ({batch_hand * 1e6:.1f} µs per case), "
+        "from facts built beforehand; recommend_many starts from validated profiles. The last row: "
+        f"the {len(placed):,} of them with a municipality, against the hand-written function on those "
+        "(without one, recommend_many plans the next steps to decide whether to ask for it, "
+        "as recommend does)."
+    )
+
+
+if __name__ == "__main__":
+    main()
