@@ -824,8 +824,6 @@ def _read_distinct(
             continue
         old.append(value)
         new.append(code)
-    if series.dtype in (nw.Categorical, nw.Enum):
-        series = series.cast(nw.String())
     known = ~series.is_null().to_numpy()
     invalid = -(2**62)
     if old:
@@ -846,6 +844,8 @@ def _read_column(
     kind = FIELDS[name].kind
     dtype = series.dtype
     rows = len(series)
+    if series.null_count() == rows:  # nothing known (also a column of the null type)
+        return Column(np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool))
     if kind == "int" and dtype.is_numeric() and dtype != nw.Boolean:
         known = ~series.is_null().to_numpy()
         numbers = series.to_numpy()
