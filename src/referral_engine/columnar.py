@@ -845,7 +845,8 @@ def _read_column(
     dtype = series.dtype
     rows = len(series)
     if series.null_count() == rows:  # nothing known (also a column of the null type)
-        return Column(np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool))
+        empty = np.full(rows, None, dtype=object) if kind == "list" else np.full(rows, -2, dtype=np.int64)
+        return Column(empty, np.zeros(rows, dtype=bool))
     if kind == "int" and dtype.is_numeric() and dtype != nw.Boolean:
         known = ~series.is_null().to_numpy()
         numbers = series.to_numpy()
