@@ -391,3 +391,15 @@ print("ok")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_chunk_of_profiles_only_reports_the_rows_facts_for_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only validated profiles (the fast path): a date after as_of and a wrong age are errors in place."""
+    rows: list[Any] = [CaseProfile(age=age % 90, residence_status="gestattung") for age in range(60)]
+    rows[7] = CaseProfile(entry_date=DAY + dt.timedelta(days=1))
+    rows[33] = CaseProfile(age=50, birth_date=dt.date(2000, 1, 1))
+    found = list(recommend_many(rows, as_of=DAY, detail="statuses", errors="collect"))
+    monkeypatch.setattr(batch_module, "columnar_available", lambda: False)
+    expected = list(recommend_many(rows, as_of=DAY, detail="statuses", errors="collect"))
+    assert [_comparable(r) for r in found] == [_comparable(r) for r in expected]
+    assert [r.index for r in found if isinstance(r, ProfileError)] == [7, 33]

@@ -297,7 +297,7 @@ def recommend_many(
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
     job = _Job(ruleset, day, resolve(engine, ruleset), lang, detail)
     if processes is None and detail == "statuses" and job.engine == "python" and columnar_available():
-        return _apply(_screen_chunks(ruleset, day, profiles), errors)
+        return _screen_chunks(ruleset, day, profiles, errors)
     if processes is None:
         return _decide_rows(job.decider(), 0, profiles, errors)
     return _apply(_pooled(job, profiles, processes, chunk_size), errors)
@@ -324,12 +324,15 @@ def columnar_available() -> bool:
         return False
 
 
-def _screen_chunks(ruleset: Ruleset, as_of: dt.date, profiles: Iterable[Profile]) -> Iterator[Result]:
+def _screen_chunks(
+    ruleset: Ruleset, as_of: dt.date, profiles: Iterable[Profile], errors: Errors
+) -> Generator[Result, None, None]:
     """Each profile's CaseStatuses (or its ProfileError, with its index), chunk by chunk, in order.
 
     Rows are validated one by one as ``recommend`` validates them (the profile, its consents);
     the valid ones of a chunk are screened together by the columnar engine. A row that
-    ``facts_for`` rejects gets the very error it raises.
+    ``facts_for`` rejects gets the very error it raises. Bad rows are raised, skipped or
+    yielded as ``errors`` says (see the module documentation).
     """
     from .columnar import columnar, screen_profiles
 
@@ -340,38 +343,54 @@ def _screen_chunks(ruleset: Ruleset, as_of: dt.date, profiles: Iterable[Profile]
     while chunk := list(itertools.islice(rows, COLUMNAR_CHUNK)):
         if len(chunk) < COLUMNAR_MIN:
             single = single or _Screen(ruleset, "python", as_of)
-            yield from _decide_rows(single, start, chunk)
+            yield from _decide_rows(single, start, chunk, errors)
             start += len(chunk)
             continue
-        results: list[Result | None] = [None] * len(chunk)
-        valid: list[CaseProfile] = []
-        positions: list[int] = []
-        for position, profile in enumerate(chunk):
-            try:
-                if not isinstance(profile, CaseProfile):
-                    profile = CaseProfile.model_validate(profile)
-                if profile.consents:
-                    check_consents(profile, ruleset)
-            except ProfileError as error:
-                results[position] = ProfileError(error.problems, index=start + position)
-            else:
-                valid.append(profile)
-                positions.append(position)
+        if all(type(profile) is CaseProfile and not profile.consents for profile in chunk):
+            valid: list[CaseProfile] = chunk  # type: ignore[assignment]  # checked just above
+            positions: list[int] | None = None  # every row is valid: row i is valid[i]
+            results: list[Result] = []
+        else:
+            results_: list[Result | None] = [None] * len(chunk)
+            valid, positions = [], []
+            for position, profile in enumerate(chunk):
+                try:
+                    if not isinstance(profile, CaseProfile):
+                        profile = CaseProfile.model_validate(profile)
+                    if profile.consents:
+                        check_consents(profile, ruleset)
+                except ProfileError as error:
+                    results_[position] = ProfileError(error.problems, index=start + position)
+                else:
+                    valid.append(profile)
+                    positions.append(position)
         if valid:
             screened, rejected = screen_profiles(ruleset, valid, as_of)
-            for row, found in zip(positions, _case_statuses_of(engine, screened), strict=True):
-                results[row] = found
+            found = _case_statuses_of(engine, screened)
+            bad: dict[int, ProfileError] = {}
             for index in rejected:
                 try:
                     facts_for(valid[index], as_of)
                 except ProfileError as error:
-                    results[positions[index]] = ProfileError(error.problems, index=start + positions[index])
+                    bad[index] = error
                 else:  # pragma: no cover - the columnar checks are those of facts_for
                     raise AssertionError("a row the columnar engine rejected passed facts_for")
+            if positions is None:
+                results = list(found)
+                for index, problem in bad.items():
+                    results[index] = ProfileError(problem.problems, index=start + index)
+            else:
+                for index, (row, result) in enumerate(zip(positions, found, strict=True)):
+                    results_[row] = (
+                        ProfileError(bad[index].problems, index=start + row) if index in bad else result
+                    )
+        if positions is not None:
+            results = [result for result in results_ if result is not None]
         start += len(chunk)
-        for result in results:
-            assert result is not None
-            yield result
+        if len(results) == len(chunk) and not any(isinstance(r, ProfileError) for r in results):
+            yield from results
+        else:
+            yield from _apply(iter(results), errors)
 
 
 def _case_statuses_of(engine: ColumnarRules, screened: Columns) -> list[CaseStatuses]:

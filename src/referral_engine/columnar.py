@@ -530,6 +530,18 @@ def profile_columns(profiles: Iterable[CaseProfile]) -> dict[str, list[Any]]:
     return {name: [row[name] for row in rows] for name in COLUMNS}
 
 
+class _Names(dict[object, int]):
+    """Codes of the municipality names of one chunk, each casefolded and looked up once."""
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        super().__init__({None: -2})
+        self.vocabulary = vocabulary
+
+    def __missing__(self, name: str) -> int:
+        code = self[name] = self.vocabulary.code(name.casefold())
+        return code
+
+
 class _Ordinals(dict[object, int]):
     """Day numbers of the dates of one chunk (looked up in C; not kept: they are case dates)."""
 
@@ -641,10 +653,8 @@ def _derive(
             facts["age"] = Column(derived, birth.known)
     municipality = raw.get("municipality")
     if municipality is not None and municipality.values.dtype == object:  # names, not yet codes
-        code = engine.vocabulary.code
-        values = np.fromiter(
-            (code(v.casefold()) if v is not None else -2 for v in municipality.values), np.int64, rows
-        )
+        codes = _Names(engine.vocabulary)
+        values = np.fromiter(map(codes.__getitem__, municipality.values), np.int64, rows)
         facts["municipality"] = Column(values, municipality.known)
     return facts, {"future": future, "age": mismatch}
 
