@@ -14,9 +14,11 @@ engine on the bundled rules; both engines must give equal recommendations.
 Issue 10 adds: the compiled python engine (``referral_engine.compiled``: rule values and statuses
 in one pass, the implementation behind ``engine="python"``) next to the reference evaluator
 (``decide.evaluate_rules``, the condition closures), and batches — ``recommend_many(...,
-detail="statuses")`` from validated profiles to statuses and open fields — against the
-hand-written function per case. CPU time (``time.process_time``), medians of the repeats, in which
-the contenders take turns.
+detail="statuses")`` from validated profiles to statuses and open fields, on the columnar engine
+(``referral_engine.columnar``, chunks of 4,096 cases) and case by case as without numpy — against
+the hand-written function per case; and the columnar engine over a table built beforehand
+(``screen_table`` on pandas and polars tables of the same profiles). CPU time
+(``time.process_time``), medians of the repeats, in which the contenders take turns.
 
 The figures go into BENCHMARKS.md together with the machine they were measured on.
 """
@@ -40,6 +42,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
+import polars as pl
 from bench_recommend import AS_OF, _day, latencies, random_profile
 
 import referral_engine
@@ -52,6 +56,8 @@ from referral_engine import (
     recommend,
     recommend_many,
 )
+from referral_engine import batch as batch_module
+from referral_engine.columnar import profile_columns, screen_table
 from referral_engine.compiled import compiled
 from referral_engine.conditions import Tri
 from referral_engine.dates import add_months
@@ -72,6 +78,8 @@ DURABLE_AT_LEAST = 5_000.0
 #: as fast per case as hand-written (ratio <= 1).
 COMPILED_WITHIN = 2.0
 BATCH_WITHIN = 1.0
+#: Target of issue 10: the columnar engine over a table at least 10x faster per case than hand-written.
+TABLE_WITHIN = 0.1
 
 Statuses = tuple[Tri, ...]  # per service of SUBSET: True eligible, False not eligible, None undetermined
 Case = tuple[Facts, dt.date]
@@ -500,12 +508,37 @@ def main() -> None:
         for profile in items:
             hand_written(facts_for(profile, AS_OF), AS_OF)
 
-    def batch(rules: Ruleset, detail: str, engine: str = "python") -> Callable[[Sequence[CaseProfile]], None]:
+    def batch(
+        rules: Ruleset, detail: str, engine: str = "python", columnar: bool = True
+    ) -> Callable[[Sequence[CaseProfile]], None]:
         def run(items: Sequence[CaseProfile]) -> None:
-            for _ in recommend_many(items, as_of=AS_OF, ruleset=rules, detail=detail, engine=engine):  # type: ignore[call-overload]
-                pass
+            if not columnar:  # as without numpy: case by case
+                batch_module.columnar_available = lambda: False
+            try:
+                for _ in recommend_many(items, as_of=AS_OF, ruleset=rules, detail=detail, engine=engine):  # type: ignore[call-overload]
+                    pass
+            finally:
+                batch_module.columnar_available = available
 
         return run
+
+    available = batch_module.columnar_available
+    # Tables built beforehand (not timed) from the same profiles, for the columnar engine.
+    columns = profile_columns(same_day)
+    tables: dict[str, Any] = {"pandas": pd.DataFrame(columns), "polars": pl.DataFrame(columns, strict=False)}
+    for kind, table in tables.items():
+        screened_table = screen_table(table, as_of=AS_OF, ruleset=subset)
+        rows = screened_table.to_dict("records") if kind == "pandas" else screened_table.to_dicts()
+        for row, case in zip(rows, same_day_facts, strict=True):
+            expected = dict(zip(SUBSET, hand_written(*case), strict=True))
+            if {s: STATUS_VALUE[Status(row[s])] for s in SUBSET} != expected:
+                sys.exit(f"screen_table ({kind}) disagrees with the hand-written function")
+    print(
+        f"screen_table agrees with the hand-written function on {len(same_day):,} cases (pandas, polars).\n"
+    )
+
+    def on_table(rules: Ruleset) -> Callable[[Any], None]:
+        return lambda table: screen_table(table, as_of=AS_OF, ruleset=rules)
 
     shipping = []
     for _ in range(args.repeats):
@@ -534,13 +567,33 @@ def main() -> None:
                 batch(subset, "statuses"),
                 same_day,
             ),
+            f'`recommend_many(detail="statuses")`, {len(subset.rules)} rules, case by case': (
+                batch(subset, "statuses", columnar=False),
+                same_day,
+            ),
             f'`recommend_many(detail="statuses")`, all {len(ruleset.rules)} rules': (
                 batch(ruleset, "statuses"),
+                same_day,
+            ),
+            f'`recommend_many(detail="statuses")`, all {len(ruleset.rules)} rules, case by case': (
+                batch(ruleset, "statuses", columnar=False),
                 same_day,
             ),
             f'`recommend_many(detail="statuses", engine="durable")`, {len(subset.rules)} rules': (
                 batch(subset, "statuses", "durable"),
                 same_day,
+            ),
+            f"`screen_table`, pandas table built beforehand, {len(subset.rules)} rules": (
+                on_table(subset),
+                tables["pandas"],
+            ),
+            f"`screen_table`, polars table built beforehand, {len(subset.rules)} rules": (
+                on_table(subset),
+                tables["polars"],
+            ),
+            f"`screen_table`, pandas table built beforehand, all {len(ruleset.rules)} rules": (
+                on_table(ruleset),
+                tables["pandas"],
             ),
         },
     )
@@ -597,6 +650,16 @@ def main() -> None:
     print(
         f"target (issue 10): python engine rule values + statuses within {COMPILED_WITHIN:.0f}× of "
         f"hand-written: {ratio:.2f}× -> {'PASS' if ratio <= COMPILED_WITHIN else 'FAIL'}"
+    )
+    table_ratio = (
+        batch_hand
+        / batches[f"`screen_table`, pandas table built beforehand, {len(subset.rules)} rules"].cpu_rate
+    )
+    print(
+        f"target (issue 10): the columnar engine over a table at least 10× faster per case than "
+        f"hand-written ({TABLE_WITHIN}×): {table_ratio:.2f}× hand-written "
+        f"(pandas, {len(subset.rules)} rules) -> "
+        f"{'PASS' if table_ratio <= TABLE_WITHIN else 'FAIL'}"
     )
     from_profiles = batch_hand / batches["hand-written from profiles (facts_for + hand-written)"].cpu_rate
     print(

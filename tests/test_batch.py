@@ -22,6 +22,7 @@ from referral_engine import (
     recommend,
     recommend_many,
 )
+from referral_engine.batch import COLUMNAR_CHUNK
 from referral_engine.engines import durable_available
 
 from .strategies import cases
@@ -85,13 +86,31 @@ def test_the_input_is_read_only_as_results_are_consumed() -> None:
             read.append(index)
             yield {"age": index % 90}
 
-    results = recommend_many(rows(), as_of=DAY, detail="statuses")
+    results = recommend_many(rows(), as_of=DAY)
     assert read == []
     first = next(results)
-    assert isinstance(first, CaseStatuses)
+    assert isinstance(first, Recommendation)
     assert read == [0]
     next(results)
     assert read == [0, 1]
+
+
+def test_statuses_read_the_input_one_chunk_ahead_at_most() -> None:
+    """The columnar engine reads a chunk of profiles at a time: memory stays bounded by the chunk."""
+    read: list[int] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for index in range(3 * COLUMNAR_CHUNK):
+            read.append(index)
+            yield {"age": index % 90}
+
+    results = recommend_many(rows(), as_of=DAY, detail="statuses")
+    assert read == []
+    assert isinstance(next(results), CaseStatuses)
+    assert len(read) == COLUMNAR_CHUNK
+    for _ in range(COLUMNAR_CHUNK):
+        next(results)
+    assert len(read) == 2 * COLUMNAR_CHUNK
 
 
 def test_a_bad_row_raises_a_profile_error_naming_its_index_and_never_its_values() -> None:

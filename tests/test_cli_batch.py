@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from referral_engine import Recommendation, cli, default_ruleset, recommend, recommend_many

@@ -62,3 +62,32 @@ def test_rule_author_test_file_passes() -> None:
     assert len(tests) == 5
     for test in tests:
         test()
+
+
+@pytest.mark.slow  # two rule sets loaded from YAML and a local Dask cluster: about 10 s
+def test_dask_rule_change_example_counts_what_a_single_process_counts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """examples/dask_rule_change.py at 3,000 cases: its counts per service are those of screen_table."""
+    import pandas as pd
+
+    from referral_engine import default_ruleset
+    from referral_engine.columnar import screen_table
+
+    module = runpy.run_path(str(REPO / "examples" / "dask_rule_change.py"), run_name="dask_rule_change")
+    module["main"](["--cases", "3000", "--partitions", "3", "--workers", "2", "--in-process", "--seed", "5"])
+    lines = capsys.readouterr().out.splitlines()
+    printed = {
+        line.split()[0]: tuple(int(n) for n in line.split()[1:]) for line in lines if line.startswith("jmd ")
+    }
+    cases = pd.concat([module["synthetic_cases"]((5, index, 1000)) for index in range(3)])
+    before = screen_table(cases, as_of=module["AS_OF"], ruleset=default_ruleset())
+    after = screen_table(cases, as_of=module["AS_OF"], ruleset=module["reformed_rules"](tmp_path))
+    changed = int((before["jmd"] != after["jmd"]).sum())
+    expected = (int((before["jmd"] == "eligible").sum()), int((after["jmd"] == "eligible").sum()), changed)
+    assert printed == {"jmd": expected}
+    assert changed > 0
+    unchanged = [line for line in lines if line.split()[:1] == ["mbe"]]
+    assert unchanged
+    assert unchanged[0].split()[-1] == "0"  # the reform touches only JMD
+    assert "3,000 synthetic cases" in lines[0]

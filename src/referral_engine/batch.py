@@ -4,8 +4,12 @@
 :func:`~referral_engine.recommend` does. ``detail="statuses"`` is for screening a caseload: a
 :class:`CaseStatuses` per case (each service's status and the number of open fields), decided
 by the same rules, engine and routing as ``recommend`` but without reasons, next steps or change
-dates. ``processes=N`` spreads chunks of cases over ``N`` worker processes; the rule set is sent
-to each worker once and rebuilt there once (see :mod:`referral_engine._pickling`).
+dates. With numpy installed (the ``frame`` extra), ``detail="statuses"`` on the python engine
+decides chunks of :data:`COLUMNAR_CHUNK` cases at once with the columnar engine
+(:mod:`referral_engine.columnar`, proven equal to the reference); chunks smaller than
+:data:`COLUMNAR_MIN` (a short batch, the tail of one) go case by case. ``processes=N`` spreads
+chunks of cases over ``N`` worker processes; the rule set is sent to each worker once and rebuilt
+there once (see :mod:`referral_engine._pickling`).
 
 Bad rows (``errors=``): a profile that ``recommend`` would reject raises — or yields — a
 :class:`~referral_engine.errors.ProfileError` whose ``index`` is the row's position in the input
@@ -20,6 +24,7 @@ Bad rows (``errors=``): a profile that ``recommend`` would reject raises — or 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import itertools
 import multiprocessing
 from collections import deque
@@ -27,7 +32,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, get_args, overload
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 from .compiled import Screened, compiled, open_fields
 from .conditions import Tri
@@ -42,12 +47,22 @@ from .recommend import check_as_of, check_consents, recommend
 from .ruleset import Ruleset
 from .steps import unrouted
 
+if TYPE_CHECKING:
+    from .columnar import ColumnarRules
+    from .columnar import Screened as Columns
+
 Detail = Literal["full", "statuses"]
 Errors = Literal["raise", "skip", "collect"]
 Profile = CaseProfile | Mapping[str, Any]
 
 #: Cases per task sent to a worker process.
 CHUNK_SIZE = 256
+#: Cases read and decided at once by the columnar engine (memory stays bounded by this).
+COLUMNAR_CHUNK = 4096
+#: Fewer cases than this (in a chunk) are decided case by case: numpy's overhead would not pay off.
+COLUMNAR_MIN = 48
+#: Distinct CaseStatuses kept per rule set for reuse across chunks (a few MiB at most).
+RESULTS_MEMO = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +296,8 @@ def recommend_many(
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
     job = _Job(ruleset, day, resolve(engine, ruleset), lang, detail)
+    if processes is None and detail == "statuses" and job.engine == "python" and columnar_available():
+        return _screen_chunks(ruleset, day, profiles, errors)
     if processes is None:
         return _decide_rows(job.decider(), 0, profiles, errors)
     return _apply(_pooled(job, profiles, processes, chunk_size), errors)
@@ -294,6 +311,115 @@ def _apply(results: Iterator[Result], errors: Errors) -> Generator[Result, None,
             if errors == "skip":
                 continue
         yield result
+
+
+# -- the columnar engine -------------------------------------------------------------------------------
+
+
+def columnar_available() -> bool:
+    """Whether the columnar engine can run here (numpy is installed: the ``frame`` extra)."""
+    try:
+        return importlib.util.find_spec("numpy") is not None
+    except (ImportError, ValueError):  # a broken or blocked numpy
+        return False
+
+
+def _screen_chunks(
+    ruleset: Ruleset, as_of: dt.date, profiles: Iterable[Profile], errors: Errors
+) -> Generator[Result, None, None]:
+    """Each profile's CaseStatuses (or its ProfileError, with its index), chunk by chunk, in order.
+
+    Rows are validated one by one as ``recommend`` validates them (the profile, its consents);
+    the valid ones of a chunk are screened together by the columnar engine. A row that
+    ``facts_for`` rejects gets the very error it raises. Bad rows are raised, skipped or
+    yielded as ``errors`` says (see the module documentation).
+    """
+    from .columnar import columnar, screen_profiles
+
+    engine = columnar(ruleset)
+    single: _Screen | None = None
+    rows = iter(profiles)
+    start = 0
+    while chunk := list(itertools.islice(rows, COLUMNAR_CHUNK)):
+        if len(chunk) < COLUMNAR_MIN:
+            single = single or _Screen(ruleset, "python", as_of)
+            yield from _decide_rows(single, start, chunk, errors)
+            start += len(chunk)
+            continue
+        if all(type(profile) is CaseProfile and not profile.consents for profile in chunk):
+            valid: list[CaseProfile] = chunk  # type: ignore[assignment]  # checked just above
+            positions: list[int] | None = None  # every row is valid: row i is valid[i]
+            results: list[Result] = []
+        else:
+            results_: list[Result | None] = [None] * len(chunk)
+            valid, positions = [], []
+            for position, profile in enumerate(chunk):
+                try:
+                    if not isinstance(profile, CaseProfile):
+                        profile = CaseProfile.model_validate(profile)
+                    if profile.consents:
+                        check_consents(profile, ruleset)
+                except ProfileError as error:
+                    results_[position] = ProfileError(error.problems, index=start + position)
+                else:
+                    valid.append(profile)
+                    positions.append(position)
+        if valid:
+            screened, rejected = screen_profiles(ruleset, valid, as_of)
+            found = _case_statuses_of(engine, screened)
+            bad: dict[int, ProfileError] = {}
+            for index in rejected:
+                try:
+                    facts_for(valid[index], as_of)
+                except ProfileError as error:
+                    bad[index] = error
+                else:  # pragma: no cover - the columnar checks are those of facts_for
+                    raise AssertionError("a row the columnar engine rejected passed facts_for")
+            if positions is None:
+                results = list(found)
+                for index, problem in bad.items():
+                    results[index] = ProfileError(problem.problems, index=start + index)
+            else:
+                for index, (row, result) in enumerate(zip(positions, found, strict=True)):
+                    results_[row] = (
+                        ProfileError(bad[index].problems, index=start + row) if index in bad else result
+                    )
+        if positions is not None:
+            results = [result for result in results_ if result is not None]
+        start += len(chunk)
+        if len(results) == len(chunk) and not any(isinstance(r, ProfileError) for r in results):
+            yield from results
+        else:
+            yield from _apply(iter(results), errors)
+
+
+def _case_statuses_of(engine: ColumnarRules, screened: Columns) -> list[CaseStatuses]:
+    """A CaseStatuses per row of a columnar result; equal rows share one (frozen) object."""
+    import numpy as np
+
+    from .columnar import STATUSES
+
+    memo = engine.memo.setdefault("results", {})
+    assert isinstance(memo, dict)
+    matrix = np.ascontiguousarray(
+        np.concatenate([screened.codes.astype(np.int64), screened.open_fields[:, None]], axis=1)
+    )
+    keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    shared = []
+    for index in first.tolist():
+        row = matrix[index]
+        key = row.tobytes()
+        found = memo.get(key)
+        if found is None:
+            codes = row.tolist()
+            statuses = {s: STATUSES[c] for s, c in zip(engine.services, codes, strict=False)}
+            found = CaseStatuses(MappingProxyType(statuses), codes[-1])
+            if len(memo) >= RESULTS_MEMO:
+                memo.clear()
+            memo[key] = found
+        shared.append(found)
+    return [shared[index] for index in inverse.ravel().tolist()]
 
 
 # -- worker processes -------------------------------------------------------------------------------

@@ -1,0 +1,1112 @@
+"""The columnar engine: a rule set over columns of many cases at once (the ``frame`` extra).
+
+For screening a whole caseload or a synthetic population. :func:`screen_table` takes a pandas,
+polars or pyarrow table (through narwhals) whose columns are :class:`~referral_engine.CaseProfile`
+fields and returns a table of the same kind with, per case, each service's status (the
+:class:`~referral_engine.Status` values as text) and the number of open fields — what
+:func:`~referral_engine.recommend_many` gives with ``detail="statuses"``, which itself runs on this
+engine for batches of profiles when numpy and narwhals are installed.
+
+**Three-valued logic over arrays.** A condition becomes two boolean arrays, *surely true* and
+*surely false* (Kleene logic, as in :mod:`referral_engine.compiled`): a leaf is true where its
+field is known and the comparison holds, false where it is known and does not; ``all`` is true
+where every part is and false where any part is; ``any`` the other way round; ``not`` swaps them.
+Everything else is unknown. Facts are held as a value array and a *known* mask per field: dates
+as day numbers, enumerations and language levels as codes in their order, the municipality as
+its code among the names the rules mention, languages as tuples. Rules are taken for the batch's
+single ``as_of`` (their validity windows), time windows compare dates with
+:func:`~referral_engine.dates.window_start`, statuses are *grant and not exclusion* exactly as
+:func:`referral_engine.decide.statuses`, and the open fields are those ``decide.decide`` lists, plus
+the municipality where ``recommend`` would ask for it (a step that finds no partner without it;
+decided once per distinct pattern of statuses, rules, steps, languages and restricted status).
+A differential test proves all of it equal to the reference on generated rule sets and cases.
+
+**Personal data.** Errors name the column and the row (from 0), never a value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import operator
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .conditions import AllOf, AnyOf, Condition, Leaf, Not
+from .dates import Duration, period_end, window_start
+from .errors import FieldProblem, ProfileError, UsageError
+from .facts import FIELDS
+from .handover import RESTRICTED_STATUSES
+from .loader import default_ruleset
+from .models import (
+    _FIELD_LIKE,
+    EARLIEST_DATE,
+    EVENT_DATES,
+    LATEST_DATE,
+    CaseProfile,
+    Status,
+    _is_unknown,
+    _strict_bool,
+    _strict_date,
+    _strict_int,
+)
+from .ruleset import Rule, Ruleset
+
+try:
+    import numpy as np
+except ImportError as error:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "the columnar engine needs numpy and narwhals: pip install 'referral-engine[frame]'"
+    ) from error
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    Mask = NDArray[np.bool_]
+    Ints = NDArray[np.int64]
+else:
+    Mask = Ints = Any
+
+__all__ = [
+    "COLUMNS",
+    "OPEN_FIELDS",
+    "ColumnarRules",
+    "columnar",
+    "fact_columns",
+    "profile_columns",
+    "screen_profiles",
+    "screen_table",
+]
+
+#: The name of the output column with the number of open fields.
+OPEN_FIELDS = "open_fields"
+#: Rows evaluated at once by :func:`screen_table` (bounds the temporary arrays).
+ROWS_PER_CHUNK = 65_536
+#: Status codes of the engine, in the order of :data:`STATUSES`.
+ELIGIBLE, NOT_ELIGIBLE, UNDETERMINED = 0, 1, 2
+STATUSES: tuple[Status, Status, Status] = (Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED)
+_STATUS_TEXT = np.array([status.value for status in STATUSES], dtype=object)
+_ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
+_KEY = "columnar"
+_T = TypeVar("_T")
+
+Tri = tuple["Mask", "Mask"]  # (surely true, surely false)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One fact over the rows: its values (encoded, see the module docstring) and where it is known."""
+
+    values: Any
+    known: Mask
+
+
+#: The facts of many rows: a :class:`Column` per field (a field without a column is unknown).
+FactColumns = dict[str, Column]
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The result of :meth:`ColumnarRules.screen`: status codes (rows × services) and open-field counts."""
+
+    codes: NDArray[np.int8]
+    open_fields: Ints
+
+
+# -- encoding facts ---------------------------------------------------------------------------------
+
+
+class _Vocabulary:
+    """Codes of the municipality names (casefolded) that conditions mention; others get -2."""
+
+    def __init__(self, conditions: Iterable[Condition]) -> None:
+        names: dict[str, int] = {}
+        for condition in conditions:
+            for leaf in condition.leaves():
+                if FIELDS[leaf.field].kind == "text":
+                    operands = leaf.value if isinstance(leaf.value, frozenset) else (leaf.value,)
+                    for name in sorted(operands):
+                        names.setdefault(name, len(names))
+        self.codes = names
+
+    def code(self, name: object) -> int:
+        return self.codes.get(name, -2) if isinstance(name, str) else -2
+
+
+def _encode_operand(leaf: Leaf, vocabulary: _Vocabulary) -> Any:
+    """A leaf's operand in the encoding of its field's column."""
+    spec = FIELDS[leaf.field]
+    value = leaf.value
+    if leaf.op in ("in", "not_in"):
+        return np.array(sorted(_encode_single(spec.kind, spec.values, v, vocabulary) for v in value))
+    return _encode_single(spec.kind, spec.values, value, vocabulary)
+
+
+def _encode_single(kind: str, values: tuple[str, ...], value: Any, vocabulary: _Vocabulary) -> Any:
+    if kind == "date" and isinstance(value, dt.date):
+        return value.toordinal()
+    if kind == "enum":
+        return values.index(value) if value in values else -2
+    if kind == "text":
+        return vocabulary.code(value)
+    return value  # int, level rank, bool, language code, duration
+
+
+# -- the compiled rule set ----------------------------------------------------------------------------
+
+
+class ColumnarRules:
+    """A rule set evaluated over columns; build it with :func:`columnar` (one per rule set).
+
+    :meth:`screen` decides every row of a :data:`FactColumns` for one ``as_of``. Safe to share
+    between threads (it keeps only memos of routing patterns, behind a lock).
+    """
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self.services = tuple(service.id for service in ruleset.services)
+        conditions = [rule.when for rule in ruleset.rules]
+        conditions += [step.when for step in ruleset.steps if step.when is not None]
+        self.vocabulary = _Vocabulary(conditions)
+        self._operands: dict[int, Any] = {}
+        self._unrouted: dict[tuple[dt.date, bytes, tuple[str, ...]], bool] = {}
+        #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
+        self.memo: dict[object, object] = {}
+        self._lock = threading.Lock()
+
+    # -- conditions
+
+    def _operand(self, leaf: Leaf) -> Any:
+        found = self._operands.get(id(leaf), self)
+        if found is self:
+            found = self._operands[id(leaf)] = (leaf, _encode_operand(leaf, self.vocabulary))
+        return found[1]
+
+    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
+        column = columns.get(leaf.field)
+        if column is None:
+            nothing = np.zeros(rows, dtype=bool)
+            return nothing, nothing
+        values, known = column.values, column.known
+        op = leaf.op
+        operand = self._operand(leaf)
+        if op in ("within", "older_than"):
+            holds = _window(values, known, op, operand, as_of)
+        elif op == "contains":
+            holds = np.fromiter((v is not None and operand in v for v in values), dtype=bool, count=rows)
+        elif op == "eq":
+            holds = values == operand
+        elif op == "ne":
+            holds = values != operand
+        elif op == "lt":
+            holds = values < operand
+        elif op == "le":
+            holds = values <= operand
+        elif op == "gt":
+            holds = values > operand
+        elif op == "ge":
+            holds = values >= operand
+        else:
+            assert op in ("in", "not_in"), op
+            holds = _member(values, operand)
+            if op == "not_in":
+                holds = ~holds
+        return known & holds, known & ~holds
+
+    def condition(self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
+        """The (surely true, surely false) masks of ``node`` over the rows (Kleene logic)."""
+        memo: dict[int, Tri] = {}
+        return self._condition(node, columns, as_of, rows, memo)
+
+    def _condition(
+        self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: dict[int, Tri]
+    ) -> Tri:
+        if isinstance(node, Leaf):
+            key = id(node)
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = self._leaf(node, columns, as_of, rows)
+            return found
+        if isinstance(node, Not):
+            true, false = self._condition(node.part, columns, as_of, rows, memo)
+            return false, true
+        parts = [self._condition(part, columns, as_of, rows, memo) for part in node.parts]
+        if isinstance(node, AllOf):
+            return _all([t for t, _ in parts], rows, True), _any([f for _, f in parts], rows)
+        assert isinstance(node, AnyOf)
+        return _any([t for t, _ in parts], rows), _all([f for _, f in parts], rows, True)
+
+    # -- statuses and open fields
+
+    def screen(self, columns: FactColumns, as_of: dt.date, rows: int, *, route: bool = True) -> Screened:
+        """Each row's status code per service (see :data:`STATUSES`) and its number of open fields.
+
+        ``columns`` hold the facts as ``facts_for`` derives them (age from the birth date, language
+        levels as ranks, the municipality as its code; see :func:`fact_columns`). The statuses equal
+        ``decide.statuses``; the open fields are those of ``compiled.open_fields`` and, with
+        ``route``, the municipality where ``recommend`` asks for it: together the
+        ``open_fields`` of ``recommend_many(..., detail="statuses")``.
+        """
+        ruleset = self.ruleset
+        memo: dict[int, Tri] = {}
+        values: dict[str, Tri] = {
+            rule.id: self._condition(rule.when, columns, as_of, rows, memo)
+            for rule in ruleset.rules_in_force(as_of)
+        }
+        codes = np.empty((rows, len(self.services)), dtype=np.int8)
+        open_by_field: dict[str, Mask] = {}
+        unknown = {name: ~column.known for name, column in columns.items()}
+        none = np.zeros(rows, dtype=bool)
+        for index, service in enumerate(self.services):
+            active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
+            grants = [values[r.id] for r in active if r.effect == "eligible"]
+            granting = [values[r.id] for r in active if r.effect != "not_eligible"]
+            excluding = [values[r.id] for r in active if r.effect == "not_eligible"]
+            grant_true = _any([t for t, _ in grants], rows)
+            grant_false = _all([f for _, f in granting], rows, True)
+            exclusion_true = _any([t for t, _ in excluding], rows)
+            exclusion_false = _all([f for _, f in excluding], rows, True)
+            eligible = grant_true & exclusion_false
+            not_eligible = grant_false | exclusion_true
+            codes[:, index] = np.where(eligible, ELIGIBLE, np.where(not_eligible, NOT_ELIGIBLE, UNDETERMINED))
+            undetermined = ~(eligible | not_eligible)
+            if not undetermined.any():
+                continue
+            grant_open = undetermined & ~grant_true & ~grant_false
+            exclusion_open = undetermined & ~exclusion_true & ~exclusion_false
+            for rule in active:
+                true, false = values[rule.id]
+                side = exclusion_open if rule.effect == "not_eligible" else grant_open
+                rule_open = side & ~(true | false)
+                for name in dict.fromkeys(leaf.field for leaf in rule.leaves):
+                    missing = rule_open & unknown.get(name, ~none)
+                    found = open_by_field.get(name)
+                    open_by_field[name] = missing if found is None else found | missing
+        count = np.zeros(rows, dtype=np.int64)
+        for mask in open_by_field.values():
+            count += mask
+        municipality = columns.get("municipality")
+        asks = (
+            ~municipality.known if municipality is not None else np.ones(rows, dtype=bool)
+        ) & ~open_by_field.get("municipality", none)
+        asks &= (codes != NOT_ELIGIBLE).any(axis=1)
+        if route and asks.any():
+            count += self._ask_municipality(asks, codes, values, columns, as_of, rows, memo)
+        return Screened(codes, count)
+
+    def _ask_municipality(
+        self,
+        asks: Mask,
+        codes: NDArray[np.int8],
+        values: Mapping[str, Tri],
+        columns: FactColumns,
+        as_of: dt.date,
+        rows: int,
+        memo: dict[int, Tri],
+    ) -> Mask:
+        """Where ``recommend`` asks for the unknown municipality (see ``batch._Screen._unrouted``).
+
+        That is where a step of an open or eligible service finds no partner without it.
+
+        What decides that for a row: the statuses, which checks and own-application grants hold,
+        which steps' conditions hold, the languages and whether the status is restricted. Rows are
+        grouped by that pattern and each pattern is decided once (and remembered per ``as_of``).
+        """
+        ruleset = self.ruleset
+        pattern_rules = [
+            rule
+            for rule in ruleset.rules_in_force(as_of)
+            if rule.effect == "check" or (rule.effect == "eligible" and rule.own_application)
+        ]
+        steps = [step for step in ruleset.steps if step.in_force(as_of) and step.when is not None]
+        parts = [codes]
+        if pattern_rules:
+            parts.append(np.stack([values[r.id][0] for r in pattern_rules], axis=1).astype(np.int8))
+        if steps:
+            held = [self._condition(step.when, columns, as_of, rows, memo)[0] for step in steps if step.when]
+            parts.append(np.stack(held, axis=1).astype(np.int8))
+        residence = columns.get("residence_status")
+        if residence is not None:
+            restricted_codes = [
+                FIELDS["residence_status"].values.index(s) for s in sorted(RESTRICTED_STATUSES)
+            ]
+            restricted = residence.known & np.isin(residence.values, restricted_codes)
+        else:
+            restricted = np.zeros(rows, dtype=bool)
+        parts.append(restricted.astype(np.int8)[:, None])
+        selected = np.flatnonzero(asks)
+        matrix = np.concatenate(parts, axis=1)[selected].astype(np.int32)
+        languages_column = columns.get("languages")
+        language_sets: dict[tuple[str, ...], int] = {(): 0}
+        if languages_column is not None:
+            spoken = [
+                language_sets.setdefault(tuple(v), len(language_sets)) if v is not None else 0
+                for v in languages_column.values[selected]
+            ]
+            matrix = np.concatenate([matrix, np.array(spoken, dtype=np.int32)[:, None]], axis=1)
+        else:
+            matrix = np.concatenate([matrix, np.zeros((len(selected), 1), dtype=np.int32)], axis=1)
+        matrix = np.ascontiguousarray(matrix)
+        by_code = {code: spoken_ for spoken_, code in language_sets.items()}
+        keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        template = (pattern_rules, steps)
+        decided = np.array(
+            [
+                self._unrouted_pattern(as_of, matrix[index, :-1], by_code[int(matrix[index, -1])], template)
+                for index in first.tolist()
+            ],
+            dtype=bool,
+        )
+        answers = decided[inverse.ravel()]
+        result = np.zeros(rows, dtype=bool)
+        result[selected] = answers
+        return result
+
+    def _unrouted_pattern(
+        self,
+        as_of: dt.date,
+        row: NDArray[np.int32],
+        languages: tuple[str, ...],
+        template: tuple[list[Rule], list[Any]],
+    ) -> bool:
+        key = (as_of, row.tobytes(), languages)
+        found = self._unrouted.get(key)
+        if found is not None:
+            return found
+        pattern_rules, steps = template
+        ruleset = self.ruleset
+        services = len(self.services)
+        status_codes = row[:services]
+        holds = {rule.id: bool(flag) for rule, flag in zip(pattern_rules, row[services:], strict=False)}
+        step_holds = {
+            step.id: bool(flag)
+            for step, flag in zip(steps, row[services + len(pattern_rules) :], strict=False)
+        }
+        restricted = bool(row[-1])
+        partners = ruleset.partners
+
+        def route(target: str) -> tuple[str, ...]:
+            return partners.route(target, None, as_of, languages)
+
+        answer = False
+        for index, service in enumerate(self.services):
+            status = STATUSES[int(status_codes[index])]
+            if status is Status.NOT_ELIGIBLE:
+                continue
+            found_route = route(service)
+            if restricted and not any(
+                holds.get(rule.id, False)
+                for rule in ruleset.rules_of(service)
+                if rule.effect == "eligible" and rule.own_application
+            ):
+                found_route = tuple(p for p in found_route if not partners.reports(p))
+            responsible = found_route[0] if found_route else None
+
+            def resolve(target: str | None, responsible: str | None = responsible) -> str | None:
+                if target is None:
+                    return None
+                if target == "responsible":
+                    return responsible
+                if target.startswith("office:"):
+                    offices = route(target)
+                    return offices[0] if offices else None
+                return target
+
+            if status is Status.UNDETERMINED:
+                for rule in ruleset.rules_of(service):
+                    checked = rule.effect == "check" and holds.get(rule.id, False)
+                    if checked and resolve(rule.check_with or "responsible") is None:
+                        answer = True
+            for step in ruleset.steps:
+                if step.service != service or step.for_status != status.value or not step.in_force(as_of):
+                    continue
+                if step.when is not None and not step_holds[step.id]:
+                    continue
+                if step.partner is not None and resolve(step.partner) is None:
+                    answer = True
+            if answer:
+                break
+        with self._lock:
+            if len(self._unrouted) >= 16_384:
+                self._unrouted.clear()
+            self._unrouted[key] = answer
+        return answer
+
+
+def _member(values: Any, operand: Any) -> Mask:
+    """``values`` in the sorted codes ``operand``: a lookup table for small codes, else ``np.isin``."""
+    if values.dtype != np.bool_ and len(operand) and operand[0] >= 0 and operand[-1] < 4096:
+        table = np.zeros(int(operand[-1]) + 1, dtype=bool)
+        table[operand] = True
+        inside = (values >= 0) & (values <= operand[-1])
+        found: Mask = inside & table[np.where(inside, values, 0)]
+        return found
+    result: Mask = np.isin(values, operand)
+    return result
+
+
+def _any(masks: Sequence[Mask], rows: int) -> Mask:
+    if not masks:
+        return np.zeros(rows, dtype=bool)
+    result: Mask = masks[0].copy()
+    for mask in masks[1:]:
+        result |= mask
+    return result
+
+
+def _all(masks: Sequence[Mask], rows: int, empty: bool) -> Mask:
+    if not masks:
+        return np.full(rows, empty, dtype=bool)
+    result: Mask = masks[0].copy()
+    for mask in masks[1:]:
+        result &= mask
+    return result
+
+
+def _window(values: Ints, known: Mask, op: str, duration: Duration, as_of: dt.date) -> Mask:
+    """``within`` (start on or before ``as_of`` and its period still running) or ``older_than``."""
+    today = as_of.toordinal()
+    try:
+        start = window_start(as_of, duration).toordinal()
+    except (OverflowError, ValueError):  # the end of the calendar: each distinct date the reference's way
+        unique, inverse = np.unique(np.where(known, values, today), return_inverse=True)
+        ends = np.array(
+            [period_end(dt.date.fromordinal(int(day)), duration).toordinal() for day in unique],
+            dtype=np.int64,
+        )[inverse]
+        if op == "within":
+            return (values <= today) & (today <= ends)
+        return today > ends
+    if op == "within":
+        return (start <= values) & (values <= today)
+    return values < start
+
+
+_compile_lock = threading.Lock()
+
+
+def columnar(ruleset: Ruleset) -> ColumnarRules:
+    """The columnar engine of ``ruleset``, built on first use and kept with it."""
+    cache = ruleset._engines
+    found = cache.get(_KEY)
+    if found is None:
+        with _compile_lock:
+            found = cache.get(_KEY)
+            if found is None:
+                found = cache[_KEY] = ColumnarRules(ruleset)
+    assert isinstance(found, ColumnarRules)
+    return found
+
+
+# -- from profiles and tables to fact columns ---------------------------------------------------------
+
+#: The profile fields a table may have as columns (``consents`` do not change any status).
+COLUMNS: tuple[str, ...] = tuple(FIELDS)
+_DATE_FIELDS = ("birth_date", *EVENT_DATES)
+_MISSING = -1
+
+
+def _codes(values: Sequence[str]) -> dict[object, int]:
+    codes: dict[object, int] = {value: index for index, value in enumerate(values)}
+    codes[None] = _MISSING
+    return codes
+
+
+_ENUM_CODES = {name: _codes(spec.values) for name, spec in FIELDS.items() if spec.kind in ("enum", "level")}
+_BOOL_CODES: dict[object, int] = {True: 1, False: 0, None: _MISSING}
+
+
+def profile_columns(profiles: Iterable[CaseProfile]) -> dict[str, list[Any]]:
+    """Validated profiles as columns, a list of values (``None``: unknown) per field of :data:`COLUMNS`.
+
+    ``pandas.DataFrame(profile_columns(profiles))`` (or polars / pyarrow) is a table for
+    :func:`screen_table`; dates stay ``datetime.date``, languages tuples.
+    """
+    rows = [profile.__dict__ for profile in profiles]
+    return {name: [row[name] for row in rows] for name in COLUMNS}
+
+
+class _Names(dict[object, int]):
+    """Codes of the municipality names of one chunk, each casefolded and looked up once."""
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        super().__init__({None: -2})
+        self.vocabulary = vocabulary
+
+    def __missing__(self, name: str) -> int:
+        code = self[name] = self.vocabulary.code(name.casefold())
+        return code
+
+
+class _Ordinals(dict[object, int]):
+    """Day numbers of the dates of one chunk (looked up in C; not kept: they are case dates)."""
+
+    def __missing__(self, day: dt.date) -> int:
+        ordinal = self[day] = day.toordinal()
+        return ordinal
+
+
+def _encode_profiles(profiles: Sequence[CaseProfile], fields: Sequence[str]) -> dict[str, Column]:
+    """The profile-level columns of validated profiles (see :func:`_derive`).
+
+    One pass over the profiles picks the fields, ``zip`` turns the rows into columns, and each
+    column is encoded by a dict lookup per value (all in C but the lookups' misses).
+    """
+    count = len(profiles)
+    pick = operator.itemgetter(*fields)
+    picked = list(map(pick, map(operator.attrgetter("__dict__"), profiles)))
+    items_by_field = zip(*picked, strict=True) if len(fields) > 1 else [picked]
+    columns: dict[str, Column] = {}
+    ordinals = _Ordinals({None: _MISSING})
+    for name, items in zip(fields, items_by_field, strict=True):
+        kind = FIELDS[name].kind
+        if kind in ("enum", "level"):
+            encoded = np.fromiter(map(_ENUM_CODES[name].__getitem__, items), dtype=np.int16, count=count)
+            columns[name] = Column(encoded, encoded >= 0)
+        elif kind == "date":
+            days = np.fromiter(map(ordinals.__getitem__, items), dtype=np.int64, count=count)
+            columns[name] = Column(days, days >= 0)
+        elif kind == "int":
+            numbers = np.fromiter(
+                (_MISSING if item is None else item for item in items), dtype=np.int64, count=count
+            )
+            columns[name] = Column(numbers, numbers >= 0)
+        elif kind == "bool":
+            flags = np.fromiter(map(_BOOL_CODES.__getitem__, items), dtype=np.int8, count=count)
+            columns[name] = Column(flags == 1, flags >= 0)
+        else:  # text (already normalised by the profile), list
+            values = np.empty(count, dtype=object)
+            values[:] = items
+            known = np.fromiter(map(operator.is_not, items, itertools.repeat(None)), dtype=bool, count=count)
+            columns[name] = Column(values, known)
+    return columns
+
+
+def fact_columns(ruleset: Ruleset, facts: Sequence[Mapping[str, Any]]) -> FactColumns:
+    """Facts as ``facts_for`` makes them (a mapping per row) as columns for :meth:`ColumnarRules.screen`.
+
+    For tests and for callers that build facts themselves; tables and profiles have their own paths.
+    """
+    engine = columnar(ruleset)
+    rows = len(facts)
+    columns: FactColumns = {}
+    for name, spec in FIELDS.items():
+        items = [row.get(name) for row in facts]
+        known = np.array([item is not None for item in items], dtype=bool)
+        if spec.kind == "date":
+            values: Any = np.array([0 if d is None else d.toordinal() for d in items], dtype=np.int64)
+        elif spec.kind == "enum":
+            codes = _ENUM_CODES[name]
+            values = np.array([codes.get(item, -2) for item in items], dtype=np.int16)
+        elif spec.kind in ("int", "level"):
+            values = np.array([0 if item is None else item for item in items], dtype=np.int64)
+        elif spec.kind == "bool":
+            values = np.array([item is True for item in items], dtype=bool)
+        elif spec.kind == "text":
+            values = np.array([engine.vocabulary.code(item) for item in items], dtype=np.int64)
+        else:
+            values = np.empty(rows, dtype=object)
+            values[:] = items
+        columns[name] = Column(values, known)
+    return columns
+
+
+def _date_parts(ordinals: Ints) -> tuple[Ints, Ints, Ints]:
+    days = (ordinals - _ORDINAL_1970).astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    return year, month, day
+
+
+def _derive(
+    engine: ColumnarRules, raw: Mapping[str, Column], as_of: dt.date, rows: int
+) -> tuple[FactColumns, dict[str, Mask]]:
+    """The facts ``facts_for`` derives, as columns, and the rows each of its checks rejects.
+
+    The checks (rows to reject, by the problem): a birth or event date after ``as_of``
+    (``"future"``), and where there is none, an age that disagrees with the birth date (``"age"``).
+    """
+    facts: FactColumns = dict(raw)
+    today = as_of.toordinal()
+    future = np.zeros(rows, dtype=bool)
+    for name in _DATE_FIELDS:
+        column = raw.get(name)
+        if column is not None:
+            future |= column.known & (column.values > today)
+    mismatch = np.zeros(rows, dtype=bool)
+    birth = raw.get("birth_date")
+    if birth is not None and birth.known.any():
+        year, month, day = _date_parts(np.where(birth.known, birth.values, today))
+        later = (as_of.month < month) | ((as_of.month == month) & (as_of.day < day))
+        derived = as_of.year - year - later
+        age = raw.get("age")
+        if age is not None:
+            mismatch = birth.known & age.known & (age.values != derived) & ~future
+            facts["age"] = Column(np.where(birth.known, derived, age.values), birth.known | age.known)
+        else:
+            facts["age"] = Column(derived, birth.known)
+    municipality = raw.get("municipality")
+    if municipality is not None and municipality.values.dtype == object:  # names, not yet codes
+        codes = _Names(engine.vocabulary)
+        values = np.fromiter(map(codes.__getitem__, municipality.values), np.int64, rows)
+        facts["municipality"] = Column(values, municipality.known)
+    return facts, {"future": future, "age": mismatch}
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+Problems = dict[int, list[FieldProblem]]
+_DATE_RANGE = f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+
+
+def _narwhals() -> Any:
+    try:
+        import narwhals.stable.v2 as nw
+    except ImportError:
+        raise UsageError("tables need numpy and narwhals: pip install 'referral-engine[frame]'") from None
+    return nw
+
+
+def _problem(problems: Problems, start: int, rows: Any, name: str, message: str) -> None:
+    for row in np.flatnonzero(rows):
+        problems.setdefault(start + int(row), []).append(FieldProblem(name, message))
+
+
+def _each(
+    name: str,
+    items: list[Any],
+    convert: Callable[[Any], _T],
+    start: int,
+    problems: Problems,
+) -> list[_T | None]:
+    """``convert`` applied to each known item; a failure is a problem of its row (the value not shown)."""
+    out: list[_T | None] = []
+    for row, item in enumerate(items):
+        if item is None or (type(item) not in (list, tuple) and _is_unknown(item)):
+            out.append(None)
+            continue
+        try:
+            out.append(convert(item))
+        except (ValueError, TypeError) as error:
+            # Only our own messages and pydantic's templates (which never hold the value) are shown.
+            message = (
+                error.message if isinstance(error, _CellError) else getattr(error, "message_template", None)
+            )
+            message = message or "invalid value"
+            problems.setdefault(start + row, []).append(FieldProblem(name, str(message)))
+            out.append(None)
+    return out
+
+
+class _CellError(ValueError):
+    """A bad cell; ``message`` says what is allowed (never the value)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _as_int(item: object) -> int:
+    value = _strict_int(item)
+    assert isinstance(value, int)
+    return value
+
+
+def _as_date(item: object) -> dt.date:
+    if hasattr(item, "to_pydatetime"):  # a pandas Timestamp
+        item = item.to_pydatetime()
+    value = _strict_date(item)
+    assert isinstance(value, dt.date)
+    return value
+
+
+def _as_bool(item: object) -> bool:
+    if isinstance(item, np.bool_):
+        item = bool(item)
+    value = _strict_bool(item)
+    assert isinstance(value, bool)
+    return value
+
+
+def _as_choice(values: tuple[str, ...]) -> Callable[[object], int]:
+    codes = {value: index for index, value in enumerate(values)}
+
+    def convert(item: object) -> int:
+        found = codes.get(item) if isinstance(item, str) else None
+        if found is None:
+            raise _CellError(f"expected one of: {', '.join(values)}")
+        return found
+
+    return convert
+
+
+def _as_municipality(item: object) -> str:
+    if not isinstance(item, str) or not 1 <= len(item) <= 100:
+        raise _CellError("expected a name of 1 to 100 characters")
+    return " ".join(item.split())
+
+
+def _cached(convert: Callable[[Any], _T]) -> Callable[[Any], _T]:
+    """``convert`` remembering its answers for one column (lists are looked up as tuples)."""
+    seen: dict[object, _T] = {}
+
+    def cached(item: Any) -> _T:
+        key = tuple(item) if isinstance(item, list) else item
+        try:
+            return seen[key]
+        except (KeyError, TypeError):
+            found = convert(item)
+        with contextlib.suppress(TypeError):  # an unhashable cell is converted each time
+            seen[key] = found
+        return found
+
+    return cached
+
+
+def _as_languages(item: object) -> tuple[str, ...]:
+    if isinstance(item, str) or not hasattr(item, "__iter__"):
+        raise _CellError("expected a list of two-letter ISO 639-1 codes")
+    codes = []
+    for code in item:
+        if not isinstance(code, str):
+            raise _CellError("expected a list of two-letter ISO 639-1 codes")
+        code = code.strip().lower()
+        if not (len(code) == 2 and code.isascii() and code.isalpha()):
+            raise _CellError("each language must be a two-letter ISO 639-1 code such as 'ar' or 'uk'")
+        codes.append(code)
+    return tuple(codes)
+
+
+def _known_bool(values: list[Any]) -> Mask:
+    return np.array([v is True or v is False for v in values], dtype=bool)
+
+
+def _known(values: list[Any]) -> Mask:
+    return np.array([v is not None for v in values], dtype=bool)
+
+
+def _fill(values: list[Any], fill: Any, dtype: Any) -> Any:
+    return np.array([fill if v is None else v for v in values], dtype=dtype)
+
+
+def _message(error: Exception) -> str:
+    """What a converter's error says is allowed: our own text or pydantic's template, never the value."""
+    if isinstance(error, _CellError):
+        return error.message
+    template = getattr(error, "message_template", None)
+    return template if isinstance(template, str) else "invalid value"
+
+
+def _read_distinct(
+    nw: Any,
+    name: str,
+    series: Any,
+    convert: Callable[[object], int],
+    missing: int,
+    start: int,
+    problems: Problems,
+) -> Column | None:
+    """A column read by its distinct values: each is checked and encoded once, in Python.
+
+    The codes are then put in place by the table's own ``replace_strict``. ``None`` if the values
+    cannot be told apart (unhashable cells): the caller reads them one by one.
+    """
+    try:
+        distinct = series.drop_nulls().unique().to_list()
+    except TypeError:
+        return None
+    old: list[Any] = []
+    new: list[int] = []
+    message = ""
+    for value in distinct:
+        if _is_unknown(value):  # a NaN that the table does not count as null
+            continue
+        try:
+            code = convert(value)
+        except (ValueError, TypeError) as error:
+            message = _message(error)
+            continue
+        old.append(value)
+        new.append(code)
+    known = ~series.is_null().to_numpy()
+    invalid = -(2**62)
+    if old:
+        codes = series.replace_strict(old, new, default=invalid, return_dtype=nw.Int64()).to_numpy()
+    else:
+        codes = np.full(len(series), invalid, dtype=np.int64)
+    bad = known & (codes == invalid)
+    if bad.any():
+        _problem(problems, start, bad, name, message or "invalid value")
+        known &= ~bad
+    return Column(np.where(known, codes, missing), known)
+
+
+def _read_column(
+    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column:
+    """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row."""
+    kind = FIELDS[name].kind
+    dtype = series.dtype
+    rows = len(series)
+    if series.null_count() == rows:  # nothing known (also a column of the null type)
+        empty = np.full(rows, None, dtype=object) if kind == "list" else np.full(rows, -2, dtype=np.int64)
+        return Column(empty, np.zeros(rows, dtype=bool))
+    if kind == "int" and dtype.is_numeric() and dtype != nw.Boolean:
+        known = ~series.is_null().to_numpy()
+        numbers = series.to_numpy()
+        if dtype.is_float():
+            known &= ~np.isnan(numbers)
+            numbers = np.where(known, numbers, 0)
+            _problem(problems, start, known & (np.mod(numbers, 1) != 0), name, "expected a whole number")
+        numbers = np.where(known, numbers, 0).astype(np.int64)
+        _problem(problems, start, known & ((numbers < 0) | (numbers > 120)), name, "must be from 0 to 120")
+        return Column(numbers, known)
+    if kind == "date" and dtype in (nw.Date, nw.Datetime):
+        known = ~series.is_null().to_numpy()
+        if dtype == nw.Datetime and getattr(dtype, "time_zone", None):
+            _problem(problems, start, known, name, "expected a date, not a date and time")
+            return Column(np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool))
+        stamps = series.to_numpy()
+        days = stamps.astype("datetime64[D]")
+        if dtype == nw.Datetime:
+            _problem(problems, start, known & (days != stamps), name, "expected a date, not a date and time")
+        ordinals = np.where(known, days.astype(np.int64), 0) + _ORDINAL_1970
+        return _date_column(name, ordinals, known, start, problems)
+    if kind == "bool" and dtype == nw.Boolean:
+        known = ~series.is_null().to_numpy()
+        return Column(series.fill_null(False).to_numpy().astype(bool), known)
+    textual = dtype in (nw.String, nw.Categorical, nw.Enum, nw.Object)
+    if textual and kind in ("enum", "level", "text", "date"):
+        convert: Callable[[object], int]
+        if kind == "text":
+
+            def convert(value: object) -> int:
+                return vocabulary.code(_as_municipality(value).casefold())
+
+        elif kind == "date":
+
+            def convert(value: object) -> int:
+                return _as_date(value).toordinal()
+
+        else:
+            convert = _as_choice(FIELDS[name].values)
+        found = _read_distinct(nw, name, series, convert, -2 if kind == "text" else _MISSING, start, problems)
+        if found is not None:
+            return _date_column(name, found.values, found.known, start, problems) if kind == "date" else found
+    items = series.to_list()
+    if (
+        kind == "bool"
+        and set(map(type, items)) <= {bool, type(None), float}
+        and all(item != item for item in items if type(item) is float)
+    ):  # booleans with None or NaN for unknown (a pandas object column)
+        return Column(np.array([item is True for item in items], dtype=bool), _known_bool(items))
+    if kind == "int":
+        numbers_ = _each(name, items, _as_int, start, problems)
+        column = Column(_fill(numbers_, 0, np.int64), np.array([v is not None for v in numbers_], dtype=bool))
+        _problem(
+            problems,
+            start,
+            column.known & ((column.values < 0) | (column.values > 120)),
+            name,
+            "must be from 0 to 120",
+        )
+        return column
+    if kind == "date":
+        dates = _each(name, items, _as_date, start, problems)
+        ordinals = np.array([0 if d is None else d.toordinal() for d in dates], dtype=np.int64)
+        return _date_column(
+            name, ordinals, np.array([d is not None for d in dates], dtype=bool), start, problems
+        )
+    if kind == "bool":
+        flags = _each(name, items, _as_bool, start, problems)
+        return Column(
+            np.array([f is True for f in flags], dtype=bool), np.array([f is not None for f in flags])
+        )
+    converted: list[Any]
+    if kind in ("enum", "level"):
+        converted = _each(name, items, _as_choice(FIELDS[name].values), start, problems)
+        return Column(
+            _fill(converted, _MISSING, np.int16), np.array([v is not None for v in converted], dtype=bool)
+        )
+    converted = _each(
+        name, items, _as_municipality if kind == "text" else _cached(_as_languages), start, problems
+    )
+    values = np.empty(rows, dtype=object)
+    values[:] = converted
+    return Column(values, _known(converted))
+
+
+def _date_column(name: str, ordinals: Ints, known: Mask, start: int, problems: Problems) -> Column:
+    outside = known & ((ordinals < EARLIEST_DATE.toordinal()) | (ordinals > LATEST_DATE.toordinal()))
+    _problem(problems, start, outside, name, _DATE_RANGE)
+    return Column(ordinals, known)
+
+
+def _check_columns(names: Sequence[str]) -> None:
+    for name in names:
+        if name == "consents":
+            raise UsageError("a table of cases has no consents column: consents do not change any status")
+        if name not in FIELDS:
+            shown = (
+                repr(name) if isinstance(name, str) and _FIELD_LIKE.fullmatch(name) else "(an unknown column)"
+            )
+            raise UsageError(
+                f"unknown column {shown}; the columns of a table of cases are CaseProfile fields: "
+                f"{', '.join(COLUMNS)}"
+            )
+
+
+def _table_rows(
+    engine: ColumnarRules, nw: Any, frame: Any, start: int, as_of: dt.date
+) -> tuple[Screened, Problems]:
+    """One slice of a table screened, and the problems of its bad rows (those rows are not valid)."""
+    rows = len(frame)
+    problems: Problems = {}
+    raw = {
+        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems)
+        for name in frame.columns
+    }
+    birth = raw.get("birth_date")
+    if birth is not None:  # CaseProfile's own check: no event before the birth
+        for name in EVENT_DATES:
+            event = raw.get(name)
+            if event is not None:
+                before = birth.known & event.known & (event.values < birth.values)
+                _problem(problems, start, before, name, "must not be before birth_date")
+    facts, rejected = _derive(engine, raw, as_of, rows)
+    for row in np.flatnonzero(rejected["future"]):
+        if start + int(row) not in problems:
+            problems[start + int(row)] = [
+                FieldProblem(name, "must not be after the as_of date")
+                for name in _DATE_FIELDS
+                if name in raw and raw[name].known[row] and raw[name].values[row] > as_of.toordinal()
+            ]
+    _problem(
+        {} if not rejected["age"].any() else problems,
+        start,
+        rejected["age"] & ~np.isin(np.arange(rows) + start, list(problems)),
+        "age",
+        "does not match birth_date on the as_of date; give one of them",
+    )
+    return engine.screen(facts, as_of, rows), problems
+
+
+def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | None = None) -> _T:
+    """Each case's status per service and its number of open fields, as a table of the same kind.
+
+    ``table`` is a pandas, polars or pyarrow table (anything narwhals reads eagerly) with one row
+    per case and columns named after :class:`~referral_engine.CaseProfile` fields (:data:`COLUMNS`);
+    a missing column, a null or a NaN is *unknown*. Dates may be date or midnight datetime columns
+    or ``YYYY-MM-DD`` text, enumerations text, ``languages`` lists of codes. ``as_of`` (default:
+    today) is the one date every case is decided on; ``ruleset`` defaults to the bundled rules.
+
+    Returns a table of the same kind with a column per service (in rule-set order) holding the
+    :class:`~referral_engine.Status` values ``eligible``, ``not_eligible``, ``undetermined`` as a
+    categorical (pandas ``category``, polars ``Enum``, a pyarrow dictionary of strings), and
+    ``open_fields`` (an integer), one row per input row in order: equal to the
+    :class:`~referral_engine.CaseStatuses` of ``recommend_many(..., detail="statuses")``.
+
+    Raises :class:`~referral_engine.UsageError` for a column that is no profile field, and
+    :class:`~referral_engine.ProfileError` for the first bad row, its ``index`` the row (from 0)
+    and its problems naming the columns, never a value.
+
+    >>> import pandas as pd, datetime as dt
+    >>> table = pd.DataFrame({"age": [19, None], "residence_status": ["gestattung", None]})
+    >>> screen_table(table, as_of=dt.date(2026, 3, 1))["jmd"].tolist()
+    ['eligible', 'undetermined']
+    """
+    from .recommend import check_as_of
+
+    nw = _narwhals()
+    day = check_as_of(as_of)
+    if ruleset is None:
+        ruleset = default_ruleset()
+    elif not isinstance(ruleset, Ruleset):
+        raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+    try:
+        frame = nw.from_native(table, eager_only=True)
+    except TypeError:
+        raise UsageError("table must be a pandas, polars or pyarrow table") from None
+    _check_columns(frame.columns)
+    engine = columnar(ruleset)
+    if OPEN_FIELDS in engine.services:
+        raise UsageError(
+            f"a service of this rule set is called {OPEN_FIELDS!r}, the name of the count column"
+        )
+    total = len(frame)
+    codes: list[NDArray[np.int8]] = []
+    counts: list[Ints] = []
+    for start in range(0, max(total, 1), ROWS_PER_CHUNK):
+        screened, problems = _table_rows(engine, nw, frame[start : start + ROWS_PER_CHUNK], start, day)
+        if problems:
+            first = min(problems)
+            raise ProfileError(problems[first], index=first)
+        codes.append(screened.codes)
+        counts.append(screened.open_fields)
+    code = np.concatenate(codes) if codes else np.zeros((0, len(engine.services)), dtype=np.int8)
+    count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    native: _T = _result(nw, nw.get_native_namespace(frame), engine.services, code, count)
+    return native
+
+
+def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.int8], count: Ints) -> Any:
+    """The result table in the input's library: a categorical column of statuses per service, the count.
+
+    Built from the codes directly where the library can (pandas ``Categorical``, polars ``Enum``,
+    pyarrow dictionary arrays); through narwhals as text otherwise.
+    """
+    names = [status.value for status in STATUSES]
+    kind = getattr(namespace, "__name__", "")
+    if kind == "pandas":
+        data = {s: namespace.Categorical.from_codes(codes[:, i], names) for i, s in enumerate(services)}
+        return namespace.DataFrame({**data, OPEN_FIELDS: count})
+    if kind == "polars":
+        enum = namespace.Enum(names)
+        text = np.array(names)
+        columns = [namespace.Series(s, text[codes[:, i]], dtype=enum) for i, s in enumerate(services)]
+        return namespace.DataFrame([*columns, namespace.Series(OPEN_FIELDS, count)])
+    if kind == "pyarrow":
+        dictionary = namespace.array(names)
+        arrays = [
+            namespace.DictionaryArray.from_arrays(namespace.array(codes[:, i], namespace.int8()), dictionary)
+            for i in range(len(services))
+        ]
+        return namespace.table([*arrays, namespace.array(count)], names=[*services, OPEN_FIELDS])
+    data_ = {service: _STATUS_TEXT[codes[:, i]].tolist() for i, service in enumerate(services)}
+    schema = {service: nw.String() for service in services} | {OPEN_FIELDS: nw.Int64()}
+    return nw.from_dict({**data_, OPEN_FIELDS: count}, schema=schema, backend=namespace).to_native()
+
+
+# -- batches of profiles (recommend_many) ---------------------------------------------------------------
+
+
+def _needed_fields(ruleset: Ruleset) -> tuple[str, ...]:
+    """The fields a batch reads: those the rules and steps test, and those its checks and routing need."""
+    named = {leaf.field for rule in ruleset.rules for leaf in rule.leaves}
+    named |= {leaf.field for step in ruleset.steps if step.when is not None for leaf in step.when.leaves()}
+    named |= {"age", "birth_date", *EVENT_DATES, "municipality", "languages", "residence_status"}
+    return tuple(name for name in COLUMNS if name in named)
+
+
+def screen_profiles(
+    ruleset: Ruleset, profiles: Sequence[CaseProfile], as_of: dt.date
+) -> tuple[Screened, list[int]]:
+    """Validated profiles screened on ``as_of``, and the rows ``facts_for`` would reject.
+
+    What ``recommend_many(detail="statuses")`` runs on for a chunk of profiles. A rejected row (a
+    date after ``as_of``, an age that disagrees with the birth date) has meaningless results.
+    """
+    engine = columnar(ruleset)
+    rows = len(profiles)
+    fields = engine.memo.get("fields")
+    if not isinstance(fields, tuple):
+        fields = engine.memo["fields"] = _needed_fields(ruleset)
+    facts, rejected = _derive(engine, _encode_profiles(profiles, fields), as_of, rows)
+    screened = engine.screen(facts, as_of, rows)
+    return screened, np.flatnonzero(rejected["future"] | rejected["age"]).tolist()
