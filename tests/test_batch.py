@@ -74,6 +74,10 @@ def test_full_detail_yields_recommend_s_recommendations_in_input_order() -> None
     good = [ROWS[i] for i in GOOD]
     results = list(recommend_many(good, as_of=DAY, lang="en"))
     assert results == [recommend(row, as_of=DAY, lang="en") for row in good]
+    # Every language of the rule set, the catalogues' too, as recommend() writes it.
+    ukrainian = list(recommend_many(good, as_of=DAY, lang="uk"))
+    assert ukrainian == [recommend(row, as_of=DAY, lang="uk") for row in good]
+    assert {rec.lang for rec in ukrainian} == {"uk"}
     assert all(isinstance(result, Recommendation) for result in results)
 
 

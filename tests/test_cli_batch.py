@@ -340,13 +340,20 @@ def test_a_failure_midway_leaves_no_output_file(
 
 
 def test_languages_beyond_german_and_english(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Statuses have no text, so any --lang works; whole recommendations are German or English."""
+    """Any language of the rule set: statuses have no text, whole recommendations are written in it."""
     cases = _write_cases(tmp_path / "cases.jsonl", "jsonl", _examples())
     out = tmp_path / "out.jsonl"
     assert main(["batch", str(cases), str(out), "--lang", "uk"]) == 0
     assert len(_read_results(out, "jsonl")) == len(CASES)
-    assert main(["batch", str(cases), str(tmp_path / "full.jsonl"), "--lang", "uk", "--detail", "full"]) == 2
-    assert "batch --detail full writes recommendations in: de, en" in capsys.readouterr().err
+    full = tmp_path / "full.jsonl"
+    assert main(["batch", str(cases), str(full), "--lang", "uk", "--detail", "full"]) == 0
+    rows = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
+    assert {row["recommendation"]["lang"] for row in rows} == {"uk"}
+    assert all(row["recommendation"]["translation"]["language"] == "uk" for row in rows)
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", str(cases), str(tmp_path / "x.jsonl"), "--lang", "xx"])
+    assert exit_.value.code == 2
+    assert "argument --lang: invalid choice" in capsys.readouterr().err
 
 
 def test_a_folder_is_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -165,7 +165,7 @@ class _Job:
     ruleset: Ruleset
     as_of: dt.date
     engine: str
-    lang: Lang
+    lang: str
     detail: Detail
 
     def decider(self) -> Callable[[Profile], Recommendation | CaseStatuses]:
@@ -206,7 +206,7 @@ def recommend_many(
     as_of: dt.date | None = ...,
     ruleset: Ruleset | None = ...,
     engine: str | None = ...,
-    lang: Lang = ...,
+    lang: Lang | str = ...,
     detail: Literal["full"] = ...,
     errors: Literal["raise", "skip"] = ...,
     processes: int | None = ...,
@@ -219,7 +219,7 @@ def recommend_many(
     as_of: dt.date | None = ...,
     ruleset: Ruleset | None = ...,
     engine: str | None = ...,
-    lang: Lang = ...,
+    lang: Lang | str = ...,
     detail: Literal["statuses"],
     errors: Literal["raise", "skip"] = ...,
     processes: int | None = ...,
@@ -232,7 +232,7 @@ def recommend_many(
     as_of: dt.date | None = ...,
     ruleset: Ruleset | None = ...,
     engine: str | None = ...,
-    lang: Lang = ...,
+    lang: Lang | str = ...,
     detail: Literal["full"] = ...,
     errors: Literal["collect"],
     processes: int | None = ...,
@@ -245,7 +245,7 @@ def recommend_many(
     as_of: dt.date | None = ...,
     ruleset: Ruleset | None = ...,
     engine: str | None = ...,
-    lang: Lang = ...,
+    lang: Lang | str = ...,
     detail: Literal["statuses"],
     errors: Literal["collect"],
     processes: int | None = ...,
@@ -257,7 +257,7 @@ def recommend_many(
     as_of: dt.date | None = None,
     ruleset: Ruleset | None = None,
     engine: str | None = None,
-    lang: Lang = "de",
+    lang: Lang | str = "de",
     detail: Detail = "full",
     errors: Errors = "raise",
     processes: int | None = None,
@@ -281,8 +281,6 @@ def recommend_many(
     To stop early, ``close()`` the generator (or drop it): with processes, that shuts the pool down.
     """
     day = check_as_of(as_of)
-    if lang not in get_args(Lang):
-        raise UsageError(f"lang must be one of: {', '.join(get_args(Lang))}")
     if detail not in get_args(Detail):
         raise UsageError("detail must be 'full' or 'statuses'")
     if errors not in get_args(Errors):
@@ -295,6 +293,7 @@ def recommend_many(
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+    lang = ruleset.check_language(lang)
     job = _Job(ruleset, day, resolve(engine, ruleset), lang, detail)
     if processes is None and detail == "statuses" and job.engine == "python" and columnar_available():
         return _screen_chunks(ruleset, day, profiles, errors)

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, get_args
+from typing import Any, NoReturn, TextIO
 
 from . import __version__, engines
 from ._batchio import FORMATS, STDIO, BadRow, Item, Row, Sink, Source, file_format
@@ -50,7 +50,7 @@ from .exports import GRAPH_FORMATS, export_graph
 from .hsds import write_hsds
 from .impact import GENERATED, SEED, Case, diff, generated_cases, read_cases
 from .loader import default_ruleset, load_ruleset
-from .models import ENGINES, Lang, Recommendation, Status
+from .models import ENGINES, Recommendation, Status
 from .recommend import recommend
 from .ruleset import Ruleset
 from .schema import SCHEMAS, schema_text
@@ -493,10 +493,7 @@ def _batch(
         columns += ["eligible", "next_steps"]
     nested = detail == "full" and out_format == "jsonl"
     default_day = as_of or dt.date.today()
-    # Statuses have no text; recommend_many writes recommendations in German or English only.
-    lang: Lang = "de" if detail == "statuses" else args.lang
-    if lang not in get_args(Lang):
-        raise _BadInput(f"batch --detail full writes recommendations in: {', '.join(get_args(Lang))}")
+    lang: str = args.lang  # checked against the rule set's languages above
 
     def decide(day: dt.date, profiles: Iterator[Any]) -> Iterator[Any]:
         return recommend_many(
