@@ -255,3 +255,43 @@ def test_the_diff_command_writes_json_text_or_html(
     assert (
         main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--json", "--format", "html"]) == 2
     )
+
+
+@pytest.mark.parametrize("cases_from", ["file", "generated"])
+def test_statuses_only_finds_the_status_changes_of_the_full_diff(
+    jmd_until_25: Path, tmp_path: Path, cases_from: str
+) -> None:
+    """``detail="statuses"`` (batched, columnar) reports exactly the full diff's status changes, rules too."""
+    old, new = default_ruleset(), load_ruleset(jmd_until_25)
+    if cases_from == "file":
+        cases = read_cases(write_jsonl(tmp_path / "c.jsonl", case_rows()))
+    else:
+        cases = list(generated_cases((old, new), as_of=AS_OF, count=400))
+    full = diff(old, new, cases)
+    fast = diff(old, new, cases, detail="statuses")
+    assert fast.detail == "statuses"
+    assert fast.cases == full.cases
+    assert fast.changes == tuple(c for c in full.changes if c.aspect == "status")
+    assert fast.changes  # the lowered age limit changes someone's JMD status
+    assert "(statuses only)" in fast.table()
+    assert fast.to_json()["detail"] == "statuses"
+
+
+def test_statuses_only_names_a_bad_case_by_its_id_without_values(tmp_path: Path) -> None:
+    bad = Case("case-7", CaseProfile.model_validate({"birth_date": "2026-02-01"}), dt.date(2026, 1, 1))
+    with pytest.raises(CaseFileError, match=r"^case-7: ") as error:
+        diff(default_ruleset(), default_ruleset(), [bad], detail="statuses")
+    assert "2026-02-01" not in str(error.value)
+
+
+def test_diff_command_statuses_only(
+    jmd_until_25: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = write_jsonl(tmp_path / "c.jsonl", case_rows())
+    assert (
+        main(["diff", "default", str(jmd_until_25), "--cases", str(cases), "--statuses-only", "--json"]) == 0
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["detail"] == "statuses"
+    assert {c["aspect"] for c in data["changes"]} == {"status"}
+    assert {c["case"] for c in data["changes"]} == expected_changes(case_rows())
