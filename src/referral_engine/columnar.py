@@ -172,7 +172,7 @@ class ColumnarRules:
         conditions += [step.when for step in ruleset.steps if step.when is not None]
         self.vocabulary = _Vocabulary(conditions)
         self._operands: dict[int, Any] = {}
-        self._unrouted: dict[tuple[dt.date, bytes, tuple[str, ...]], bool] = {}
+        self._unrouted: dict[tuple[dt.date, str, bytes], bool] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}
         self._lock = threading.Lock()
@@ -311,9 +311,10 @@ class ColumnarRules:
 
         That is where a step of an open or eligible service finds no partner without it.
 
-        What decides that for a row: the statuses, which checks and own-application grants hold,
-        which steps' conditions hold, the languages and whether the status is restricted. Rows are
-        grouped by that pattern and each pattern is decided once (and remembered per ``as_of``).
+        What decides that for a row and one service: its status, which of its checks and
+        own-application grants hold, which of its steps' conditions hold and whether the status is
+        restricted. Rows are grouped by that pattern per service and each pattern is decided once
+        (and remembered per ``as_of``).
         """
         ruleset = self.ruleset
         pattern_rules = [
@@ -338,103 +339,107 @@ class ColumnarRules:
             restricted = np.zeros(rows, dtype=bool)
         parts.append(restricted.astype(np.int8)[:, None])
         selected = np.flatnonzero(asks)
-        matrix = np.concatenate(parts, axis=1)[selected].astype(np.int32)
-        languages_column = columns.get("languages")
-        language_sets: dict[tuple[str, ...], int] = {(): 0}
-        if languages_column is not None:
-            spoken = [
-                language_sets.setdefault(tuple(v), len(language_sets)) if v is not None else 0
-                for v in languages_column.values[selected]
+        matrix = np.ascontiguousarray(np.concatenate(parts, axis=1)[selected].astype(np.int8))
+        # Whether a service lacks a partner depends only on that service's status, its checks and
+        # own-application grants, its steps' conditions and the restricted status: not on the
+        # languages (they order partners, never remove one) and not on the other services. So
+        # each service is decided once per distinct pattern of its own columns, and a row asks
+        # for the municipality if any of its services does.
+        services = len(self.services)
+        restricted_column = matrix.shape[1] - 1
+        answers = np.zeros(len(selected), dtype=bool)
+        for index, service in enumerate(self.services):
+            rule_columns = [services + j for j, rule in enumerate(pattern_rules) if rule.service == service]
+            step_columns = [
+                services + len(pattern_rules) + j for j, step in enumerate(steps) if step.service == service
             ]
-            matrix = np.concatenate([matrix, np.array(spoken, dtype=np.int32)[:, None]], axis=1)
-        else:
-            matrix = np.concatenate([matrix, np.zeros((len(selected), 1), dtype=np.int32)], axis=1)
-        matrix = np.ascontiguousarray(matrix)
-        by_code = {code: spoken_ for spoken_, code in language_sets.items()}
-        keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        template = (pattern_rules, steps)
-        decided = np.array(
-            [
-                self._unrouted_pattern(as_of, matrix[index, :-1], by_code[int(matrix[index, -1])], template)
-                for index in first.tolist()
-            ],
-            dtype=bool,
-        )
-        answers = decided[inverse.ravel()]
+            own = matrix[:, [index, *rule_columns, *step_columns, restricted_column]]
+            own = np.ascontiguousarray(own)
+            keys = own.view(np.dtype((np.void, own.shape[1]))).ravel()
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            rules = [pattern_rules[c - services] for c in rule_columns]
+            own_steps = [steps[c - services - len(pattern_rules)] for c in step_columns]
+            decided = np.array(
+                [
+                    self._service_unrouted(as_of, service, own[row], rules, own_steps)
+                    for row in first.tolist()
+                ],
+                dtype=bool,
+            )
+            answers |= decided[inverse.ravel()]
         result = np.zeros(rows, dtype=bool)
         result[selected] = answers
         return result
 
-    def _unrouted_pattern(
-        self,
-        as_of: dt.date,
-        row: NDArray[np.int32],
-        languages: tuple[str, ...],
-        template: tuple[list[Rule], list[Any]],
+    def _service_unrouted(
+        self, as_of: dt.date, service: str, row: NDArray[np.int8], rules: list[Rule], steps: list[Any]
     ) -> bool:
-        key = (as_of, row.tobytes(), languages)
+        """Whether one service's check or step lacks a partner without the municipality (one pattern)."""
+        key = (as_of, service, row.tobytes())
         found = self._unrouted.get(key)
         if found is not None:
             return found
-        pattern_rules, steps = template
-        ruleset = self.ruleset
-        services = len(self.services)
-        status_codes = row[:services]
-        holds = {rule.id: bool(flag) for rule, flag in zip(pattern_rules, row[services:], strict=False)}
-        step_holds = {
-            step.id: bool(flag)
-            for step, flag in zip(steps, row[services + len(pattern_rules) :], strict=False)
-        }
+        status = STATUSES[int(row[0])]
+        holds = {rule.id: bool(flag) for rule, flag in zip(rules, row[1:], strict=False)}
+        step_holds = {step.id: bool(flag) for step, flag in zip(steps, row[1 + len(rules) :], strict=False)}
         restricted = bool(row[-1])
-        partners = ruleset.partners
-
-        def route(target: str) -> tuple[str, ...]:
-            return partners.route(target, None, as_of, languages)
-
         answer = False
-        for index, service in enumerate(self.services):
-            status = STATUSES[int(status_codes[index])]
-            if status is Status.NOT_ELIGIBLE:
-                continue
-            found_route = route(service)
-            if restricted and not any(
-                holds.get(rule.id, False)
-                for rule in ruleset.rules_of(service)
-                if rule.effect == "eligible" and rule.own_application
-            ):
-                found_route = tuple(p for p in found_route if not partners.reports(p))
-            responsible = found_route[0] if found_route else None
-
-            def resolve(target: str | None, responsible: str | None = responsible) -> str | None:
-                if target is None:
-                    return None
-                if target == "responsible":
-                    return responsible
-                if target.startswith("office:"):
-                    offices = route(target)
-                    return offices[0] if offices else None
-                return target
-
-            if status is Status.UNDETERMINED:
-                for rule in ruleset.rules_of(service):
-                    checked = rule.effect == "check" and holds.get(rule.id, False)
-                    if checked and resolve(rule.check_with or "responsible") is None:
-                        answer = True
-            for step in ruleset.steps:
-                if step.service != service or step.for_status != status.value or not step.in_force(as_of):
-                    continue
-                if step.when is not None and not step_holds[step.id]:
-                    continue
-                if step.partner is not None and resolve(step.partner) is None:
-                    answer = True
-            if answer:
-                break
+        if status is not Status.NOT_ELIGIBLE:
+            answer = self._lacks_partner(as_of, service, status, holds, step_holds, restricted)
         with self._lock:
             if len(self._unrouted) >= 16_384:
                 self._unrouted.clear()
             self._unrouted[key] = answer
         return answer
+
+    def _lacks_partner(
+        self,
+        as_of: dt.date,
+        service: str,
+        status: Status,
+        holds: Mapping[str, bool],
+        step_holds: Mapping[str, bool],
+        restricted: bool,
+    ) -> bool:
+        """``steps.unrouted`` for one service and one pattern (the municipality unknown)."""
+        ruleset = self.ruleset
+        partners = ruleset.partners
+
+        def route(target: str) -> tuple[str, ...]:
+            return partners.route(target, None, as_of)
+
+        found_route = route(service)
+        if restricted and not any(
+            holds.get(rule.id, False)
+            for rule in ruleset.rules_of(service)
+            if rule.effect == "eligible" and rule.own_application
+        ):
+            found_route = tuple(p for p in found_route if not partners.reports(p))
+        responsible = found_route[0] if found_route else None
+
+        def resolve(target: str | None) -> str | None:
+            if target is None:
+                return None
+            if target == "responsible":
+                return responsible
+            if target.startswith("office:"):
+                offices = route(target)
+                return offices[0] if offices else None
+            return target
+
+        if status is Status.UNDETERMINED:
+            for rule in ruleset.rules_of(service):
+                checked = rule.effect == "check" and holds.get(rule.id, False)
+                if checked and resolve(rule.check_with or "responsible") is None:
+                    return True
+        for step in ruleset.steps:
+            if step.service != service or step.for_status != status.value or not step.in_force(as_of):
+                continue
+            if step.when is not None and not step_holds[step.id]:
+                continue
+            if step.partner is not None and resolve(step.partner) is None:
+                return True
+        return False
 
 
 def _member(values: Any, operand: Any) -> Mask:
