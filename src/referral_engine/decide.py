@@ -126,23 +126,7 @@ def statuses(ruleset: Ruleset, values: Mapping[str, Tri]) -> dict[str, Status]:
     """Only the status of every service, without reasons: for probing other dates and facts cheaply."""
     result = {}
     for service in ruleset.services:
-        # The same combination as _combine, unrolled: this runs once per probed date or change.
-        grant: Tri = False
-        exclusion: Tri = False
-        for rule in ruleset.rules_of(service.id):
-            if rule.id not in values:
-                continue
-            value = values[rule.id]
-            if rule.effect == "not_eligible":
-                if value is True or exclusion is True:
-                    exclusion = True
-                elif value is None:
-                    exclusion = None
-            elif grant is not True:
-                if value is True and rule.effect == "eligible":
-                    grant = True
-                elif value is not False:
-                    grant = None
+        grant, exclusion = _sides([r for r in ruleset.rules_of(service.id) if r.id in values], values)
         result[service.id] = _STATUS[kleene_and(grant, kleene_not(exclusion))]
     return result
 
