@@ -25,6 +25,7 @@ from referral_engine import (
 from referral_engine.batch import COLUMNAR_CHUNK
 from referral_engine.engines import durable_available
 
+from .conftest import examples
 from .strategies import cases
 
 DAY = dt.date(2026, 3, 1)
@@ -45,7 +46,7 @@ def _screened(profile: CaseProfile, as_of: dt.date) -> tuple[dict[str, Status], 
     return {d.service: d.status for d in rec.decisions}, len(rec.missing)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_statuses_are_the_decisions_and_open_fields_of_recommend(case: tuple[CaseProfile, dt.date]) -> None:
     """A generated case screens to the decisions of recommend and as many open fields as it has missing."""
@@ -59,7 +60,7 @@ def test_statuses_are_the_decisions_and_open_fields_of_recommend(case: tuple[Cas
 
 
 @pytest.mark.skipif(not durable_available(), reason="durable-rules is not installed")
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_statuses_on_the_durable_engine_are_the_same(case: tuple[CaseProfile, dt.date]) -> None:
     """The durable engine screens a generated case to the same statuses and open fields."""

@@ -22,6 +22,7 @@ from referral_engine.timeline import (
     upcoming_changes_reference,
 )
 
+from .conftest import examples
 from .strategies import case_profiles, cases
 from .test_engines import _rules
 
@@ -46,7 +47,7 @@ def _both(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> None:
         )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_changes_of_the_bundled_rules_equal_the_reference(case: tuple[CaseProfile, dt.date]) -> None:
     """For a generated case the changes decided per service are those of deciding everything per date."""
@@ -54,7 +55,7 @@ def test_changes_of_the_bundled_rules_equal_the_reference(case: tuple[CaseProfil
     _both(default_ruleset(), profile, as_of)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_rules(), min_size=1, max_size=10, unique_by=lambda rule: rule.id),
     case_profiles(),

@@ -49,6 +49,7 @@ from referral_engine.decide import evaluate_rules, statuses
 from referral_engine.facts import Facts
 from referral_engine.ruleset import Rule
 
+from .conftest import examples
 from .strategies import as_of_dates, case_profiles
 from .test_engines import _DATES, _facts, _rules
 
@@ -85,7 +86,7 @@ def _expected(ruleset: Ruleset, profile: CaseProfile, as_of: dt.date) -> dict[st
 # -- facts: generated rule sets against the reference evaluator -------------------------------------
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_rules(), min_size=1, max_size=12, unique_by=lambda rule: rule.id),
     st.lists(_facts(), min_size=1, max_size=25),
@@ -114,7 +115,7 @@ def _case_by_case(ruleset: Ruleset, profiles: Sequence[CaseProfile], as_of: dt.d
     return [screen(profile) for profile in profiles]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     as_of_dates().flatmap(
         lambda day: st.tuples(st.just(day), st.lists(case_profiles(day), min_size=48, max_size=80))
@@ -133,7 +134,7 @@ def test_recommend_many_statuses_equal_case_by_case_on_the_bundled_rules(
     assert all(isinstance(result, CaseStatuses) for result in found)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_rules(), min_size=1, max_size=10, unique_by=lambda rule: rule.id),
     st.lists(case_profiles(DAY), min_size=1, max_size=20),
@@ -157,7 +158,7 @@ def test_columnar_equals_case_by_case_on_generated_rule_sets(
 
 
 @pytest.mark.parametrize("kind", sorted(TABLES))
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(case_profiles(DAY), min_size=1, max_size=30))
 def test_screen_table_equals_recommend_many_for_each_table_kind(
     kind: str, profiles: list[CaseProfile]

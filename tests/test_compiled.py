@@ -26,6 +26,7 @@ from referral_engine.engines import evaluator
 from referral_engine.facts import Facts, facts_for
 from referral_engine.ruleset import Rule
 
+from .conftest import examples
 from .strategies import cases
 from .test_engines import _DATES, _facts, _rules
 
@@ -47,7 +48,7 @@ def _screened(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> tuple[Any, ...]
     return values, dict(zip((s.id for s in ruleset.services), codes, strict=True)), missing
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_compiled_rules_equal_the_reference_on_the_bundled_rules(case: tuple[CaseProfile, dt.date]) -> None:
     """Every bundled rule's value, each status and the open fields equal the reference's for a case."""
@@ -58,7 +59,7 @@ def test_compiled_rules_equal_the_reference_on_the_bundled_rules(case: tuple[Cas
     assert compiled(rules).screen(facts, as_of) == _screened(rules, facts, as_of)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_rules(), min_size=1, max_size=12, unique_by=lambda rule: rule.id),
     st.lists(st.tuples(_facts(), _DATES), min_size=1, max_size=25),
@@ -79,7 +80,7 @@ def test_compiled_rules_equal_the_reference_on_generated_rule_sets(
             assert engine.service_run(facts, as_of, service.id) == (own, codes[index])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases(), st.sampled_from(["de", "en"]))
 def test_recommend_with_the_compiled_engine_equals_recommend_with_the_reference(
     case: tuple[CaseProfile, dt.date], lang: str
@@ -178,7 +179,7 @@ def test_a_condition_nested_too_deep_for_the_parser_falls_back_to_its_closure(
         assert engine.screen(facts, DAY) == _screened(ruleset, facts, DAY)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     st.dates(),
     st.builds(Duration, st.integers(0, 60), st.integers(0, 30), st.integers(0, 400)).filter(
