@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from referral_engine import CaseProfile, Ruleset, Status, default_ruleset, recommend
-from referral_engine.compiled import MAX_DEPTH, CompiledRules, compiled, open_fields
+from referral_engine.compiled import _ANY, MAX_DEPTH, CompiledRules, compiled, dispatch_field, open_fields
 from referral_engine.conditions import Condition, all_of, any_of, leaf, negation
 from referral_engine.dates import Duration, period_end, window_start
 from referral_engine.decide import decide, evaluate_rules, statuses
@@ -40,6 +40,14 @@ def _reference(
     return values, tuple(statuses(ruleset, values).values())
 
 
+def _run(
+    engine: CompiledRules, facts: Facts, as_of: dt.date
+) -> tuple[dict[str, bool | None], tuple[Status, ...]]:
+    """``engine.run`` with the rule values by rule id, to compare with the reference."""
+    values, codes = engine.run(facts, as_of)
+    return dict(zip(engine.rule_ids(as_of), values, strict=True)), codes
+
+
 def _screened(ruleset: Ruleset, facts: Facts, as_of: dt.date) -> tuple[Any, ...]:
     """The reference values and statuses, and the missing fields of every decision ``decide`` makes."""
     values, codes = _reference(ruleset, facts, as_of)
@@ -55,7 +63,7 @@ def test_compiled_rules_equal_the_reference_on_the_bundled_rules(case: tuple[Cas
     profile, as_of = case
     facts = facts_for(profile, as_of)
     rules = default_ruleset()
-    assert compiled(rules).run(facts, as_of) == _reference(rules, facts, as_of)
+    assert _run(compiled(rules), facts, as_of) == _reference(rules, facts, as_of)
     assert compiled(rules).screen(facts, as_of) == _screened(rules, facts, as_of)
 
 
@@ -71,7 +79,7 @@ def test_compiled_rules_equal_the_reference_on_generated_rule_sets(
     ruleset = dataclasses.replace(minimal_ruleset, rules=tuple(rules))
     engine = CompiledRules(ruleset)
     for facts, as_of in cases:
-        assert engine.run(facts, as_of) == _reference(ruleset, facts, as_of)
+        assert _run(engine, facts, as_of) == _reference(ruleset, facts, as_of)
         assert engine.evaluate(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
         assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)
         values, codes = _reference(ruleset, facts, as_of)
@@ -101,8 +109,9 @@ def test_recommend_with_the_compiled_engine_equals_recommend_with_the_reference(
 class _ReferenceEngine(CompiledRules):
     """The reference evaluator behind the compiled engine's interface."""
 
-    def run(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, bool | None], tuple[object, ...]]:  # type: ignore[override]
-        return _reference(self._ruleset, facts, as_of)
+    def run(self, facts: Facts, as_of: dt.date) -> tuple[tuple[bool | None, ...], tuple[Status, ...]]:
+        values, codes = _reference(self._ruleset, facts, as_of)
+        return tuple(values[rule_id] for rule_id in self.rule_ids(as_of)), codes
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, bool | None]:
         return evaluate_rules(self._ruleset, facts, as_of)
@@ -120,12 +129,12 @@ def test_each_span_of_rules_in_force_is_compiled_once_and_each_date_bound_once()
     """Dates between the same validity bounds share one compiled function; a date is bound once."""
     engine = CompiledRules(default_ruleset())
     facts = facts_for(CaseProfile(age=19, residence_status="gestattung"), DAY)
-    first = engine.run(facts, DAY)
-    engine.run(facts, DAY + dt.timedelta(days=1))
+    first = _run(engine, facts, DAY)
+    _run(engine, facts, DAY + dt.timedelta(days=1))
     assert len(engine._spans) == 1
     assert len(engine._dates) == 2
-    assert engine.run(facts, DAY) == first
-    engine.run(facts, dt.date(2016, 6, 1))
+    assert _run(engine, facts, DAY) == first
+    _run(engine, facts, dt.date(2016, 6, 1))
     assert len(engine._spans) == 2
 
 
@@ -158,7 +167,7 @@ def test_awkward_ids_and_operands_are_literals_that_read_back_unchanged(minimal_
     engine = CompiledRules(ruleset)
     for town in (nasty, "staufen", None):
         facts = facts_for(CaseProfile(), DAY) | {"municipality": town}
-        assert engine.run(facts, DAY) == _reference(ruleset, facts, DAY)
+        assert _run(engine, facts, DAY) == _reference(ruleset, facts, DAY)
     assert engine.evaluate({**facts_for(CaseProfile(), DAY), "municipality": nasty}, DAY) == {nasty: True}
 
 
@@ -175,7 +184,7 @@ def test_a_condition_nested_too_deep_for_the_parser_falls_back_to_its_closure(
     assert "k0(facts, as_of)" in engine.source(DAY)
     for age in (None, 10, 30, 95):
         facts = facts_for(CaseProfile(age=age), DAY)
-        assert engine.run(facts, DAY) == _reference(ruleset, facts, DAY)
+        assert _run(engine, facts, DAY) == _reference(ruleset, facts, DAY)
         assert engine.screen(facts, DAY) == _screened(ruleset, facts, DAY)
 
 
@@ -220,7 +229,7 @@ def test_dates_at_the_ends_of_the_calendar_give_the_reference_values(
             # that began on as_of contains it, and has not ended.
             assert engine.evaluate(facts, as_of) == {"a": True, "b": False}
         else:
-            assert engine.run(facts, as_of) == expected
+            assert _run(engine, facts, as_of) == expected
             assert engine.screen(facts, as_of) == _screened(ruleset, facts, as_of)
 
 
@@ -236,7 +245,7 @@ def test_threads_sharing_one_compiled_rule_set_get_the_reference_values() -> Non
     def work(offset: int) -> None:
         for index in range(len(days)):
             turn = (index + offset) % len(days)
-            if engine.run(facts, days[turn]) != expected[turn]:
+            if _run(engine, facts, days[turn]) != expected[turn]:
                 failures.append(turn)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
@@ -245,3 +254,47 @@ def test_threads_sharing_one_compiled_rule_set_get_the_reference_values() -> Non
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+def test_the_bundled_rules_dispatch_on_the_residence_status() -> None:
+    """The enumeration most rules compare is the dispatch field; a status has fewer rules to test."""
+    rules = default_ruleset()
+    assert dispatch_field(rules.rules) == "residence_status"
+    engine = compiled(rules)
+    generic = engine.source(DAY)
+    citizen = engine.source(DAY, "eu_citizen")
+    # A rule is a variable where its value depends on the case, a literal where the status settles it.
+    assert generic.count(" = None if ") + generic.count(" = False if ") + generic.count(" = True if ") > (
+        citizen.count(" = None if ") + citizen.count(" = False if ") + citizen.count(" = True if ")
+    )
+    assert "'eu_citizen'" not in citizen.split("def screen")[0]
+
+
+def test_dispatch_field_is_the_most_compared_enumeration_and_none_without_one(
+    minimal_ruleset: Ruleset,
+) -> None:
+    """Only enumerations compared by equality or membership count; other fields never dispatch."""
+    base = minimal_ruleset.rules[0]
+    by_age = dataclasses.replace(base, id="a", when=leaf("age", "ge", 18, 18))
+    by_benefits = dataclasses.replace(base, id="b", when=leaf("benefits", "eq", "sgb2", "sgb2"))
+    by_both = dataclasses.replace(
+        base,
+        id="c",
+        when=all_of(
+            (leaf("benefits", "ne", "none", "none"), leaf("employment", "eq", "employed", "employed"))
+        ),
+    )
+    assert dispatch_field([by_age]) is None
+    assert dispatch_field([by_age, by_benefits, by_both]) == "benefits"
+
+
+@pytest.mark.parametrize("value", ["not-a-status", None, "gestattung"])
+def test_a_value_outside_the_enumeration_takes_the_function_for_any_value(value: object) -> None:
+    """Facts with a value the enumeration does not know get the function for any value, and its values."""
+    ruleset = dataclasses.replace(default_ruleset())
+    engine = CompiledRules(ruleset)
+    facts = facts_for(CaseProfile(age=19, entry_date=dt.date(2025, 1, 7)), DAY) | {"residence_status": value}
+    assert _run(engine, facts, DAY) == _reference(ruleset, facts, DAY)
+    assert engine.screen(facts, DAY) == _screened(ruleset, facts, DAY)
+    own = value is None or value == "gestattung"
+    assert {key for _, key in engine._spans} == ({value} if own else {_ANY})

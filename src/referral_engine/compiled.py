@@ -15,7 +15,7 @@ value and every service's status in one pass, without a call per condition::
         elif v0 or v2: s0 = EL if v4 is False else UN
         elif v0 is None or v2 is None or v1 is not False: s0 = UN
         else: s0 = NE
-        return {'jmd-lawful-or-tolerated': v0, ...}, (s0, ...)
+        return (v0, v1, ...), (s0, ...)
 
 **Kleene logic without calls.** A condition ``n`` becomes two plain boolean expressions, *surely
 true* ``T(n)`` and *surely false* ``F(n)``: a leaf ``field op value`` is true when the field is known
@@ -24,6 +24,14 @@ are, false when any part is; ``AnyOf`` the other way round; ``Not`` swaps them. 
 ``True`` if ``T``, ``False`` if ``F``, else ``None`` (unknown). A leaf is unknown exactly when its
 field is, so after ``F`` failed, ``T`` of a conjunction of leaves is only "are all their fields
 known" (and dually for a disjunction); the more likely test goes first.
+
+**One function per residence status.** Most rules compare an enumeration (in the bundled
+rules: the residence status) by equality or membership. For each of its values, and for unknown,
+the span gets a function of its own in which those comparisons are decided while generating:
+rules they settle become the constants ``True`` / ``False`` / ``None``, and so do statuses they
+settle, so a case is tested only on what is still open for its status — as a hand-written
+function that branches on the status first. :func:`dispatch_field` picks the enumeration; a value
+outside it takes the function for any value.
 
 **Dates.** Which rules are in force changes only on their ``valid_from`` and the day after their
 ``valid_to``: between two such dates the set is fixed, and each span gets its own function
@@ -57,12 +65,13 @@ from typing import Any
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, period_end, window_start
 from .decide import _combine, evaluate_rules, statuses
-from .facts import Facts
+from .facts import FIELDS, Facts
 from .models import Status
 from .ruleset import Rule, Ruleset, Service
 
-#: One date's function: the facts to (rule id -> value, one status per service in rule-set order).
-Run = Callable[[Facts], tuple[dict[str, Tri], tuple[Status, ...]]]
+#: One date's function: the facts to (the rule values in the order of the rules in force, one
+#: status per service in rule-set order).
+Run = Callable[[Facts], tuple[tuple[Tri, ...], tuple[Status, ...]]]
 _Factory = Callable[[dt.date, tuple[dt.date, ...]], "_Pair"]
 
 #: Conditions nested deeper than this are evaluated by their closure (the parser has its limits).
@@ -82,17 +91,38 @@ _COMPARE = {
     "contains": "{c} in {f}",
 }
 _KEY = "compiled"
+#: Comparisons computed while generating when the field's value is fixed (an enumeration's value).
+_FOLD: dict[str, Callable[[object, Any], object]] = {
+    "eq": lambda f, c: f == c,
+    "ne": lambda f, c: f != c,
+    "in": lambda f, c: f in c,
+    "not_in": lambda f, c: f not in c,
+}
+_FOLDABLE = frozenset(_FOLD)
+#: At most this many values of one field get functions of their own (an enumeration's domain).
+MAX_VARIANTS = 64
 
 
 class _Source:
     """The source of one span's function and the constants it needs."""
 
-    def __init__(self, probe: bool = False) -> None:
+    def __init__(self, probe: bool = False, known: tuple[str, object] | None = None) -> None:
         self.fields: dict[str, str] = {}
         self.constants: list[object] = []
         self.windows: dict[Duration, str] = {}
         #: Windows as the reference tests them (``period_end`` as ``pe``), for any ``as_of``.
         self.probe = probe
+        #: A field whose value is fixed for this function (``None``: unknown) and the value.
+        self.known = known
+
+    def fixed(self, leaf: Leaf) -> Tri | str:
+        """The value of a leaf on the fixed field (``True``/``False``/``None``), else ``"open"``."""
+        if self.known is None or leaf.field != self.known[0] or leaf.op not in _FOLDABLE:
+            return "open"
+        value = self.known[1]
+        if value is None:
+            return None
+        return bool(_FOLD[leaf.op](value, leaf.value))
 
     def field(self, name: str) -> str:
         """The local variable that holds a fact."""
@@ -132,12 +162,35 @@ def _compare(src: _Source, leaf: Leaf) -> str:
 
 
 def _join(parts: list[str], op: str, empty: str) -> str:
-    return f"({f' {op} '.join(parts)})" if parts else empty
+    """``parts`` joined by ``and`` / ``or``, with the literals ``True`` / ``False`` folded away."""
+    absorbing, neutral = ("False", "True") if op == "and" else ("True", "False")
+    if absorbing in parts:
+        return absorbing
+    parts = [part for part in dict.fromkeys(parts) if part != neutral]
+    if not parts:
+        return empty
+    return parts[0] if len(parts) == 1 else f"({f' {op} '.join(parts)})"
+
+
+def _choose(test: str, then: str, otherwise: str) -> str:
+    """``then if test else otherwise``, folded when ``test`` is a literal."""
+    if test == "True":
+        return then
+    if test == "False":
+        return otherwise
+    return f"{then} if {test} else ({otherwise})"
+
+
+def _literal(fixed: Tri) -> str:
+    return "True" if fixed else "False"
 
 
 def _true(src: _Source, node: Condition) -> str:
     """An expression that is truthy exactly when ``node`` is true."""
     if isinstance(node, Leaf):
+        fixed = src.fixed(node)
+        if fixed != "open":
+            return _literal(fixed is True)
         return f"({src.field(node.field)} is not None and {_compare(src, node)})"
     if isinstance(node, Not):
         return _false(src, node.part)
@@ -149,6 +202,9 @@ def _true(src: _Source, node: Condition) -> str:
 def _false(src: _Source, node: Condition) -> str:
     """An expression that is truthy exactly when ``node`` is false."""
     if isinstance(node, Leaf):
+        fixed = src.fixed(node)
+        if fixed != "open":
+            return _literal(fixed is False)
         return f"({src.field(node.field)} is not None and not ({_compare(src, node)}))"
     if isinstance(node, Not):
         return _true(src, node.part)
@@ -160,6 +216,8 @@ def _false(src: _Source, node: Condition) -> str:
 def _true_unless_false(src: _Source, node: Condition) -> str:
     """Equal to :func:`_true` wherever ``node`` is not false (a leaf: its field is known)."""
     if isinstance(node, Leaf):
+        if src.fixed(node) != "open":
+            return _true(src, node)
         return f"{src.field(node.field)} is not None"
     if isinstance(node, Not):
         return _false_unless_true(src, node.part)
@@ -171,6 +229,8 @@ def _true_unless_false(src: _Source, node: Condition) -> str:
 def _false_unless_true(src: _Source, node: Condition) -> str:
     """Equal to :func:`_false` wherever ``node`` is not true."""
     if isinstance(node, Leaf):
+        if src.fixed(node) != "open":
+            return _false(src, node)
         return f"{src.field(node.field)} is not None"
     if isinstance(node, Not):
         return _true_unless_false(src, node.part)
@@ -192,36 +252,76 @@ def _value(src: _Source, rule: Rule) -> str:
     if _depth(node) > MAX_DEPTH:
         return f"{src.literal(node.test)}(facts, as_of)"
     if isinstance(node, Leaf) and node.op not in ("within", "older_than"):
+        fixed = src.fixed(node)
+        if fixed != "open":
+            return repr(fixed)
         f = src.field(node.field)
         return f"None if {f} is None else ({_compare(src, node)})"
     if _conjunctive(node):
-        return f"False if {_false(src, node)} else (True if {_true_unless_false(src, node)} else None)"
-    return f"True if {_true(src, node)} else (False if {_false_unless_true(src, node)} else None)"
+        surely_false = _false(src, node)
+        if surely_false == "True":
+            return "False"
+        return _choose(surely_false, "False", _choose(_true_unless_false(src, node), "True", "None"))
+    surely_true = _true(src, node)
+    if surely_true == "True":
+        return "True"
+    return _choose(surely_true, "True", _choose(_false_unless_true(src, node), "False", "None"))
+
+
+_LITERALS = ("True", "False", "None")
+
+
+def _is(value: str, literal: str) -> str:
+    """``value is literal`` (``value`` a variable or a literal), folded when ``value`` is a literal."""
+    if value in _LITERALS:
+        return _literal(value == literal)
+    return f"{value} is {literal}"
+
+
+def _is_not_false(value: str) -> str:
+    if value in _LITERALS:
+        return _literal(value != "False")
+    return f"{value} is not False"
+
+
+def _truthy(value: str) -> str:
+    return _literal(value == "True") if value in _LITERALS else value
+
+
+def _chain(target: str, branches: list[tuple[str, str]], otherwise: str) -> list[str]:
+    """An ``if`` / ``elif`` / ``else`` chain setting ``target``, with literal tests folded away."""
+    lines: list[str] = []
+    for test, value in branches:
+        if test == "False":
+            continue
+        if test == "True":
+            otherwise = value
+            break
+        lines += [f"{'elif' if lines else 'if'} {test}:", f"    {target} = {value}"]
+    if not lines:
+        return [f"{target} = {otherwise}"]
+    return [*lines, "else:", f"    {target} = {otherwise}"]
 
 
 def _status(rules: Sequence[tuple[str, Rule]], target: str) -> list[str]:
     """Statements setting ``target`` to a service's status: grant and not exclusion (Kleene).
 
-    ``rules`` are the service's rules in force with the variables of their values. An
-    ``eligible`` rule grants its value, a ``check`` at most "unknown", a ``not_eligible`` excludes.
+    ``rules`` are the service's rules in force with the variables of their values (or their
+    values as literals, where they are fixed). An ``eligible`` rule grants its value, a
+    ``check`` at most "unknown", a ``not_eligible`` excludes.
     """
     grants = [v for v, rule in rules if rule.effect == "eligible"]
     checks = [v for v, rule in rules if rule.effect == "check"]
     exclusions = [v for v, rule in rules if rule.effect == "not_eligible"]
     if not grants and not checks:
         return [f"{target} = NE"]
-    lines = []
-    keyword = "if"
-    if exclusions:
-        lines += [f"if {' or '.join(exclusions)}:", f"    {target} = NE"]
-        keyword = "elif"
-    if grants:
-        settled = " and ".join(f"{v} is False" for v in exclusions) or "True"
-        lines += [f"{keyword} {' or '.join(grants)}:", f"    {target} = EL if {settled} else UN"]
-        keyword = "elif"
-    open_ = [f"{v} is None" for v in grants] + [f"{v} is not False" for v in checks]
-    lines += [f"{keyword} {' or '.join(open_)}:", f"    {target} = UN", "else:", f"    {target} = NE"]
-    return lines
+    settled = _join([_is(v, "False") for v in exclusions], "and", "True")
+    branches = [
+        (_join([_truthy(v) for v in exclusions], "or", "False"), "NE"),
+        (_join([_truthy(v) for v in grants], "or", "False"), _choose(settled, "EL", "UN")),
+        (_join([_is(v, "None") for v in grants] + [_is_not_false(v) for v in checks], "or", "False"), "UN"),
+    ]
+    return _chain(target, branches, "NE")
 
 
 def _open(src: _Source, rules: Sequence[tuple[str, Rule]], status: str) -> list[str]:
@@ -239,15 +339,24 @@ def _open(src: _Source, rules: Sequence[tuple[str, Rule]], status: str) -> list[
 
     def add(group: list[tuple[str, Rule]], indent: str) -> None:
         for v, rule in group:
+            unknown = _is(v, "None")
+            if unknown == "False":
+                continue
             names = dict.fromkeys(leaf.field for leaf in rule.leaves)
-            lines.append(f"{indent}if {v} is None:")
-            lines.extend(f"{indent}    if {src.field(name)} is None: m.add({name!r})" for name in names)
-            if not names:
-                lines.append(f"{indent}    pass")
+            adds = [f"if {src.field(name)} is None: m.add({name!r})" for name in names]
+            if unknown == "True":
+                lines.extend(f"{indent}{line}" for line in adds)
+            elif adds:
+                lines.append(f"{indent}if {unknown}:")
+                lines.extend(f"{indent}    {line}" for line in adds)
 
     if granting:
-        lines.append(f"    if not ({' or '.join(grants)}):" if grants else "    if True:")
-        add(granting, "        ")
+        held = _join([_truthy(v) for v in grants], "or", "False")
+        if held != "True":
+            start = len(lines)
+            add(granting, "        ")
+            if len(lines) > start:
+                lines.insert(start, "    if True:" if held == "False" else f"    if not {held}:")
     if excluding:
         add(excluding, "    ")
     if not lines:
@@ -261,12 +370,16 @@ def generate(
     services: Sequence[Service] | None = None,
     *,
     probe: bool = False,
+    known: tuple[str, object] | None = None,
 ) -> tuple[str, tuple[object, ...], tuple[Duration, ...]]:
     """The source of the factory of one span's functions, for ``rules`` (the rules in force).
 
-    Each date's ``run(facts)`` returns the rule values and the statuses; ``screen(facts)`` the
-    rule values, the statuses by service id and the set of open fields (those ``decide.decide``
-    lists as missing). Returns the source, the
+    Each date's ``run(facts)`` returns the rule values (a tuple in the order of ``rules``) and
+    the statuses; ``screen(facts)`` the rule values by rule id, the statuses by service id and
+    the set of open fields (those ``decide.decide`` lists as missing). With ``known`` (a field
+    and its value, ``None`` for unknown) the functions are for the cases with that value only:
+    the field's comparisons are decided here, and rules and statuses they settle become
+    constants. Returns the source, the
     constants its ``k0``, ``k1``, ... stand for and the durations whose window starts (``w0``,
     ``w1``, ...) each date binds. ``services`` (default: all of the rule set's) are the services
     whose statuses it computes. With ``probe`` the factory (given ``period_end`` as ``pe``)
@@ -275,13 +388,17 @@ def generate(
     is safe.
     """
     services = ruleset.services if services is None else services
-    src = _Source(probe)
+    src = _Source(probe, known)
     body: list[str] = []
     variables: dict[str, str] = {}
     for index, rule in enumerate(rules):
+        value = _value(src, rule)
+        if value in _LITERALS:  # settled by the known field: no variable
+            variables[rule.id] = value
+            continue
         variable = f"v{index}"
         variables[rule.id] = variable
-        body.append(f"{variable} = {_value(src, rule)}")
+        body.append(f"{variable} = {value}")
     targets = []
     missing = ["m = set()"]
     for index, service in enumerate(services):
@@ -292,6 +409,7 @@ def generate(
         missing += _open(src, in_force, target)
     loads = [f"{variable} = facts[{name!r}]" for name, variable in src.fields.items()]
     values = ", ".join(f"{rule.id!r}: {variables[rule.id]}" for rule in rules)
+    ordered = "".join(f"{variables[rule.id]}, " for rule in rules)
     statuses_ = "".join(f"{target}, " for target in targets)
     by_service = ", ".join(
         f"{service.id!r}: {target}" for service, target in zip(services, targets, strict=True)
@@ -315,7 +433,7 @@ def generate(
         f"        ({windows}) = windows",
         "        def run(facts):",
         *(f"            {line}" for line in [*loads, *body]),
-        f"            return {{{values}}}, ({statuses_})",
+        f"            return ({ordered}), ({statuses_})",
         "        def screen(facts):",
         *(f"            {line}" for line in [*loads, *body, *missing]),
         f"            return {{{values}}}, {{{by_service}}}, m",
@@ -349,12 +467,49 @@ def open_fields(
     return missing
 
 
+class _Day(dict[object, "_Pair"]):
+    """One date's functions, by the value of the rule set's dispatch field (``_ANY``: any value)."""
+
+    __slots__ = ("as_of", "index", "windows")
+
+    def __init__(self, as_of: dt.date, index: int, windows: dict[Duration, dt.date] | None) -> None:
+        super().__init__()
+        self.as_of = as_of
+        self.index = index
+        #: The window starts the functions bind; ``None`` where the reference decides this date.
+        self.windows = windows
+
+
+#: The key of the functions for any value of the dispatch field.
+_ANY = object()
+
+
+def dispatch_field(rules: Sequence[Rule]) -> str | None:
+    """The enumeration most ``rules`` compare with ``eq`` / ``ne`` / ``in`` / ``not_in``, if any.
+
+    The compiled engine generates one function per value of it (and one for unknown), in which
+    those comparisons are decided while generating: a hand-written function would branch on it
+    first, too.
+    """
+    counts: dict[str, int] = {}
+    for rule in rules:
+        for name in {leaf.field for leaf in rule.leaves if leaf.op in _FOLDABLE}:
+            spec = FIELDS.get(name)
+            if spec is not None and spec.kind == "enum" and 0 < len(spec.values) < MAX_VARIANTS:
+                counts[name] = counts.get(name, 0) + 1
+    return max(sorted(counts), key=lambda name: counts[name], default=None)
+
+
 class CompiledRules:
     """A rule set compiled to straight-line Python (the ``"python"`` engine); see the module docstring.
 
     Equal to :func:`referral_engine.decide.evaluate_rules`, :func:`referral_engine.decide.statuses`
     and :func:`open_fields` for every case (a hypothesis test proves it). Build it with
     :func:`compiled`, which keeps one per rule set. Safe to share between threads.
+
+    Each span of dates has one function per value of the rule set's :func:`dispatch_field`
+    (compiled when a case with that value first comes), with the comparisons of that field
+    decided while generating, and one for any value.
     """
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -367,24 +522,35 @@ class CompiledRules:
                 bounds.add(rule.valid_to + _DAY)
         #: The days on which the rules in force change; span ``i`` starts at ``bounds[i - 1]``.
         self._bounds = sorted(bounds)
-        self._spans: dict[int, tuple[_Factory, tuple[Duration, ...]]] = {}
-        self._dates: dict[dt.date, _Pair] = {}
+        self._field = dispatch_field(ruleset.rules)
+        #: The values of the dispatch field that get functions of their own (``None``: unknown).
+        self._variants: frozenset[object] = frozenset(
+            (*FIELDS[self._field].values, None) if self._field is not None else ()
+        )
+        self._spans: dict[tuple[int, object], tuple[_Factory, tuple[Duration, ...]]] = {}
+        self._dates: dict[dt.date, _Day] = {}
+        self._ids: dict[int, tuple[str, ...]] = {}
         self._service_spans: dict[tuple[int, str], _Probe] = {}
         self._lock = threading.Lock()
 
-    def run(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], tuple[Status, ...]]:
-        """Every rule in force's value and every service's status (in rule-set order), in one pass."""
-        pair = self._dates.get(as_of)
-        if pair is None:
-            pair = self._for_date(as_of)
-        return pair[0](facts)
+    def run(self, facts: Facts, as_of: dt.date) -> tuple[tuple[Tri, ...], tuple[Status, ...]]:
+        """The value of every rule in force (in the order of :meth:`rule_ids`) and every status, in one pass.
+
+        The statuses are in rule-set order of the services.
+        """
+        return self._pair(facts, as_of)[0](facts)
+
+    def rule_ids(self, as_of: dt.date) -> tuple[str, ...]:
+        """The ids of the rules in force on ``as_of``, in the order :meth:`run` gives their values."""
+        index = bisect.bisect_right(self._bounds, as_of)
+        ids = self._ids.get(index)
+        if ids is None:
+            ids = self._ids[index] = tuple(rule.id for rule in self._ruleset.rules_in_force(as_of))
+        return ids
 
     def screen(self, facts: Facts, as_of: dt.date) -> Screened:
         """The rule values, the statuses by service id and the open fields of the undetermined services."""
-        pair = self._dates.get(as_of)
-        if pair is None:
-            pair = self._for_date(as_of)
-        return pair[1](facts)
+        return self._pair(facts, as_of)[1](facts)
 
     def service_run(self, facts: Facts, as_of: dt.date, service: str) -> tuple[dict[str, Tri], Status]:
         """One service's rules in force (their values) and its status: for probing change dates.
@@ -401,44 +567,79 @@ class CompiledRules:
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``, as ``evaluate_rules`` gives it."""
-        pair = self._dates.get(as_of)
-        if pair is None:
-            pair = self._for_date(as_of)
-        return pair[0](facts)[0]
+        values = self._pair(facts, as_of)[0](facts)[0]
+        return dict(zip(self.rule_ids(as_of), values, strict=True))
 
-    def source(self, as_of: dt.date) -> str:
-        """The generated source for the rules in force on ``as_of`` (to read, and for tests)."""
-        return generate(self._ruleset, self._ruleset.rules_in_force(as_of))[0]
+    def source(self, as_of: dt.date, value: object = _ANY) -> str:
+        """The generated source for the rules in force on ``as_of`` (to read, and for tests).
 
-    def _for_date(self, as_of: dt.date) -> _Pair:
-        factory, durations = self._span(as_of)
+        With ``value``, the source of the function for the cases whose :func:`dispatch_field`
+        has that value.
+        """
+        known = None if value is _ANY or self._field is None else (self._field, value)
+        return generate(self._ruleset, self._ruleset.rules_in_force(as_of), known=known)[0]
+
+    def _pair(self, facts: Facts, as_of: dt.date) -> _Pair:
+        day = self._dates.get(as_of)
+        if day is None:
+            day = self._for_date(as_of)
+        if self._field is None:
+            return day.get(_ANY) or self._variant(day, _ANY)
+        value = facts[self._field]
+        return day.get(value) or self._variant(day, value)
+
+    def _for_date(self, as_of: dt.date) -> _Day:
+        index = bisect.bisect_right(self._bounds, as_of)
+        durations = {
+            leaf.value
+            for rule in self._ruleset.rules_in_force(as_of)
+            for leaf in rule.leaves
+            if leaf.op in ("within", "older_than")
+        }
         try:
-            windows = tuple(window_start(as_of, duration) for duration in durations)
+            windows: dict[Duration, dt.date] | None = {
+                duration: window_start(as_of, duration) for duration in durations
+            }
         except (OverflowError, ValueError):  # a date at the end of the calendar: leave it to the reference
-            pair = self._reference(as_of)
-        else:
-            pair = factory(as_of, windows)
+            windows = None
+        day = _Day(as_of, index, windows)
         if len(self._dates) >= _MEMO_DATES:
             self._dates.clear()
-        self._dates[as_of] = pair
+        self._dates[as_of] = day
+        return day
+
+    def _variant(self, day: _Day, value: object) -> _Pair:
+        """The functions of ``day`` for cases whose dispatch field is ``value`` (kept for its values)."""
+        if day.windows is None:
+            found = day.get(_ANY)
+            if found is None:
+                found = day[_ANY] = self._reference(day.as_of)
+            return found
+        key = value if value in self._variants else _ANY
+        pair = day.get(key)
+        if pair is None:
+            factory, durations = self._span(day.index, day.as_of, key)
+            windows = day.windows
+            pair = day[key] = factory(day.as_of, tuple(windows[duration] for duration in durations))
         return pair
 
-    def _span(self, as_of: dt.date) -> tuple[_Factory, tuple[Duration, ...]]:
-        index = bisect.bisect_right(self._bounds, as_of)
-        found = self._spans.get(index)
+    def _span(self, index: int, as_of: dt.date, key: object) -> tuple[_Factory, tuple[Duration, ...]]:
+        found = self._spans.get((index, key))
         if found is None:
             with self._lock:
-                found = self._spans.get(index)
+                found = self._spans.get((index, key))
                 if found is None:
                     rules = self._ruleset.rules_in_force(as_of)
-                    source, constants, durations = generate(self._ruleset, rules)
+                    known = None if key is _ANY or self._field is None else (self._field, key)
+                    source, constants, durations = generate(self._ruleset, rules, known=known)
                     namespace: dict[str, Any] = {}
+                    name = f"<rules {self._ruleset.name} span {index}{'' if key is _ANY else ' variant'}>"
                     # Safe: ``source`` is generated from the validated rule tree (module docstring).
-                    exec(compile(source, f"<rules {self._ruleset.name} span {index}>", "exec"), namespace)
+                    exec(compile(source, name, "exec"), namespace)
                     bind = namespace["factory"](
                         constants, Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED
                     )
-                    found = self._spans[index] = (bind, durations)
+                    found = self._spans[(index, key)] = (bind, durations)
         return found
 
     def _probe(self, index: int, as_of: dt.date, service: str) -> _Probe:
@@ -459,9 +660,9 @@ class CompiledRules:
     def _reference(self, as_of: dt.date) -> _Pair:
         ruleset = self._ruleset
 
-        def run(facts: Facts) -> tuple[dict[str, Tri], tuple[Status, ...]]:
+        def run(facts: Facts) -> tuple[tuple[Tri, ...], tuple[Status, ...]]:
             values = evaluate_rules(ruleset, facts, as_of)
-            return values, tuple(statuses(ruleset, values).values())
+            return tuple(values.values()), tuple(statuses(ruleset, values).values())
 
         def screen(facts: Facts) -> Screened:
             values = evaluate_rules(ruleset, facts, as_of)

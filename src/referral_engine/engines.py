@@ -161,12 +161,13 @@ def decider(ruleset: Ruleset, engine: str | None = None) -> Decide:
     """
     name = resolve(engine, ruleset)
     if name == "python":
-        run = compiled_rules(ruleset).run
+        rules = compiled_rules(ruleset)
+        run, rule_ids = rules.run, rules.rule_ids
         services = tuple(service.id for service in ruleset.services)
 
         def decide_compiled(facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
             values, by_order = run(facts, as_of)
-            return values, dict(zip(services, by_order, strict=True))
+            return dict(zip(rule_ids(as_of), values, strict=True)), dict(zip(services, by_order, strict=True))
 
         return decide_compiled
     evaluate = _evaluator(ruleset, name)

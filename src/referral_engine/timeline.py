@@ -157,7 +157,8 @@ def states(
     """Every service's status and (if eligible) partners for ``facts`` on ``on``, without reasons."""
     engine = getattr(evaluate, "__self__", None)
     if isinstance(engine, CompiledRules):  # the python engine gives the statuses in the same pass
-        values, codes = engine.run(facts, on)
+        ordered, codes = engine.run(facts, on)
+        values = dict(zip(engine.rule_ids(on), ordered, strict=True))
         found: Iterable[tuple[str, Status]] = zip((s.id for s in ruleset.services), codes, strict=True)
     else:
         values = evaluate(facts, on)
