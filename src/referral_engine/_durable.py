@@ -195,25 +195,26 @@ def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
 
 
 def _pattern_key(rule: Rule) -> str:
-    return json.dumps([_condition(rule.when, negate=False), _in_force(rule)], sort_keys=True)
+    # Validity first: a pattern tests it before the condition (see _rule_definition).
+    return json.dumps([_in_force(rule), _condition(rule.when, negate=False)], sort_keys=True)
 
 
 def distinct_patterns(rules: Sequence[Rule]) -> tuple[list[Rule], list[int]]:
     """The rules with distinct conditions and validity windows, and for every rule its pattern's index.
 
     Rules that share both decide alike on every case, so durable matches them once: every
-    pattern that fires costs time.
+    pattern that fires costs time. The patterns are ordered by their tests, so that patterns
+    that begin alike fall into one group (see :func:`_group`), where durable shares their first
+    tests instead of repeating them in every group.
     """
-    first: dict[str, int] = {}
-    representatives: list[Rule] = []
-    pattern_of = []
-    for rule in rules:
-        key = _pattern_key(rule)
-        if key not in first:
-            first[key] = len(representatives)
-            representatives.append(rule)
-        pattern_of.append(first[key])
-    return representatives, pattern_of
+    keys = [_pattern_key(rule) for rule in rules]
+    order = sorted(set(keys))
+    index = {key: position for position, key in enumerate(order)}
+    representatives: list[Rule | None] = [None] * len(order)
+    for rule, key in zip(rules, keys, strict=True):
+        if representatives[index[key]] is None:
+            representatives[index[key]] = rule
+    return [rule for rule in representatives if rule is not None], [index[key] for key in keys]
 
 
 def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
