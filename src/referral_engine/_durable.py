@@ -60,9 +60,11 @@ from .ruleset import Rule, Ruleset
 
 _RULESET = "referral"
 _SESSION = "case"
-_AS_OF = "as_of"
-_KNOWN = "_known."  # list fields become one flag per tested member plus a "known" flag
-_OPEN = "_open."
+# Property names are short: durable parses the fact once per case and copies it into every action.
+_AS_OF = "t"
+_KNOWN = "k."  # list fields become one flag per tested member plus a "known" flag
+_OPEN = "o."  # a flag per set of fields one of which is unknown
+_FIELD_KEYS = {name: f"v{index}" for index, name in enumerate(FIELDS)}
 _GROUP_OUTER = "_g"
 _GROUP_INNER = "_h"
 _FANOUT = 8
@@ -82,7 +84,12 @@ Json = dict[str, Any]
 
 @lru_cache(maxsize=4096)
 def _window_key(duration: Duration) -> str:
-    return f"_from_{duration}"
+    return f"w{duration}"
+
+
+def _key(field: str) -> str:
+    """The fact property of a field."""
+    return _FIELD_KEYS.get(field, field)
 
 
 def _value(value: Any) -> Any:
@@ -117,7 +124,7 @@ _COMPARE = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "ne": "$neq"}
 
 def _leaf(leaf: Leaf, negate: bool) -> Json:
     """One leaf as a durable expression; ``negate`` gives the expression true when the leaf is false."""
-    field, op = leaf.field, leaf.op
+    field, op = _key(leaf.field), leaf.op
     if op in ("within", "older_than"):
         start = _window_key(leaf.value)
         inside = [{"$lte": {field: {"$m": _AS_OF}}}, {"$gte": {field: {"$m": start}}}]
@@ -444,6 +451,7 @@ class DurableEngine:
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
         self._lists = {name for name, spec in FIELDS.items() if spec.kind == "list"}
+        self._starts = {name: f',"{_key(name)}":' for name in FIELDS}  # how each property begins
         self._bits = {name: 1 << bit for bit, name in enumerate(FIELDS)}
         self._set_masks = [sum(self._bits[name] for name in fields) for fields in self._field_sets]
         self._definition = json.dumps(compile_rules(self._rules))
@@ -513,17 +521,18 @@ class DurableEngine:
         """
         parts = [self._plan(as_of).prefix]
         known = 0
-        bits, lists, members = self._bits, self._lists, self._members
+        bits, starts, lists, members = self._bits, self._starts, self._lists, self._members
         for name, value in facts.items():
             if value is None:
                 continue
             known |= bits[name]
             if name in lists:
-                parts.append(f',"{_KNOWN}{name}":1')
+                key = _key(name)
+                parts.append(f',"{_KNOWN}{key}":1')
                 # Only the members some rule asks about: a fact may have at most 255 properties.
-                parts.extend(f',"{name}.{member}":1' for member in members.get(name, ()) if member in value)
+                parts.extend(f',"{key}.{member}":1' for member in members.get(name, ()) if member in value)
             else:
-                parts.append(f',"{name}":{_json(value)}')
+                parts.append(starts[name] + _json(value))
         open_sets = [index for index, mask in enumerate(self._set_masks) if mask & ~known]
         parts.extend(f',"{_OPEN}{index}":1' for index in open_sets)
         parts.append("}")
