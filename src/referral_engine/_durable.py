@@ -112,6 +112,28 @@ def _json(value: Any) -> str:
     return _encode_string(value) if isinstance(value, str) else json.dumps(value)
 
 
+def _int(value: Any) -> str:
+    return str(value) if type(value) is int else _json(value)
+
+
+def _date(value: Any) -> str:
+    return f'"{value.isoformat()}"' if type(value) is dt.date else _json(value)
+
+
+def _flag(value: Any) -> str:
+    if value is True:
+        return "1"
+    return "0" if value is False else _json(value)
+
+
+def _string(value: Any) -> str:
+    return _encode_string(value) if type(value) is str else _json(value)
+
+
+#: The JSON text of a value by the kind of its field: the common type at once, anything else as _json.
+_ENCODERS = {"int": _int, "level": _int, "date": _date, "bool": _flag, "enum": _string, "text": _string}
+
+
 def _any(parts: list[Json]) -> Json:
     return parts[0] if len(parts) == 1 else {"$or": parts}
 
@@ -455,6 +477,7 @@ class DurableEngine:
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
         self._lists = {name for name, spec in FIELDS.items() if spec.kind == "list"}
         self._starts = {name: f',"{_key(name)}":' for name in FIELDS}  # how each property begins
+        self._encoders = {name: _ENCODERS.get(spec.kind, _json) for name, spec in FIELDS.items()}
         self._bits = {name: 1 << bit for bit, name in enumerate(FIELDS)}
         self._set_masks = [sum(self._bits[name] for name in fields) for fields in self._field_sets]
         self._definition = json.dumps(compile_rules(self._rules))
@@ -525,6 +548,7 @@ class DurableEngine:
         parts = [self._plan(as_of).prefix]
         known = 0
         bits, starts, lists, members = self._bits, self._starts, self._lists, self._members
+        encoders = self._encoders
         for name, value in facts.items():
             if value is None:
                 continue
@@ -535,7 +559,7 @@ class DurableEngine:
                 # Only the members some rule asks about: a fact may have at most 255 properties.
                 parts.extend(f',"{key}.{member}":1' for member in members.get(name, ()) if member in value)
             else:
-                parts.append(starts[name] + _json(value))
+                parts.append(starts[name] + encoders[name](value))
         open_sets = [index for index, mask in enumerate(self._set_masks) if mask & ~known]
         parts.extend(f',"{_OPEN}{index}":1' for index in open_sets)
         parts.append("}")
