@@ -54,3 +54,17 @@ def test_each_installed_peer_gives_the_hand_written_statuses(peer: str) -> None:
     wrong = bench_peers.check(CASES, [peer])
     assert len(wrong) > 1, "the peer was not run"
     assert not any(wrong.values()), wrong
+
+
+def test_the_durable_floor_probe_fires_what_the_adapter_fires(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """durable_floor.py checks its raw core calls against the adapter before timing; on 40 cases here."""
+    pytest.importorskip("durable_rules_engine")  # the durable extra, which `test` does not install
+    import durable_floor
+
+    monkeypatch.setattr(sys, "argv", ["durable_floor.py", "--cases", "40", "--repeats", "3"])
+    durable_floor.main()  # exits with a message if any contender fires other patterns
+    table = capsys.readouterr().out
+    assert "| durable core calls only (the adapter's patterns" in table
+    assert "per fired action" in table

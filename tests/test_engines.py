@@ -272,6 +272,43 @@ def test_both_engines_agree_on_generated_rule_sets(
 
 
 @needs_durable
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_rules(), min_size=1, max_size=6, unique_by=lambda rule: rule.id),
+    st.lists(st.tuples(st.none() | _DATES, st.none() | _DATES), min_size=1, max_size=4),
+    st.lists(st.tuples(_facts(), _DATES), min_size=1, max_size=20),
+)
+def test_rules_sharing_a_condition_share_a_pattern_and_keep_their_own_values(
+    minimal_ruleset: Ruleset,
+    rules: list[Rule],
+    windows: list[tuple[dt.date | None, dt.date | None]],
+    cases: list[tuple[Facts, dt.date]],
+) -> None:
+    """Copies with other effects and windows: one pattern per condition and window, values as python."""
+    from referral_engine import _durable
+
+    copies = [
+        dataclasses.replace(
+            rule,
+            id=f"{rule.id}-{n}",
+            effect=("eligible", "not_eligible", "check")[n % 3],
+            valid_from=start,
+            valid_to=end if start is None or end is None or end >= start else start,
+        )
+        for n, (start, end) in enumerate(windows)
+        for rule in rules
+    ]
+    together = (*rules, *copies, *rules[:1])  # the last: the very same condition and window again
+    together = tuple(dataclasses.replace(rule, id=f"x{n}") for n, rule in enumerate(together))
+    ruleset = dataclasses.replace(minimal_ruleset, rules=together)
+    distinct = {(repr(rule.when), rule.valid_from, rule.valid_to) for rule in together}
+    assert len(_durable.compile_rules(together)) <= 2 * len(distinct) < 2 * len(together)
+    durable = evaluator(ruleset, "durable")
+    for facts, as_of in cases:
+        assert durable(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
+
+
+@needs_durable
 def test_a_profile_without_any_fact_is_undetermined_alike() -> None:
     empty = recommend({}, as_of=DAY, engine="durable")
     assert empty == recommend({}, as_of=DAY, engine="python")
@@ -388,7 +425,7 @@ def test_a_fact_left_behind_is_cleared_and_the_case_decided(
 ) -> None:
     engine = durable_module.DurableEngine(minimal_ruleset)
     facts = facts_for(MATCHING, DAY)
-    stale, _ = engine.fact(facts, DAY)
+    stale = engine.fact(facts, DAY)
     durable_module.core.assert_fact(engine._handle, json.dumps(stale))  # as if a retract had failed
     assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
     assert _stored_facts(durable_module, engine) == []
@@ -462,14 +499,16 @@ def test_a_rule_set_whose_facts_durable_cannot_hold_says_so(
 def test_a_large_rule_set_stays_within_durables_limits(durable_module: Any, minimal_ruleset: Ruleset) -> None:
     # Hundreds of rules that all match one fact: durable's 64-node matching stack and 255-property
     # facts must not overflow (the rules are grouped; the fact carries a bounded set of flags).
+    # 512 distinct conditions (rules sharing one would share a pattern); for age 89 all hold.
     rules = tuple(
         dataclasses.replace(
-            minimal_ruleset.rules[0], id=f"r{i}", when=leaf("age", "ge", i % 90, i % 90), valid_from=None
+            minimal_ruleset.rules[0], id=f"r{i}", when=leaf("age", "ge", i - 423, i - 423), valid_from=None
         )
         for i in range(512)
     )
     ruleset = dataclasses.replace(minimal_ruleset, rules=rules)
     engine = durable_module.DurableEngine(ruleset)
+    assert len(durable_module.compile_rules(rules)) == 2 * 512
     for age in (0, 45, 89, None):
         facts = facts_for(CaseProfile(age=age, languages=tuple(LANGUAGES)), DAY)
         assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)

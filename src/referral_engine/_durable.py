@@ -15,8 +15,9 @@ avoids every one of them by construction:
 * Facts are normalised before they reach the engine: only ints, strings and ``0``/``1`` flags,
   because durable compares across types (``1 == True == "1"``).
 * No Python action runs. The fired rules are read from the core's action queue with the calls
-  ``durable.engine`` itself makes for every action (start, update state, complete), without its
-  per-action Python objects: each of those costs more than the match itself, and it is where
+  ``durable.engine`` itself makes for every action (start, complete; not its re-assertion of the
+  unchanged session state), without its per-action Python objects: each of those costs more
+  than the match itself, and it is where
   durable mistakes two-argument actions for asynchronous ones, swallows action exceptions into
   ``state["exception"]`` and calls the deprecated ``datetime.utcfromtimestamp``.
 * Every result code and exception of the core becomes an :class:`EngineError` or is handled.
@@ -32,7 +33,9 @@ Three-valued semantics: each rule becomes a *holds* pattern (its condition) and 
 so *holds* fires exactly when the condition is true in Kleene logic and *fails* exactly when it
 is false; neither firing means unknown. Every fired pattern costs time, so a *fails* pattern also
 asks for a flag the fact sets only when one of the rule's fields is unknown: a rule whose fields
-are all known and whose *holds* did not fire is false without asking.
+are all known and whose *holds* did not fire is false without asking; and rules with the same
+condition and validity share their patterns. What durable itself costs per case (the floor of
+this design) is measured by ``benchmarks/durable_floor.py``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ import re
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
 import durable_rules_engine as core  # type: ignore[import-not-found]
@@ -58,10 +63,13 @@ from .ruleset import Rule, Ruleset
 
 _RULESET = "referral"
 _SESSION = "case"
-_AS_OF = "as_of"
-_KNOWN = "_known."  # list fields become one flag per tested member plus a "known" flag
-_OPEN = "_open."
-_GROUP = "_group."
+# Property names are short: durable parses the fact once per case and copies it into every action.
+_AS_OF = "t"
+_KNOWN = "k."  # list fields become one flag per tested member plus a "known" flag
+_OPEN = "o."  # a flag per set of fields one of which is unknown
+_FIELD_KEYS = {name: f"v{index}" for index, name in enumerate(FIELDS)}
+_GROUP_OUTER = "_g"
+_GROUP_INNER = "_h"
 _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
 _MAX_RULES = _FANOUT**3  # what the grouping of _group() keeps within durable's matching stack
@@ -69,18 +77,22 @@ _MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (meas
 #: Fresh handles an engine may take after failures or interrupts before it gives up. durable
 #: cannot free a handle whose session saw a fact (see _free_unused): each costs 1-4 MiB.
 _MAX_RENEWALS = 16
+_MAX_PLANS = 4096  # dates whose plan an engine keeps (cleared when full)
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
-# A started action is a JSON object whose first key is the fired pattern's name: ours are h<i> / f<i>.
-_ACTION_NAME = re.compile(r'\{"([hf][0-9]+)"')
 
 Json = dict[str, Any]
 
 
 @lru_cache(maxsize=4096)
 def _window_key(duration: Duration) -> str:
-    return f"_from_{duration}"
+    return f"w{duration}"
+
+
+def _key(field: str) -> str:
+    """The fact property of a field."""
+    return _FIELD_KEYS.get(field, field)
 
 
 def _value(value: Any) -> Any:
@@ -90,6 +102,36 @@ def _value(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _json(value: Any) -> str:
+    """A fact value as JSON text, as durable sees it (see :func:`_value`)."""
+    value = _value(value)
+    if type(value) is int:
+        return str(value)
+    return _encode_string(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _int(value: Any) -> str:
+    return str(value) if type(value) is int else _json(value)
+
+
+def _date(value: Any) -> str:
+    return f'"{value.isoformat()}"' if type(value) is dt.date else _json(value)
+
+
+def _flag(value: Any) -> str:
+    if value is True:
+        return "1"
+    return "0" if value is False else _json(value)
+
+
+def _string(value: Any) -> str:
+    return _encode_string(value) if type(value) is str else _json(value)
+
+
+#: The JSON text of a value by the kind of its field: the common type at once, anything else as _json.
+_ENCODERS = {"int": _int, "level": _int, "date": _date, "bool": _flag, "enum": _string, "text": _string}
 
 
 def _any(parts: list[Json]) -> Json:
@@ -107,7 +149,7 @@ _COMPARE = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte", "ne": "$neq"}
 
 def _leaf(leaf: Leaf, negate: bool) -> Json:
     """One leaf as a durable expression; ``negate`` gives the expression true when the leaf is false."""
-    field, op = leaf.field, leaf.op
+    field, op = _key(leaf.field), leaf.op
     if op in ("within", "older_than"):
         start = _window_key(leaf.value)
         inside = [{"$lte": {field: {"$m": _AS_OF}}}, {"$gte": {field: {"$m": start}}}]
@@ -156,17 +198,15 @@ def _in_force(rule: Rule) -> list[Json]:
 
 
 def _group(index: int) -> list[Json]:
-    """Two always-true tests that place a rule in a group of 8 within a group of 64.
+    """Two always-true tests that place pattern ``index`` in a group of 8 within a group of 64.
 
     durable walks its pattern network depth first with a stack of 64 nodes and fails with
     error 303 when the tests that match one fact at one level outnumber it; grouping bounds
-    every level to a few nodes for rule sets of up to 512 rules.
+    every level to a few nodes for rule sets of up to 512 rules. The tests ask two properties
+    that every fact sets to 0 to differ from the group's number: two properties, not one flag
+    per group, keep the fact short (durable parses it once and copies it into every action).
     """
-    return [{f"{_GROUP}{index // _FANOUT**2}": 1}, {f"{_GROUP}{index // _FANOUT**2}.{index // _FANOUT}": 1}]
-
-
-def _group_flags(index: int) -> list[str]:
-    return [next(iter(test)) for test in _group(index)]
+    return [{"$neq": {_GROUP_OUTER: 1 + index // _FANOUT**2}}, {"$neq": {_GROUP_INNER: 1 + index // _FANOUT}}]
 
 
 def _fields_of(rule: Rule) -> frozenset[str]:
@@ -186,19 +226,43 @@ def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
     return {f"h{index}": {"all": [{"m": holds}]}, f"f{index}": {"all": [{"m": fails}]}}
 
 
-def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
-    """The durable definition of ``rules``: per rule, a *holds* rule ``h<i>`` and a *fails* rule ``f<i>``.
+def _pattern_key(rule: Rule) -> str:
+    # Validity first: a pattern tests it before the condition (see _rule_definition).
+    return json.dumps([_in_force(rule), _condition(rule.when, negate=False)], sort_keys=True)
 
-    A *fails* rule also asks for the flag ``_open.<k>`` of the rule's set of fields ``k`` (see
-    :func:`field_sets`), which a fact carries when one of those fields is unknown: when all are
-    known and *holds* did not fire, the rule is false without durable having to say so (and
-    every rule that fires costs time).
+
+def distinct_patterns(rules: Sequence[Rule]) -> tuple[list[Rule], list[int]]:
+    """The rules with distinct conditions and validity windows, and for every rule its pattern's index.
+
+    Rules that share both decide alike on every case, so durable matches them once: every
+    pattern that fires costs time. The patterns are ordered by their tests, so that patterns
+    that begin alike fall into one group (see :func:`_group`), where durable shares their first
+    tests instead of repeating them in every group.
+    """
+    keys = [_pattern_key(rule) for rule in rules]
+    order = sorted(set(keys))
+    index = {key: position for position, key in enumerate(order)}
+    representatives: list[Rule | None] = [None] * len(order)
+    for rule, key in zip(rules, keys, strict=True):
+        if representatives[index[key]] is None:
+            representatives[index[key]] = rule
+    return [rule for rule in representatives if rule is not None], [index[key] for key in keys]
+
+
+def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
+    """The durable definition of ``rules``: per pattern, a *holds* rule ``h<i>`` and a *fails* rule ``f<i>``.
+
+    Rules with the same condition and validity window share one pattern (see
+    :func:`distinct_patterns`). A *fails* rule also asks for the flag ``_open.<k>`` of the
+    pattern's set of fields ``k`` (see :func:`field_sets`), which a fact carries when one of
+    those fields is unknown: when all are known and *holds* did not fire, the rule is false
+    without durable having to say so (and every rule that fires costs time).
     """
     if len(rules) > _MAX_RULES:
         raise EngineError(f"durable-rules can take at most {_MAX_RULES} rules here; use engine='python'")
     sets = field_sets(rules)
     definition: dict[str, Json] = {}
-    for index, rule in enumerate(rules):
+    for index, rule in enumerate(distinct_patterns(rules)[0]):
         definition.update(_rule_definition(index, rule, sets.index(_fields_of(rule))))
     return definition
 
@@ -235,13 +299,11 @@ def _leaves_under_or(expression: Any, under_or: bool = False) -> int:
 
 def _properties(rules: Sequence[Rule]) -> Iterator[tuple[int, int]]:
     """``(index, properties)``: how many properties a fact may need with the rules up to ``index``."""
-    groups: set[str] = set()
     members: set[tuple[str, str]] = set()
     lists: set[str] = set()
     durations: set[Duration] = set()
     sets: set[frozenset[str]] = set()
     for index, rule in enumerate(rules):
-        groups.update(_group_flags(index))
         sets.add(_fields_of(rule))
         for leaf in rule.leaves:
             if leaf.op == "contains":
@@ -249,7 +311,7 @@ def _properties(rules: Sequence[Rule]) -> Iterator[tuple[int, int]]:
                 lists.add(leaf.field)
             elif leaf.op in ("within", "older_than"):
                 durations.add(leaf.value)
-        yield index, 3 + len(groups) + len(FIELDS) + len(members) + len(lists) + len(durations) + len(sets)
+        yield index, 5 + len(FIELDS) + len(members) + len(lists) + len(durations) + len(sets)
 
 
 def _problem(rule: Rule, message: str) -> RuleProblem:
@@ -323,6 +385,16 @@ def _free_unused(handle: int) -> None:
         core.delete_ruleset(handle)
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What every case decided on one date shares."""
+
+    prefix: str  #: the fact's properties that do not depend on the case: JSON text without the closing brace
+    values: dict[str, Tri]  #: every rule in force, false
+    by_pattern: dict[int, tuple[str, ...]]  #: the rules in force of each pattern
+    by_set: dict[int, tuple[str, ...]]  #: the rules in force of each set of fields
+
+
 _live: weakref.WeakSet[DurableEngine] = weakref.WeakSet()
 
 
@@ -383,18 +455,31 @@ class DurableEngine:
             raise EngineError(f"durable-rules cannot run this rule set: {problems[0]}")
         self._ruleset = ruleset
         self._rules = ruleset.rules
-        self._index = {rule.id: index for index, rule in enumerate(self._rules)}
-        self._fields = tuple(_fields_of(rule) for rule in self._rules)
         self._field_sets = field_sets(self._rules)
+        patterns, pattern_of = distinct_patterns(self._rules)
+        #: per rule: the index of its pattern and of its set of fields
+        self._where = {
+            rule.id: (pattern, self._field_sets.index(_fields_of(rule)))
+            for rule, pattern in zip(self._rules, pattern_of, strict=True)
+        }
+        #: the action name of each pattern: (holds?, pattern index)
+        self._names = {
+            f"{kind}{index}": (kind == "h", index) for index in range(len(patterns)) for kind in "hf"
+        }
         self._durations = _durations(self._rules)
         self._lock = threading.Lock()
-        self._constant = {name: 1 for index in range(len(self._rules)) for name in _group_flags(index)}
+        self._plans: dict[dt.date, _Plan] = {}
         members: dict[str, set[str]] = {}
         for rule in self._rules:
             for leaf in rule.leaves:
                 if leaf.op == "contains":
                     members.setdefault(leaf.field, set()).add(leaf.value)
         self._members = {name: tuple(sorted(values)) for name, values in members.items()}
+        self._lists = {name for name, spec in FIELDS.items() if spec.kind == "list"}
+        self._starts = {name: f',"{_key(name)}":' for name in FIELDS}  # how each property begins
+        self._encoders = {name: _ENCODERS.get(spec.kind, _json) for name, spec in FIELDS.items()}
+        self._bits = {name: 1 << bit for bit, name in enumerate(FIELDS)}
+        self._set_masks = [sum(self._bits[name] for name in fields) for fields in self._field_sets]
         self._definition = json.dumps(compile_rules(self._rules))
         self._dirty = False  # the handle's session may hold a half-done case: never touch it again
         self._abandon = False  # set in a forked child: the handle is the parent's, do not free it
@@ -428,50 +513,84 @@ class DurableEngine:
         self._abandon = False
         self.renewals += 1
 
-    def fact(self, facts: Facts, as_of: dt.date) -> tuple[Json, frozenset[str]]:
-        """The fact durable sees for one case, and the names of the known fields."""
-        fact: Json = {"sid": _SESSION, "id": "case", _AS_OF: as_of.isoformat(), **self._constant}
-        known = set()
+    def _plan(self, as_of: dt.date) -> _Plan:
+        """What every case on ``as_of`` shares: the fact's constant part and the rules in force."""
+        plan = self._plans.get(as_of)
+        if plan is None:
+            constant: Json = {"sid": _SESSION, "id": "case", _AS_OF: as_of.isoformat()}
+            constant |= {_GROUP_OUTER: 0, _GROUP_INNER: 0}
+            for duration in self._durations:
+                constant[_window_key(duration)] = window_start(as_of, duration).isoformat()
+            in_force = self._ruleset.rules_in_force(as_of)
+            by_pattern: dict[int, list[str]] = {}
+            by_set: dict[int, list[str]] = {}
+            for rule in in_force:
+                pattern, field_set = self._where[rule.id]
+                by_pattern.setdefault(pattern, []).append(rule.id)
+                by_set.setdefault(field_set, []).append(rule.id)
+            plan = _Plan(
+                json.dumps(constant, ensure_ascii=False)[:-1],
+                dict.fromkeys((rule.id for rule in in_force), False),
+                {index: tuple(ids) for index, ids in by_pattern.items()},
+                {index: tuple(ids) for index, ids in by_set.items()},
+            )
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            self._plans[as_of] = plan
+        return plan
+
+    def text(self, facts: Facts, as_of: dt.date) -> tuple[str, list[int]]:
+        """The fact durable sees for one case as JSON text, and the sets of fields with an unknown field.
+
+        Written directly (the constant part once per date, each property with the JSON encoder's
+        string escaping): building a dict and dumping it cost twice as much.
+        """
+        parts = [self._plan(as_of).prefix]
+        known = 0
+        bits, starts, lists, members = self._bits, self._starts, self._lists, self._members
+        encoders = self._encoders
         for name, value in facts.items():
             if value is None:
                 continue
-            known.add(name)
-            if FIELDS[name].kind == "list":
-                fact[f"{_KNOWN}{name}"] = 1
+            known |= bits[name]
+            if name in lists:
+                key = _key(name)
+                parts.append(f',"{_KNOWN}{key}":1')
                 # Only the members some rule asks about: a fact may have at most 255 properties.
-                for member in self._members.get(name, ()):
-                    if member in value:
-                        fact[f"{name}.{member}"] = 1
+                parts.extend(f',"{key}.{member}":1' for member in members.get(name, ()) if member in value)
             else:
-                fact[name] = _value(value)
-        for duration in self._durations:
-            fact[_window_key(duration)] = window_start(as_of, duration).isoformat()
-        known_fields = frozenset(known)
-        for index, fields in enumerate(self._field_sets):
-            if not fields <= known_fields:
-                fact[f"{_OPEN}{index}"] = 1
-        return fact, known_fields
+                parts.append(starts[name] + encoders[name](value))
+        open_sets = [index for index, mask in enumerate(self._set_masks) if mask & ~known]
+        parts.extend(f',"{_OPEN}{index}":1' for index in open_sets)
+        parts.append("}")
+        return "".join(parts), open_sets
+
+    def fact(self, facts: Facts, as_of: dt.date) -> Json:
+        """The fact durable sees for one case."""
+        fact: Json = json.loads(self.text(facts, as_of)[0])
+        return fact
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
-        fact, known = self.fact(facts, as_of)
-        text = json.dumps(fact, ensure_ascii=False)
+        plan = self._plan(as_of)
+        text, open_sets = self.text(facts, as_of)
         with self._lock:
             if self._dirty or self._abandon:
                 self._renew()
             fired = self._run(text)
-        values: dict[str, Tri] = {}
-        for rule in self._ruleset.rules_in_force(as_of):
-            index = self._index[rule.id]
-            if f"h{index}" in fired:
-                values[rule.id] = True
-            elif self._fields[index] <= known or f"f{index}" in fired:
-                values[rule.id] = False
-            else:
-                values[rule.id] = None
+        values = plan.values.copy()  # every rule in force false, then what the case makes otherwise
+        by_set, by_pattern = plan.by_set, plan.by_pattern
+        for index in open_sets:
+            for rule_id in by_set.get(index, ()):
+                values[rule_id] = None
+        # A pattern fires only when its rules are in force, and holds (true) or fails (false),
+        # an unknown field notwithstanding (an alternative that holds, a part that fails).
+        for holds, pattern in fired:
+            for rule_id in by_pattern[pattern]:
+                values[rule_id] = holds
         return values
 
-    def _run(self, fact: str) -> frozenset[str]:
+    def _run(self, fact: str) -> list[tuple[bool, int]]:
         """Assert one case's fact, collect the patterns that fired, and retract the fact again.
 
         After any exception, also ``KeyboardInterrupt`` landing while the action queue is drained,
@@ -486,7 +605,7 @@ class DurableEngine:
                 self._retract(fact)
                 code, state = core.assert_fact(self._handle, fact)
             if code == _NOT_HANDLED:
-                fired: frozenset[str] = frozenset()  # nothing matched: known rules false, others unknown
+                fired = []  # nothing matched: known rules false, others unknown
             elif code == _OK:
                 fired = self._fired(state)
             else:
@@ -499,21 +618,27 @@ class DurableEngine:
                 raise
             raise _engine_error(error, "evaluating a case") from None
 
-    def _fired(self, state: int) -> frozenset[str]:
-        """Take every action the fact started off the session's queue; their names are the fired patterns."""
-        fired = []
+    def _fired(self, state: int) -> list[tuple[bool, int]]:
+        """Take every action the fact started off the session's queue: ``(holds?, pattern)`` of each.
+
+        Completing an action is all durable needs to start the next one: ``durable.engine`` also
+        re-asserts the session's state object before each completion (``update_state``), a whole
+        pass through the network for a state our patterns never read, so this skips it.
+        """
         started = core.start_action_for_state(self._handle, state)
         if not started:
-            return frozenset()
-        state_json, action = started
+            return []
+        fired = []
+        names = self._names
+        action = started[1]
         while action:
-            name = _ACTION_NAME.match(action)
-            if name is None:
+            # A started action is a JSON object whose first key is the fired pattern's name.
+            found = names.get(action[2 : action.find('"', 2)])
+            if found is None:
                 raise EngineError("durable-rules started an action this engine did not define")
-            fired.append(name.group(1))
-            core.update_state(self._handle, state_json)
+            fired.append(found)
             action = core.complete_and_start_action(self._handle, state)
-        return frozenset(fired)
+        return fired
 
     def _retract(self, fact: str) -> None:
         try:

@@ -122,12 +122,71 @@ def _combine(active: list[Rule], values: Mapping[str, Tri]) -> tuple[Status, Tri
     return _STATUS[kleene_and(grant, kleene_not(exclusion))], grant, exclusion
 
 
+#: Per service: its exclusions' ids, and its granting rules' ids with whether each grants (not
+#: just a check). Kept per rule set (by the identity of its rules and services, which it holds).
+_Table = tuple[tuple[str, tuple[str, ...], tuple[tuple[str, bool], ...]], ...]
+_TABLES: dict[tuple[int, int], tuple[object, object, _Table]] = {}
+_MAX_TABLES = 64
+_ABSENT = object()  # a rule not in force on the day: not among the values
+
+
+def _table(ruleset: Ruleset) -> _Table:
+    key = (id(ruleset.rules), id(ruleset.services))
+    entry = _TABLES.get(key)
+    if entry is not None and entry[0] is ruleset.rules and entry[1] is ruleset.services:
+        return entry[2]
+    table = tuple(
+        (
+            service.id,
+            tuple(r.id for r in ruleset.rules_of(service.id) if r.effect == "not_eligible"),
+            tuple(
+                (r.id, r.effect == "eligible")
+                for r in ruleset.rules_of(service.id)
+                if r.effect != "not_eligible"
+            ),
+        )
+        for service in ruleset.services
+    )
+    if len(_TABLES) >= _MAX_TABLES:
+        _TABLES.clear()
+    _TABLES[key] = (ruleset.rules, ruleset.services, table)
+    return table
+
+
 def statuses(ruleset: Ruleset, values: Mapping[str, Tri]) -> dict[str, Status]:
-    """Only the status of every service, without reasons: for probing other dates and facts cheaply."""
+    """Only the status of every service, without reasons: for probing other dates and facts cheaply.
+
+    The same Kleene combination as :func:`_sides` (grant and not exclusion over the rules in
+    force, i.e. those in ``values``), stopping at the first rule that settles a side.
+    """
     result = {}
-    for service in ruleset.services:
-        grant, exclusion = _sides([r for r in ruleset.rules_of(service.id) if r.id in values], values)
-        result[service.id] = _STATUS[kleene_and(grant, kleene_not(exclusion))]
+    get = values.get
+    for service_id, exclusions, grants in _table(ruleset):
+        exclusion: Tri = False
+        for rule_id in exclusions:
+            value = get(rule_id, _ABSENT)
+            if value is True:
+                exclusion = True
+                break
+            if value is None:
+                exclusion = None
+        if exclusion is True:
+            result[service_id] = Status.NOT_ELIGIBLE
+            continue
+        grant: Tri = False
+        for rule_id, grants_alone in grants:
+            value = get(rule_id, _ABSENT)
+            if value is True and grants_alone:
+                grant = True
+                break
+            if value is True or value is None:  # a check that holds grants at most "unknown"
+                grant = None
+        if grant is False:
+            result[service_id] = Status.NOT_ELIGIBLE
+        elif grant is True and exclusion is False:
+            result[service_id] = Status.ELIGIBLE
+        else:
+            result[service_id] = Status.UNDETERMINED
     return result
 
 
