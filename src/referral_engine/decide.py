@@ -48,31 +48,80 @@ def decide(
 
     ``by_service`` are the statuses if the engine gave them too (else combined from ``values``).
     """
-    decided = []
-    field_rank = ruleset._field_rank
     if by_service is None:
         by_service = statuses(ruleset, values)
+    table = _table(ruleset)
+    settled, rows_of, field_rank = table.settled, table.rows, ruleset._field_rank
+    decided = []
     for service, status in by_service.items():
         if status is not Status.UNDETERMINED:
-            decided.append(Decided(service, status, (), ()))
+            decided.append(settled[service, status])
             continue
-        active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
-        grant, exclusion = _sides(active, values)
-        missing: dict[str, None] = {}
+        # Undetermined: no exclusion holds, so every open exclusion is open; the open grants and
+        # checks are open unless an eligible rule already holds (then only exclusions can settle it).
+        granted = False
+        open_rules = []
         checks = []
-        for rule in active:
-            value = values[rule.id]
-            if value is None and (exclusion if rule.effect == "not_eligible" else grant) is None:
-                # Only the open side matters: with the grant already true, only exclusions can settle it.
-                for leaf in rule.leaves:
-                    if facts[leaf.field] is None:
-                        missing[leaf.field] = None
-            elif value is True and rule.effect == "check":
-                checks.append(rule)
+        for rule_id, kind, rule, fields in rows_of[service]:
+            value = values.get(rule_id, _OUT)
+            if value is None:
+                open_rules.append((kind, fields))
+            elif value is True:
+                if kind == _GRANT:
+                    granted = True
+                elif kind == _CHECK:
+                    checks.append(rule)
+        missing: dict[str, None] = {}
+        for kind, fields in open_rules:
+            if kind == _EXCLUDE or not granted:
+                for name in fields:
+                    if facts[name] is None:
+                        missing[name] = None
         if len(missing) > 1:
             missing = dict.fromkeys(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank))))
         decided.append(Decided(service, status, tuple(missing), tuple(checks)))
     return decided
+
+
+_OUT = object()  # the value of a rule not in force (absent from the values)
+_GRANT, _CHECK, _EXCLUDE = 0, 1, 2
+_KIND = {"eligible": _GRANT, "check": _CHECK, "not_eligible": _EXCLUDE}
+_Row = tuple[str, int, Rule, tuple[str, ...]]
+
+
+class _Table(NamedTuple):
+    """What :func:`decide` reads of a rule set, looked up once per rule set (rule-set facts only)."""
+
+    #: Each service's rules in file order: id, kind of effect, the rule and the fields of its leaves.
+    rows: Mapping[str, tuple[_Row, ...]]
+    #: The decision of a service that is eligible or not eligible (immutable, so shared by cases).
+    settled: Mapping[tuple[str, Status], Decided]
+
+
+_TABLE = "decide"
+
+
+def _table(ruleset: Ruleset) -> _Table:
+    found = ruleset._engines.get(_TABLE)
+    if isinstance(found, _Table):
+        return found
+    ids = [service.id for service in ruleset.services]
+    table = _Table(
+        {
+            service: tuple(
+                (rule.id, _KIND[rule.effect], rule, tuple(leaf.field for leaf in rule.leaves))
+                for rule in ruleset.rules_of(service)
+            )
+            for service in ids
+        },
+        {
+            (service, status): Decided(service, status, (), ())
+            for service in ids
+            for status in (Status.ELIGIBLE, Status.NOT_ELIGIBLE)
+        },
+    )
+    ruleset._engines[_TABLE] = table  # built the same by any thread: the last one stored wins
+    return table
 
 
 def reasons_of(

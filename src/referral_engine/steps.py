@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from . import dates
 from .decide import Decided
 from .facts import Facts
 from .handover import allowed_categories, check_categories, is_restricted, needs_guardian, released
@@ -37,6 +38,7 @@ KIND_ORDER: dict[StepKind, int] = {
 #: The id of the step that names the confidential first contact for a restricted status.
 CONFIDENTIAL_STEP = "restricted:confidential-first-contact"
 CONFIDENTIAL_OFFICE = "office:confidential_counselling"
+_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,21 +247,64 @@ def unrouted(
     """
     if facts["municipality"] is not None:
         return ()
-    plan = _plan(ruleset, profile, facts, as_of, "de")
     found = []
     for decision in decided:
         if decision.status is Status.NOT_ELIGIBLE:
             continue
-        route = routes.get(decision.service, ())
-        responsible = route[0] if route else None
+        routed = bool(routes.get(decision.service, ()))
+        lacking = _lacking(ruleset, decision.service, decision.status, as_of)
         if any(
-            _resolve(plan, rule.check_with or "responsible", responsible) is None for rule in decision.checks
+            _unserved(ruleset, rule.check_with or "responsible", routed, as_of) for rule in decision.checks
         ) or any(
-            template.partner is not None and _resolve(plan, template.partner, responsible) is None
-            for _, template in _templates(plan, decision)
+            (not needs_responsible or not routed)
+            and (template.when is None or template.when.test(facts, as_of) is True)
+            for template, needs_responsible in lacking
         ):
             found.append(decision.service)
     return tuple(found)
+
+
+_LACKING = "unrouted"
+
+
+def _lacking(
+    ruleset: Ruleset, service: str, status: Status, as_of: dt.date
+) -> tuple[tuple[StepTemplate, bool], ...]:
+    """The step templates of a decision in force on ``as_of`` that may find no partner without a place.
+
+    Each with whether it lacks one only when the service has no partner of its own (a step for
+    the responsible partner); a step for an office lacks one when the office has no partner for
+    an unknown municipality. Memoised by service, status and date: rule-set facts only.
+    """
+    memo = ruleset._engines.get(_LACKING)
+    if not isinstance(memo, dict):
+        memo = ruleset._engines[_LACKING] = dates.memo()
+    key = (service, status, as_of)
+    found: tuple[tuple[StepTemplate, bool], ...] | None = memo.get(key)
+    if found is None:
+        found = tuple(
+            (template, template.partner == "responsible")
+            for _, template in ruleset._steps_for.get((service, status.value), ())
+            if template.in_force(as_of)
+            and template.partner is not None
+            and (template.partner == "responsible" or _unserved(ruleset, template.partner, True, as_of))
+        )
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
+def _unserved(ruleset: Ruleset, target: str, routed: bool, as_of: dt.date) -> bool:
+    """Whether a check or step for ``target`` finds no partner where the municipality is unknown.
+
+    ``routed``: whether the decision's service has a partner of its own (the responsible one).
+    """
+    if target == "responsible":
+        return not routed
+    if target.startswith("office:"):
+        return not ruleset.partners.routing(target, None, as_of).partners
+    return False
 
 
 def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | None:
