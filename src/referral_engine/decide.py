@@ -9,9 +9,11 @@ check: each rule with its source, confidence, validity window and the outcome of
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeVar, cast
 
+from . import dates
 from .conditions import Tri, kleene_and, kleene_not
 from .facts import Facts
 from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Reason, RuleOutcome, Status
@@ -50,19 +52,70 @@ def decide(
     """
     if by_service is None:
         by_service = statuses(ruleset, values)
-    table = _table(ruleset)
-    settled, rows_of, field_rank = table.settled, table.rows, ruleset._field_rank
-    decided = []
-    for service, status in by_service.items():
-        if status is not Status.UNDETERMINED:
-            decided.append(settled[service, status])
-            continue
+    table = decision_table(ruleset)
+    settled = table.settled
+    return [
+        settled[service, status] if status is not Status.UNDETERMINED else table.open(service, facts, values)
+        for service, status in by_service.items()
+    ]
+
+
+_OUT = object()  # the value of a rule not in force (absent from the values)
+_GRANT, _CHECK, _EXCLUDE = 0, 1, 2
+_KIND = {"eligible": _GRANT, "check": _CHECK, "not_eligible": _EXCLUDE}
+
+
+class DecisionTable:
+    """What :func:`decide` reads of a rule set, looked up once per rule set (rule-set facts only)."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        ids = [service.id for service in ruleset.services]
+        #: Each service's rules in file order: id, kind of effect, the rule and its leaves' fields.
+        self.rows: Mapping[str, tuple[tuple[str, int, Rule, tuple[str, ...]], ...]] = {
+            service: tuple(
+                (rule.id, _KIND[rule.effect], rule, tuple(leaf.field for leaf in rule.leaves))
+                for rule in ruleset.rules_of(service)
+            )
+            for service in ids
+        }
+        #: The decision of a service that is eligible or not eligible (immutable, so shared by cases).
+        self.settled: Mapping[tuple[str, Status], Decided] = {
+            (service, status): Decided(service, status, (), ())
+            for service in ids
+            for status in (Status.ELIGIBLE, Status.NOT_ELIGIBLE)
+        }
+        #: Each service's rule ids, in file order.
+        self.ids: Mapping[str, tuple[str, ...]] = {
+            service: tuple(row[0] for row in rows) for service, rows in self.rows.items()
+        }
+        self._field_rank = ruleset._field_rank
+        #: The open fields and checks of an undetermined service by its rules' values (never by a
+        #: fact): bounded, emptied by ``purge_caches`` with the other memos of cases seen.
+        self._patterns: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[Rule, ...]]] = dates.memo()
+
+    def open(self, service: str, facts: Facts, values: Mapping[str, Tri]) -> Decided:
+        """The decision of an undetermined ``service``: its open fields, ranked, and the checks that hold."""
+        # The rules' values (absent: out of force) settle which fields could matter and which
+        # checks hold; the facts only which of those fields are unknown.
+        key = (service, *map(values.get, self.ids[service], _ALWAYS_OUT))
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._pattern(service, values)
+            if len(self._patterns) >= _PATTERNS:
+                self._patterns.clear()
+            self._patterns[key] = found
+        fields, checks = found
+        missing = tuple([name for name in fields if facts[name] is None]) if fields else ()
+        return Decided(service, Status.UNDETERMINED, missing, checks)
+
+    def _pattern(self, service: str, values: Mapping[str, Tri]) -> tuple[tuple[str, ...], tuple[Rule, ...]]:
+        """The fields of ``service``'s open rules that could settle it (ranked), and its checks that hold."""
         # Undetermined: no exclusion holds, so every open exclusion is open; the open grants and
         # checks are open unless an eligible rule already holds (then only exclusions can settle it).
         granted = False
         open_rules = []
         checks = []
-        for rule_id, kind, rule, fields in rows_of[service]:
+        for rule_id, kind, rule, fields in self.rows[service]:
             value = values.get(rule_id, _OUT)
             if value is None:
                 open_rules.append((kind, fields))
@@ -71,57 +124,27 @@ def decide(
                     granted = True
                 elif kind == _CHECK:
                     checks.append(rule)
-        missing: dict[str, None] = {}
+        found: dict[str, None] = {}
         for kind, fields in open_rules:
             if kind == _EXCLUDE or not granted:
-                for name in fields:
-                    if facts[name] is None:
-                        missing[name] = None
-        if len(missing) > 1:
-            missing = dict.fromkeys(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank))))
-        decided.append(Decided(service, status, tuple(missing), tuple(checks)))
-    return decided
+                found.update(dict.fromkeys(fields))
+        rank = self._field_rank
+        # Sorted once here: a case's open fields are these in this order, less the known ones.
+        return tuple(sorted(found, key=lambda name: rank.get(name, len(rank)))), tuple(checks)
 
 
-_OUT = object()  # the value of a rule not in force (absent from the values)
-_GRANT, _CHECK, _EXCLUDE = 0, 1, 2
-_KIND = {"eligible": _GRANT, "check": _CHECK, "not_eligible": _EXCLUDE}
-_Row = tuple[str, int, Rule, tuple[str, ...]]
-
-
-class _Table(NamedTuple):
-    """What :func:`decide` reads of a rule set, looked up once per rule set (rule-set facts only)."""
-
-    #: Each service's rules in file order: id, kind of effect, the rule and the fields of its leaves.
-    rows: Mapping[str, tuple[_Row, ...]]
-    #: The decision of a service that is eligible or not eligible (immutable, so shared by cases).
-    settled: Mapping[tuple[str, Status], Decided]
-
-
+#: Distinct patterns of rule values kept per rule set (a few hundred in practice).
+_PATTERNS = 4096
+_ALWAYS_OUT = itertools.repeat(_OUT)
 _TABLE = "decide"
 
 
-def _table(ruleset: Ruleset) -> _Table:
+def decision_table(ruleset: Ruleset) -> DecisionTable:
+    """The :class:`DecisionTable` of ``ruleset``, built on first use and kept with it."""
     found = ruleset._engines.get(_TABLE)
-    if isinstance(found, _Table):
-        return found
-    ids = [service.id for service in ruleset.services]
-    table = _Table(
-        {
-            service: tuple(
-                (rule.id, _KIND[rule.effect], rule, tuple(leaf.field for leaf in rule.leaves))
-                for rule in ruleset.rules_of(service)
-            )
-            for service in ids
-        },
-        {
-            (service, status): Decided(service, status, (), ())
-            for service in ids
-            for status in (Status.ELIGIBLE, Status.NOT_ELIGIBLE)
-        },
-    )
-    ruleset._engines[_TABLE] = table  # built the same by any thread: the last one stored wins
-    return table
+    if not isinstance(found, DecisionTable):
+        found = ruleset._engines[_TABLE] = DecisionTable(ruleset)  # any thread's is as good
+    return found
 
 
 def reasons_of(

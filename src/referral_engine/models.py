@@ -304,6 +304,25 @@ class _Lazy(_Frozen):
         _set(model, "__pydantic_private__", {"_pending": pending})
         return model
 
+    @classmethod
+    def _all_lazily(cls, rows: list[dict[str, Any]], pending: Pending) -> tuple[Self, ...]:
+        """:meth:`_lazily` for each of ``rows``, with one builder (a recommendation's decisions).
+
+        The instances share their set of fields and the record of their builder (:meth:`_settle`
+        gives a settled one its own): a recommendation has fifteen of them, built per case.
+        """
+        every = set(cls.__pydantic_fields__)
+        private = {"_pending": pending}
+        built = []
+        for fields in rows:
+            model = _new(cls)
+            _set(model, "__dict__", fields)
+            _set(model, "__pydantic_fields_set__", every)
+            _set(model, "__pydantic_extra__", None)
+            _set(model, "__pydantic_private__", private)
+            built.append(model)
+        return tuple(built)
+
     def _pending(self) -> Pending | None:
         private = self.__pydantic_private__
         return private.get("_pending") if private else None
@@ -316,8 +335,8 @@ class _Lazy(_Frozen):
         for name in type(self)._lazy_fields:
             if name not in self.__dict__:
                 self.__dict__.setdefault(name, pending.build(self, name))
-        assert self.__pydantic_private__ is not None
-        self.__pydantic_private__["_pending"] = None
+        # Its own record, not the one it may share with its siblings that are still lazy.
+        _set(self, "__pydantic_private__", {"_pending": None})
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names; at run time lazy fields appear here
 

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from .conditions import Tri
-from .decide import decide, reasons_of
+from .decide import decision_table, reasons_of
 from .engines import decider, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import Facts, facts_for
 from .graph import Text
-from .handover import safe_route
+from .handover import is_restricted, without_reporting
 from .loader import default_ruleset
 from .models import (
     EARLIEST_DATE,
@@ -29,11 +29,10 @@ from .models import (
     Translation,
 )
 from .ruleset import Ruleset
-from .steps import CONFIDENTIAL_STEP, ServiceSteps, plan_steps, service_steps, unrouted
+from .steps import CONFIDENTIAL_STEP, ServiceSteps, lacking_partner, plan_steps, service_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
 _log = logging.getLogger(__name__)
-_STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
 
 
 def recommend(
@@ -63,57 +62,119 @@ def recommend(
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
     lang = ruleset.check_language(lang)
 
-    check_municipality(profile, ruleset)
-    check_consents(profile, ruleset)
+    place = _place(profile, ruleset)
+    if profile.consents:
+        check_consents(profile, ruleset)
     if _log.isEnabledFor(logging.DEBUG):  # the engine and the rules, never the case
         _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
     facts = facts_for(profile, as_of)
     values, by_service = decider(ruleset, engine)(facts, as_of)
-    case = _Case(ruleset, profile, facts, as_of, lang, values, by_service)
+    case = _Case(ruleset, profile, facts, as_of, lang, values, by_service, place)
     decided = case.decided
     # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
     unrouted = case.unrouted()
     asked_by = {"municipality": list(unrouted)} if unrouted else {}
-    missing, counts = _rank_missing(ruleset, decided, asked_by)
+    missing, counts = _rank_missing(ruleset, case.undetermined, asked_by)
     case.missing, case.asked_by = missing, asked_by
-    partners = ruleset.partners
-    decisions = []
+    table = _table(ruleset)
+    blank = table.blank(ruleset, lang)
+    units = ruleset.partners.partners
+    routes, samples = case.routes, case.samples
+    rows = []
+    eligible = []
     for d in decided:
-        routed = case.routes.get(d.service, ())
-        fields = {
-            "service": d.service,
-            "name": ruleset.service(d.service).name.get(lang),
-            "status": d.status,
-            "partners": routed,
-            "sample_partners": tuple(
-                p for p in routed if partners.is_sample(p, d.service, profile.municipality, as_of)
-            )
-            if routed
-            else (),
-            "missing": d.missing,
-            "partner_names": tuple(partners.partners[p].name for p in routed) if routed else (),
-            "lang": lang,
-        }
-        decisions.append(ServiceDecision._lazily(fields, case))
-    case.decisions = tuple(decisions)
+        # Every value comes from the validated rule set or from the engine: no re-validation.
+        service, status = d.service, d.status
+        fields = blank[service].copy()  # service, name and lang, nothing else known yet
+        fields["status"] = status
+        if status is Status.ELIGIBLE:
+            eligible.append(service)
+            routed = routes[service]
+            if routed:
+                sample = samples[service]
+                fields["partners"] = routed
+                if sample:
+                    fields["sample_partners"] = tuple(p for p in routed if p in sample)
+                fields["partner_names"] = tuple(units[p].name for p in routed)
+        elif d.missing:
+            fields["missing"] = d.missing
+        rows.append(fields)
+    case.decisions = ServiceDecision._all_lazily(rows, case)
     return Recommendation._lazily(
         {
             "decisions": case.decisions,
-            "eligible": tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
+            "eligible": tuple(eligible),
             "missing": missing,
             "as_of": as_of,
-            "ruleset_version": ruleset.ruleset_version,
+            "ruleset_version": table.version(ruleset),
             "lang": lang,
             "questions": tuple(
-                Question.model_construct(
-                    field=name, text=ruleset.fields[name].question.get(lang), settles=counts[name]
-                )
+                table.question(ruleset, name, lang, counts[name])
                 for name in missing
                 if name in ruleset.fields
             ),
         },
         case,
     )
+
+
+class _Table:
+    """What every recommendation reads of one rule set, looked up once: rule-set facts only.
+
+    Each service's decision fields before the case (its name) by language, and the open
+    questions by field, language and count (frozen values, shared by the recommendations that
+    ask them). Kept with the rule set.
+    """
+
+    def __init__(self) -> None:
+        self._blank: dict[str, dict[str, dict[str, Any]]] = {}
+        self._questions: dict[tuple[str, str, int], Question] = {}
+        self._version = ""
+
+    def blank(self, ruleset: Ruleset, lang: str) -> dict[str, dict[str, Any]]:
+        """Each service's decision fields in ``lang`` before the case (status ``None``), by service id."""
+        found = self._blank.get(lang)
+        if found is None:
+            found = self._blank[lang] = {
+                s.id: {
+                    "service": s.id,
+                    "name": s.name.get(lang),
+                    "status": None,
+                    "partners": (),
+                    "sample_partners": (),
+                    "missing": (),
+                    "partner_names": (),
+                    "lang": lang,
+                }
+                for s in ruleset.services
+            }
+        return found
+
+    def version(self, ruleset: Ruleset) -> str:
+        """``ruleset.ruleset_version``."""
+        if not self._version:
+            self._version = ruleset.ruleset_version
+        return self._version
+
+    def question(self, ruleset: Ruleset, field: str, lang: str, settles: int) -> Question:
+        """The question for ``field`` in ``lang`` that settles ``settles`` open decisions."""
+        key = (field, lang, settles)
+        found = self._questions.get(key)
+        if found is None:
+            found = self._questions[key] = Question.model_construct(
+                field=field, text=ruleset.fields[field].question.get(lang), settles=settles
+            )
+        return found
+
+
+_TABLE = "recommend"
+
+
+def _table(ruleset: Ruleset) -> _Table:
+    found = ruleset._engines.get(_TABLE)
+    if not isinstance(found, _Table):
+        found = ruleset._engines[_TABLE] = _Table()  # any thread's table is as good as another's
+    return found
 
 
 class _Case:
@@ -135,18 +196,32 @@ class _Case:
         lang: str,
         values: Mapping[str, Tri],
         by_service: Mapping[str, Status],
+        place: str | None,
     ) -> None:
         self.ruleset, self.profile, self.facts, self.as_of, self.lang = ruleset, profile, facts, as_of, lang
         self.values = values
-        decided = decide(ruleset, facts, as_of, values, by_service)
-        decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
-        self.decided = decided
-        #: Safe routes of the eligible services (the partners a decision shows).
-        self.routes = {
-            d.service: safe_route(ruleset, d.service, profile, as_of, values)
-            for d in decided
-            if d.status is Status.ELIGIBLE
-        }
+        self.place = place
+        self.restricted = is_restricted(profile)
+        # Eligible first, then undetermined, then not eligible; in rule-set order within each.
+        table = decision_table(ruleset)
+        settled = table.settled
+        eligible, undetermined, ruled_out = [], [], []
+        for service, status in by_service.items():
+            if status is Status.ELIGIBLE:
+                eligible.append(settled[service, status])
+            elif status is Status.UNDETERMINED:
+                undetermined.append(table.open(service, facts, values))
+            else:
+                ruled_out.append(settled[service, status])
+        #: The undetermined decisions (the only ones with open fields).
+        self.undetermined = undetermined
+        self.decided = eligible + undetermined + ruled_out
+        #: Safe routes of the eligible services (the partners a decision shows), and of each the
+        #: partners that rest on placeholders.
+        self.routes: dict[str, tuple[str, ...]] = {}
+        self.samples: dict[str, frozenset[str]] = {}
+        for d in eligible:
+            self.routes[d.service], self.samples[d.service] = self._route(d.service)
         self.missing: tuple[str, ...] = ()
         self.asked_by: dict[str, list[str]] = {}
         self.decisions: tuple[ServiceDecision, ...] = ()
@@ -155,13 +230,20 @@ class _Case:
         self._steps: tuple[tuple[NextStep, ...], Translation | None] | None = None
         self._changes: tuple[StatusChange, ...] | None = None
 
+    def _route(self, service: str) -> tuple[tuple[str, ...], frozenset[str]]:
+        """``safe_route`` of ``service`` for this case, and the partners of it that are placeholders."""
+        routing = self.ruleset.partners.routing(service, self.place, self.as_of)
+        route = routing.order(self.profile.languages or ())
+        if self.restricted:
+            route = without_reporting(self.ruleset, service, route, self.values)
+        return route, routing.samples
+
     def all_routes(self) -> dict[str, tuple[str, ...]]:
         """Safe routes of every service not ruled out (an open one may need a partner's check)."""
         if self._all_routes is None:
+            routes = self.routes
             self._all_routes = {
-                d.service: self.routes[d.service]
-                if d.status is Status.ELIGIBLE
-                else safe_route(self.ruleset, d.service, self.profile, self.as_of, self.values)
+                d.service: routes[d.service] if d.status is Status.ELIGIBLE else self._route(d.service)[0]
                 for d in self.decided
                 if d.status is not Status.NOT_ELIGIBLE
             }
@@ -181,7 +263,12 @@ class _Case:
             d.status is Status.NOT_ELIGIBLE for d in self.decided
         ):
             return ()
-        return unrouted(self.ruleset, self.decided, self.all_routes(), self.profile, self.facts, self.as_of)
+        return lacking_partner(self.ruleset, self.decided, self._routed, self.facts, self.as_of)
+
+    def _routed(self, service: str) -> bool:
+        """Whether the safe route of ``service`` names a partner."""
+        route = self.routes.get(service)
+        return bool(route if route is not None else self._route(service)[0])
 
     def changes(self) -> tuple[StatusChange, ...]:
         if self._changes is None:
@@ -293,8 +380,16 @@ def check_municipality(profile: CaseProfile, ruleset: Ruleset) -> None:
     A misspelt place would otherwise silently lose every local partner. The message lists the
     rule set's municipalities (public names, not case data); the name given is not repeated.
     """
-    if profile.municipality is None or ruleset.partners.municipality_id(profile.municipality) is not None:
-        return
+    _place(profile, ruleset)
+
+
+def _place(profile: CaseProfile, ruleset: Ruleset) -> str | None:
+    """The id of the profile's municipality (``None``: unknown); ProfileError for one the rule set lacks."""
+    if profile.municipality is None:
+        return None
+    place = ruleset.partners.municipality_id(profile.municipality)
+    if place is not None:
+        return place
     names = sorted(m.name for m in ruleset.partners.municipalities.values())
     message = f"unknown municipality; this rule set knows: {', '.join(names)}"
     raise ProfileError([FieldProblem("municipality", message)])
@@ -335,5 +430,7 @@ def _rank_missing(
             counts[field] = counts.get(field, 0) + 1
     for field, services in asked_by.items():
         counts[field] = counts.get(field, 0) + len(services)
-    rank = {name: index for index, name in enumerate(ruleset.fields)}
+    if len(counts) < 2:
+        return tuple(counts), counts
+    rank = ruleset._field_rank
     return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name))), counts

@@ -15,9 +15,9 @@ that rests on a placeholder offer is flagged as an example.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from . import dates
 from .decide import Decided
@@ -247,61 +247,101 @@ def unrouted(
     """
     if facts["municipality"] is not None:
         return ()
+    return lacking_partner(ruleset, decided, lambda service: bool(routes.get(service, ())), facts, as_of)
+
+
+def lacking_partner(
+    ruleset: Ruleset,
+    decided: Sequence[Decided],
+    routed: Callable[[str], bool],
+    facts: Facts,
+    as_of: dt.date,
+) -> tuple[str, ...]:
+    """:func:`unrouted` for a case whose municipality is unknown, asking ``routed`` only when it matters.
+
+    ``routed(service)``: whether the service's safe route (at an unknown place) names a partner.
+    """
     found = []
     for decision in decided:
-        if decision.status is Status.NOT_ELIGIBLE:
+        status = decision.status
+        if status is Status.NOT_ELIGIBLE:
             continue
-        routed = bool(routes.get(decision.service, ()))
-        lacking = _lacking(ruleset, decision.service, decision.status, as_of)
-        if any(
-            _unserved(ruleset, rule.check_with or "responsible", routed, as_of) for rule in decision.checks
-        ) or any(
-            (not needs_responsible or not routed)
-            and (template.when is None or template.when.test(facts, as_of) is True)
-            for template, needs_responsible in lacking
-        ):
-            found.append(decision.service)
+        service = decision.service
+        lacking = _lacking(ruleset, service, status, as_of)
+        if lacking.always or (lacking.unless_routed and not routed(service)):
+            found.append(service)
+            continue
+        for rule in decision.checks:
+            unserved = _unserved(ruleset, rule.check_with or "responsible", as_of)
+            if unserved or (unserved is None and not routed(service)):
+                found.append(service)
+                break
+        else:
+            for template, needs_responsible in lacking.when:
+                if (
+                    (not needs_responsible or not routed(service))
+                    and template.when is not None
+                    and template.when.test(facts, as_of) is True
+                ):
+                    found.append(service)
+                    break
     return tuple(found)
+
+
+class _Lacking(NamedTuple):
+    """The steps of a decision (service, status, date) that may find no partner without a place."""
+
+    #: A step that always applies lacks a partner: an office without a partner at an unknown place.
+    always: bool
+    #: A step that always applies lacks one when the service has no partner of its own there.
+    unless_routed: bool
+    #: The steps that apply only ``when`` their condition holds, each with whether it lacks a
+    #: partner only when the service has none of its own (a step for the responsible partner).
+    when: tuple[tuple[StepTemplate, bool], ...]
 
 
 _LACKING = "unrouted"
 
 
-def _lacking(
-    ruleset: Ruleset, service: str, status: Status, as_of: dt.date
-) -> tuple[tuple[StepTemplate, bool], ...]:
+def _lacking(ruleset: Ruleset, service: str, status: Status, as_of: dt.date) -> _Lacking:
     """The step templates of a decision in force on ``as_of`` that may find no partner without a place.
 
-    Each with whether it lacks one only when the service has no partner of its own (a step for
-    the responsible partner); a step for an office lacks one when the office has no partner for
-    an unknown municipality. Memoised by service, status and date: rule-set facts only.
+    Memoised by service, status and date: rule-set facts only.
     """
     memo = ruleset._engines.get(_LACKING)
     if not isinstance(memo, dict):
         memo = ruleset._engines[_LACKING] = dates.memo()
     key = (service, status, as_of)
-    found: tuple[tuple[StepTemplate, bool], ...] | None = memo.get(key)
+    found: _Lacking | None = memo.get(key)
     if found is None:
-        found = tuple(
-            (template, template.partner == "responsible")
-            for _, template in ruleset._steps_for.get((service, status.value), ())
-            if template.in_force(as_of)
-            and template.partner is not None
-            and (template.partner == "responsible" or _unserved(ruleset, template.partner, True, as_of))
-        )
+        always = unless_routed = False
+        when = []
+        for _, template in ruleset._steps_for.get((service, status.value), ()):
+            if not template.in_force(as_of) or template.partner is None:
+                continue
+            unserved = _unserved(ruleset, template.partner, as_of)
+            if unserved is False:
+                continue
+            if template.when is not None:
+                when.append((template, unserved is None))
+            elif unserved:
+                always = True
+            else:
+                unless_routed = True
+        found = _Lacking(always, unless_routed, tuple(when))
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         memo[key] = found
     return found
 
 
-def _unserved(ruleset: Ruleset, target: str, routed: bool, as_of: dt.date) -> bool:
+def _unserved(ruleset: Ruleset, target: str, as_of: dt.date) -> bool | None:
     """Whether a check or step for ``target`` finds no partner where the municipality is unknown.
 
-    ``routed``: whether the decision's service has a partner of its own (the responsible one).
+    ``None`` for the responsible partner: it depends on whether the service has one there.
     """
     if target == "responsible":
-        return not routed
+        return None
     if target.startswith("office:"):
         return not ruleset.partners.routing(target, None, as_of).partners
     return False
