@@ -191,12 +191,15 @@ class Routing:
 
     ``partners`` by id, each once; ``speaks`` the languages of each one's offers there (``None``
     when no offer names a language, so that the person's languages change nothing); ``samples``
-    those that deliver only through placeholder offers or are placeholders themselves.
+    those that deliver only through placeholder offers or are placeholders themselves;
+    ``names`` and ``placeholders``: the names of ``partners`` and the samples among them, in order.
     """
 
     partners: tuple[str, ...]
     speaks: Mapping[str, frozenset[str]] | None
     samples: frozenset[str]
+    names: tuple[str, ...]
+    placeholders: tuple[str, ...]
 
     def order(self, languages: Iterable[str]) -> tuple[str, ...]:
         """The partners best first: those with an offer in a language of ``languages`` first, then by id."""
@@ -355,8 +358,13 @@ class PartnerGraph:
             for partner, sample in offered.items()
             if all(sample) or ((unit := self.partners.get(partner)) is not None and unit.sample)
         )
+        partners = tuple(sorted(speaks))
         found = Routing(
-            tuple(sorted(speaks)), MappingProxyType(speaks) if any(speaks.values()) else None, samples
+            partners,
+            MappingProxyType(speaks) if any(speaks.values()) else None,
+            samples,
+            tuple(self.partners[p].name if p in self.partners else p for p in partners),
+            tuple(p for p in partners if p in samples),
         )
         if len(self._routings) >= _MEMO_SIZE:
             self._routings.clear()

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from .conditions import Tri
-from .decide import decision_table, reasons_of
+from .decide import Decided, decision_table, reasons_of
 from .engines import decider, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import Facts, facts_for
-from .graph import Text
+from .graph import Routing, Text
 from .handover import is_restricted, without_reporting
 from .loader import default_ruleset
 from .models import (
@@ -69,37 +69,51 @@ def recommend(
         _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
     facts = facts_for(profile, as_of)
     values, by_service = decider(ruleset, engine)(facts, as_of)
-    case = _Case(ruleset, profile, facts, as_of, lang, values, by_service, place)
-    decided = case.decided
-    # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
-    unrouted = case.unrouted()
-    asked_by = {"municipality": list(unrouted)} if unrouted else {}
-    missing, counts = _rank_missing(ruleset, case.undetermined, asked_by)
-    case.missing, case.asked_by = missing, asked_by
+    case = _Case(ruleset, profile, facts, as_of, lang, values, place)
     table = _table(ruleset)
     blank = table.blank(ruleset, lang)
-    units = ruleset.partners.partners
-    routes, samples = case.routes, case.samples
-    rows = []
-    eligible = []
-    for d in decided:
-        # Every value comes from the validated rule set or from the engine: no re-validation.
-        service, status = d.service, d.status
-        fields = blank[service].copy()  # service, name and lang, nothing else known yet
+    decisions = decision_table(ruleset)
+    settled = decisions.settled
+    routes = case.routes
+    names = ruleset.partners.partners
+    # Eligible first, then undetermined, then not eligible; in rule-set order within each. Every
+    # value of a decision comes from the validated rule set or from the engine: no re-validation.
+    eligible: list[str] = []
+    decided: tuple[list[Decided], list[Decided], list[Decided]] = ([], [], [])
+    rows: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
+    for service, status in by_service.items():
+        fields = blank[service].copy()  # service, name and lang: nothing of the case yet
         fields["status"] = status
         if status is Status.ELIGIBLE:
             eligible.append(service)
-            routed = routes[service]
-            if routed:
-                sample = samples[service]
+            decided[0].append(settled[service, status])
+            rows[0].append(fields)
+            routing = case.routing(service)
+            routed = routes[service] = case.safe(service, routing)
+            if routed is routing.partners:  # the route most cases get: its names are known
+                fields["partners"], fields["partner_names"] = routed, routing.names
+                fields["sample_partners"] = routing.placeholders
+            elif routed:
                 fields["partners"] = routed
-                if sample:
-                    fields["sample_partners"] = tuple(p for p in routed if p in sample)
-                fields["partner_names"] = tuple(units[p].name for p in routed)
-        elif d.missing:
-            fields["missing"] = d.missing
-        rows.append(fields)
-    case.decisions = ServiceDecision._all_lazily(rows, case)
+                fields["partner_names"] = tuple(names[p].name for p in routed)
+                if routing.samples:
+                    fields["sample_partners"] = tuple(p for p in routed if p in routing.samples)
+        elif status is Status.UNDETERMINED:
+            found = decisions.open(service, facts, values)
+            decided[1].append(found)
+            rows[1].append(fields)
+            if found.missing:
+                fields["missing"] = found.missing
+        else:
+            decided[2].append(settled[service, status])
+            rows[2].append(fields)
+    case.decided = decided[0] + decided[1] + decided[2]
+    # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
+    unrouted = case.unrouted()
+    asked_by = {"municipality": list(unrouted)} if unrouted else {}
+    missing, counts = _rank_missing(ruleset, decided[1], asked_by)
+    case.missing, case.asked_by = missing, asked_by
+    case.decisions = ServiceDecision._all_lazily(rows[0] + rows[1] + rows[2], case)
     return Recommendation._lazily(
         {
             "decisions": case.decisions,
@@ -195,33 +209,16 @@ class _Case:
         as_of: dt.date,
         lang: str,
         values: Mapping[str, Tri],
-        by_service: Mapping[str, Status],
         place: str | None,
     ) -> None:
         self.ruleset, self.profile, self.facts, self.as_of, self.lang = ruleset, profile, facts, as_of, lang
         self.values = values
         self.place = place
         self.restricted = is_restricted(profile)
-        # Eligible first, then undetermined, then not eligible; in rule-set order within each.
-        table = decision_table(ruleset)
-        settled = table.settled
-        eligible, undetermined, ruled_out = [], [], []
-        for service, status in by_service.items():
-            if status is Status.ELIGIBLE:
-                eligible.append(settled[service, status])
-            elif status is Status.UNDETERMINED:
-                undetermined.append(table.open(service, facts, values))
-            else:
-                ruled_out.append(settled[service, status])
-        #: The undetermined decisions (the only ones with open fields).
-        self.undetermined = undetermined
-        self.decided = eligible + undetermined + ruled_out
-        #: Safe routes of the eligible services (the partners a decision shows), and of each the
-        #: partners that rest on placeholders.
+        #: The decisions, eligible first, then undetermined, then not eligible (set by recommend).
+        self.decided: list[Decided] = []
+        #: Safe routes of the eligible services: the partners their decisions show (set by recommend).
         self.routes: dict[str, tuple[str, ...]] = {}
-        self.samples: dict[str, frozenset[str]] = {}
-        for d in eligible:
-            self.routes[d.service], self.samples[d.service] = self._route(d.service)
         self.missing: tuple[str, ...] = ()
         self.asked_by: dict[str, list[str]] = {}
         self.decisions: tuple[ServiceDecision, ...] = ()
@@ -230,20 +227,25 @@ class _Case:
         self._steps: tuple[tuple[NextStep, ...], Translation | None] | None = None
         self._changes: tuple[StatusChange, ...] | None = None
 
-    def _route(self, service: str) -> tuple[tuple[str, ...], frozenset[str]]:
-        """``safe_route`` of ``service`` for this case, and the partners of it that are placeholders."""
-        routing = self.ruleset.partners.routing(service, self.place, self.as_of)
+    def routing(self, service: str) -> Routing:
+        """The partners of ``service`` at the case's place on its date, before its languages order them."""
+        return self.ruleset.partners.routing(service, self.place, self.as_of)
+
+    def safe(self, service: str, routing: Routing) -> tuple[str, ...]:
+        """``safe_route`` of ``service`` for this case, from its ``routing``."""
         route = routing.order(self.profile.languages or ())
         if self.restricted:
             route = without_reporting(self.ruleset, service, route, self.values)
-        return route, routing.samples
+        return route
 
     def all_routes(self) -> dict[str, tuple[str, ...]]:
         """Safe routes of every service not ruled out (an open one may need a partner's check)."""
         if self._all_routes is None:
             routes = self.routes
             self._all_routes = {
-                d.service: routes[d.service] if d.status is Status.ELIGIBLE else self._route(d.service)[0]
+                d.service: routes[d.service]
+                if d.status is Status.ELIGIBLE
+                else self.safe(d.service, self.routing(d.service))
                 for d in self.decided
                 if d.status is not Status.NOT_ELIGIBLE
             }
@@ -268,7 +270,7 @@ class _Case:
     def _routed(self, service: str) -> bool:
         """Whether the safe route of ``service`` names a partner."""
         route = self.routes.get(service)
-        return bool(route if route is not None else self._route(service)[0])
+        return bool(route if route is not None else self.safe(service, self.routing(service)))
 
     def changes(self) -> tuple[StatusChange, ...]:
         if self._changes is None:
