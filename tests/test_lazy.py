@@ -199,3 +199,32 @@ def test_reasons_hold_the_case_values_without_a_shared_memo() -> None:
     assert shown == {23}
     other = recommend({**PROFILE, "age": 24}, as_of=AS_OF, ruleset=default_ruleset())
     assert {c.actual for r in other.decision("jmd").reasons for c in r.conditions if c.field == "age"} == {24}
+
+
+def test_an_unread_recommendation_is_freed_without_the_garbage_collector() -> None:
+    """No reference cycle: dropping a result frees it (and its case) at once, read or not."""
+    for read in (lambda rec: None, lambda rec: rec.decisions[0].reasons, _read_everything):
+        rec = _fresh(lang="uk")
+        read(rec)
+        refs = [weakref.ref(rec), weakref.ref(rec.decisions[0])]
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            del rec
+            assert [ref() for ref in refs] == [None, None]
+        finally:
+            if enabled:
+                gc.enable()
+
+
+def test_settling_one_decision_leaves_its_siblings_lazy() -> None:
+    """The decisions of one result share their builder until each is settled on its own."""
+    rec, eager = _fresh(), _fresh()
+    _read_everything(eager)
+    first, second = rec.decisions[0], rec.decisions[1]
+    first.model_dump()  # settles the first: it lets go of the builder
+    assert first._pending() is None
+    assert _unbuilt(second) == LAZY_DECISION
+    assert second._pending() is not None
+    assert second.reasons == eager.decisions[1].reasons
+    assert rec == eager

@@ -75,7 +75,9 @@ def recommend(
     decisions = decision_table(ruleset)
     settled = decisions.settled
     routes = case.routes
-    names = ruleset.partners.partners
+    graph = ruleset.partners
+    spoken = profile.languages or ()
+    restricted = case.restricted
     # Eligible first, then undetermined, then not eligible; in rule-set order within each. Every
     # value of a decision comes from the validated rule set or from the engine: no re-validation.
     eligible: list[str] = []
@@ -88,14 +90,17 @@ def recommend(
             eligible.append(service)
             decided[0].append(settled[service, status])
             rows[0].append(fields)
-            routing = case.routing(service)
-            routed = routes[service] = case.safe(service, routing)
+            routing = graph.routing(service, place, as_of)
+            routed = routing.order(spoken)
+            if restricted:
+                routed = without_reporting(ruleset, service, routed, values)
+            routes[service] = routed
             if routed is routing.partners:  # the route most cases get: its names are known
                 fields["partners"], fields["partner_names"] = routed, routing.names
                 fields["sample_partners"] = routing.placeholders
             elif routed:
                 fields["partners"] = routed
-                fields["partner_names"] = tuple(names[p].name for p in routed)
+                fields["partner_names"] = tuple(graph.partners[p].name for p in routed)
                 if routing.samples:
                     fields["sample_partners"] = tuple(p for p in routed if p in routing.samples)
         elif status is Status.UNDETERMINED:
@@ -113,10 +118,10 @@ def recommend(
     asked_by = {"municipality": list(unrouted)} if unrouted else {}
     missing, counts = _rank_missing(ruleset, decided[1], asked_by)
     case.missing, case.asked_by = missing, asked_by
-    case.decisions = ServiceDecision._all_lazily(rows[0] + rows[1] + rows[2], case)
     return Recommendation._lazily(
         {
-            "decisions": case.decisions,
+            # The case does not keep them (it would be a cycle that only the garbage collector frees).
+            "decisions": ServiceDecision._all_lazily(rows[0] + rows[1] + rows[2], case),
             "eligible": tuple(eligible),
             "missing": missing,
             "as_of": as_of,
@@ -221,7 +226,6 @@ class _Case:
         self.routes: dict[str, tuple[str, ...]] = {}
         self.missing: tuple[str, ...] = ()
         self.asked_by: dict[str, list[str]] = {}
-        self.decisions: tuple[ServiceDecision, ...] = ()
         self._all_routes: dict[str, tuple[str, ...]] | None = None
         self._planned: ServiceSteps | None = None
         self._steps: tuple[tuple[NextStep, ...], Translation | None] | None = None
@@ -278,7 +282,10 @@ class _Case:
             self._changes = upcoming_changes(self.ruleset, self.profile, self.as_of, start)
         return self._changes
 
-    def steps(self) -> tuple[tuple[NextStep, ...], Translation | None]:
+    def steps(
+        self, decisions: tuple[ServiceDecision, ...]
+    ) -> tuple[tuple[NextStep, ...], Translation | None]:
+        """The next steps and the translation notes, for the recommendation with ``decisions``."""
         if self._steps is None:
             ruleset, lang = self.ruleset, self.lang
             next_steps = plan_steps(
@@ -294,9 +301,7 @@ class _Case:
             )
             translation = None
             if lang in ruleset.catalogues:
-                next_steps, translation = translate_marks(
-                    ruleset, lang, next_steps, self.decisions, self.missing
-                )
+                next_steps, translation = translate_marks(ruleset, lang, next_steps, decisions, self.missing)
             self._steps = (next_steps, translation)
         return self._steps
 
@@ -309,7 +314,7 @@ class _Case:
             return valid_until(self.changes()).get(model.service)  # valid_until
         if name == "changes":
             return self.changes()
-        next_steps, translation = self.steps()
+        next_steps, translation = self.steps(model.decisions)
         return next_steps if name == "next_steps" else translation
 
 
