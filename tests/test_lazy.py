@@ -14,6 +14,7 @@ import gc
 import pickle
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -203,10 +204,15 @@ def test_reasons_hold_the_case_values_without_a_shared_memo() -> None:
 
 def test_an_unread_recommendation_is_freed_without_the_garbage_collector() -> None:
     """No reference cycle: dropping a result frees it (and its case) at once, read or not."""
-    for read in (lambda rec: None, lambda rec: rec.decisions[0].reasons, _read_everything):
+    readers: list[Callable[[Recommendation], object]] = [
+        lambda rec: None,
+        lambda rec: rec.decisions[0].reasons,
+        _read_everything,
+    ]
+    for read in readers:
         rec = _fresh(lang="uk")
         read(rec)
-        refs = [weakref.ref(rec), weakref.ref(rec.decisions[0])]
+        refs: list[weakref.ref[Any]] = [weakref.ref(rec), weakref.ref(rec.decisions[0])]
         enabled = gc.isenabled()
         gc.disable()
         try:
