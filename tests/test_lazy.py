@@ -234,3 +234,13 @@ def test_settling_one_decision_leaves_its_siblings_lazy() -> None:
     assert second._pending() is not None
     assert second.reasons == eager.decisions[1].reasons
     assert rec == eager
+
+
+def test_the_json_lists_the_fields_in_order_whichever_was_read_first() -> None:
+    """Read in any order, a result dumps the very JSON text of the same result built eagerly."""
+    rec = _fresh(lang="uk")
+    rec.decisions[0].valid_until  # noqa: B018 (read before reasons, unlike the declared order)
+    rec.changes  # noqa: B018
+    text = rec.model_dump_json()
+    assert text == Recommendation.model_validate_json(text).model_dump_json()
+    assert list(rec.decisions[0].model_dump()) == list(ServiceDecision.model_fields)

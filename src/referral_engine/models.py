@@ -335,6 +335,9 @@ class _Lazy(_Frozen):
         for name in type(self)._lazy_fields:
             if name not in self.__dict__:
                 self.__dict__.setdefault(name, pending.build(self, name))
+        # The fields in their declared order, as an eager result holds them: JSON and repr then
+        # list them in that order, whichever was read first.
+        _set(self, "__dict__", {name: self.__dict__[name] for name in type(self).__pydantic_fields__})
         # Its own record, not the one it may share with its siblings that are still lazy.
         _set(self, "__pydantic_private__", {"_pending": None})
 
