@@ -118,16 +118,15 @@ def test_the_memos_of_recommend_hold_no_fact_of_a_case(case: tuple[CaseProfile, 
         assert all(value in (True, False, None) or type(value) is object for value in rule_values)
     lacking = RULES._engines.get(_LACKING, {})
     assert isinstance(lacking, dict)
-    for key in lacking:
-        assert key[0] in services
-        assert isinstance(key[1], Status)
-        assert key[2] == as_of
+    for key, plans in lacking.items():
+        assert key == as_of
+        assert {service for service, _ in plans} == services
     places = set(RULES.partners.municipalities) | {None}
     for key in RULES.partners._routings:
         assert key[1] in places
         assert key[2] == as_of
     secrets = _fact_values(profile, as_of)
-    memos: list[Any] = [table._patterns, lacking, RULES.partners._routings]
+    memos: list[Any] = [table._patterns, RULES.partners._routings]
     for memo in memos:
         for key in memo:
             # True == 1 and False == 0: rule values are no ages or levels.

@@ -262,12 +262,13 @@ def lacking_partner(
     ``routed(service)``: whether the service's safe route (at an unknown place) names a partner.
     """
     found = []
+    plans = _lacking_on(ruleset, as_of)
     for decision in decided:
         status = decision.status
         if status is Status.NOT_ELIGIBLE:
             continue
         service = decision.service
-        lacking = _lacking(ruleset, service, status, as_of)
+        lacking = plans[service, status]
         if lacking.always or (lacking.unless_routed and not routed(service)):
             found.append(service)
             continue
@@ -303,36 +304,44 @@ class _Lacking(NamedTuple):
 _LACKING = "unrouted"
 
 
-def _lacking(ruleset: Ruleset, service: str, status: Status, as_of: dt.date) -> _Lacking:
-    """The step templates of a decision in force on ``as_of`` that may find no partner without a place.
+def _lacking_on(ruleset: Ruleset, as_of: dt.date) -> Mapping[tuple[str, Status], _Lacking]:
+    """Which steps of each decision (service, status) may find no partner without a place, on ``as_of``.
 
-    Memoised by service, status and date: rule-set facts only.
+    Memoised by date: rule-set facts only.
     """
     memo = ruleset._engines.get(_LACKING)
     if not isinstance(memo, dict):
         memo = ruleset._engines[_LACKING] = dates.memo()
-    key = (service, status, as_of)
-    found: _Lacking | None = memo.get(key)
+    found: dict[tuple[str, Status], _Lacking] | None = memo.get(as_of)
     if found is None:
-        always = unless_routed = False
-        when = []
-        for _, template in ruleset._steps_for.get((service, status.value), ()):
-            if not template.in_force(as_of) or template.partner is None:
-                continue
-            unserved = _unserved(ruleset, template.partner, as_of)
-            if unserved is False:
-                continue
-            if template.when is not None:
-                when.append((template, unserved is None))
-            elif unserved:
-                always = True
-            else:
-                unless_routed = True
-        found = _Lacking(always, unless_routed, tuple(when))
+        found = {
+            (service.id, status): _lacking(ruleset, service.id, status, as_of)
+            for service in ruleset.services
+            for status in (Status.ELIGIBLE, Status.UNDETERMINED)
+        }
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
-        memo[key] = found
+        memo[as_of] = found
     return found
+
+
+def _lacking(ruleset: Ruleset, service: str, status: Status, as_of: dt.date) -> _Lacking:
+    """The step templates of one decision in force on ``as_of`` that may find no partner without a place."""
+    always = unless_routed = False
+    when = []
+    for _, template in ruleset._steps_for.get((service, status.value), ()):
+        if not template.in_force(as_of) or template.partner is None:
+            continue
+        unserved = _unserved(ruleset, template.partner, as_of)
+        if unserved is False:
+            continue
+        if template.when is not None:
+            when.append((template, unserved is None))
+        elif unserved:
+            always = True
+        else:
+            unless_routed = True
+    return _Lacking(always, unless_routed, tuple(when))
 
 
 def _unserved(ruleset: Ruleset, target: str, as_of: dt.date) -> bool | None:
