@@ -84,6 +84,9 @@ class DecisionTable:
             for service in ids
             for status in (Status.ELIGIBLE, Status.NOT_ELIGIBLE)
         }
+        #: The same by service, for each of the two statuses.
+        self.eligible = {service: self.settled[service, Status.ELIGIBLE] for service in ids}
+        self.not_eligible = {service: self.settled[service, Status.NOT_ELIGIBLE] for service in ids}
         #: Each service's rule ids, in file order.
         self.ids: Mapping[str, tuple[str, ...]] = {
             service: tuple(row[0] for row in rows) for service, rows in self.rows.items()

@@ -71,9 +71,10 @@ def recommend(
     values, by_service = decider(ruleset, engine)(facts, as_of)
     case = _Case(ruleset, profile, facts, as_of, lang, values, place)
     table = _table(ruleset)
-    blank = table.blank(ruleset, lang)
+    # Each service's decision fields with a status and nothing of the case yet: copied, then filled.
+    blank_eligible, blank_open, blank_closed = table.blank(ruleset, lang)
     decisions = decision_table(ruleset)
-    settled = decisions.settled
+    settled_eligible, settled_closed = decisions.eligible, decisions.not_eligible
     routes = case.routes
     graph = ruleset.partners
     spoken = profile.languages or ()
@@ -84,11 +85,10 @@ def recommend(
     decided: tuple[list[Decided], list[Decided], list[Decided]] = ([], [], [])
     rows: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
     for service, status in by_service.items():
-        fields = blank[service].copy()  # service, name and lang: nothing of the case yet
-        fields["status"] = status
         if status is Status.ELIGIBLE:
+            fields = blank_eligible[service].copy()
             eligible.append(service)
-            decided[0].append(settled[service, status])
+            decided[0].append(settled_eligible[service])
             rows[0].append(fields)
             routing = graph.routing(service, place, as_of)
             routed = routing.order(spoken)
@@ -104,14 +104,15 @@ def recommend(
                 if routing.samples:
                     fields["sample_partners"] = tuple(p for p in routed if p in routing.samples)
         elif status is Status.UNDETERMINED:
+            fields = blank_open[service].copy()
             found = decisions.open(service, facts, values)
             decided[1].append(found)
             rows[1].append(fields)
             if found.missing:
                 fields["missing"] = found.missing
         else:
-            decided[2].append(settled[service, status])
-            rows[2].append(fields)
+            decided[2].append(settled_closed[service])
+            rows[2].append(blank_closed[service].copy())
     case.decided = decided[0] + decided[1] + decided[2]
     # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
     unrouted = case.unrouted()
@@ -131,7 +132,9 @@ def recommend(
                 table.question(ruleset, name, lang, counts[name])
                 for name in missing
                 if name in ruleset.fields
-            ),
+            )
+            if missing
+            else (),
         },
         case,
     )
@@ -146,27 +149,33 @@ class _Table:
     """
 
     def __init__(self) -> None:
-        self._blank: dict[str, dict[str, dict[str, Any]]] = {}
+        self._blank: dict[str, tuple[dict[str, dict[str, Any]], ...]] = {}
         self._questions: dict[tuple[str, str, int], Question] = {}
         self._version = ""
 
-    def blank(self, ruleset: Ruleset, lang: str) -> dict[str, dict[str, Any]]:
-        """Each service's decision fields in ``lang`` before the case (status ``None``), by service id."""
+    def blank(self, ruleset: Ruleset, lang: str) -> tuple[dict[str, dict[str, Any]], ...]:
+        """Each service's decision fields in ``lang`` before the case, by service id, per status.
+
+        One mapping for each status: eligible, undetermined, not eligible.
+        """
         found = self._blank.get(lang)
         if found is None:
-            found = self._blank[lang] = {
-                s.id: {
-                    "service": s.id,
-                    "name": s.name.get(lang),
-                    "status": None,
-                    "partners": (),
-                    "sample_partners": (),
-                    "missing": (),
-                    "partner_names": (),
-                    "lang": lang,
+            found = self._blank[lang] = tuple(
+                {
+                    s.id: {
+                        "service": s.id,
+                        "name": s.name.get(lang),
+                        "status": status,
+                        "partners": (),
+                        "sample_partners": (),
+                        "missing": (),
+                        "partner_names": (),
+                        "lang": lang,
+                    }
+                    for s in ruleset.services
                 }
-                for s in ruleset.services
-            }
+                for status in (Status.ELIGIBLE, Status.UNDETERMINED, Status.NOT_ELIGIBLE)
+            )
         return found
 
     def version(self, ruleset: Ruleset) -> str:
