@@ -65,6 +65,10 @@ _GRANT, _CHECK, _EXCLUDE = 0, 1, 2
 _KIND = {"eligible": _GRANT, "check": _CHECK, "not_eligible": _EXCLUDE}
 
 
+_Pattern = tuple[tuple[str, ...], tuple[Rule, ...], Decided | None]
+_tuple = tuple.__new__
+
+
 class DecisionTable:
     """What :func:`decide` reads of a rule set, looked up once per rule set (rule-set facts only)."""
 
@@ -94,7 +98,7 @@ class DecisionTable:
         self._field_rank = ruleset._field_rank
         #: The open fields and checks of an undetermined service by its rules' values (never by a
         #: fact): bounded, emptied by ``purge_caches`` with the other memos of cases seen.
-        self._patterns: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[Rule, ...]]] = dates.memo()
+        self._patterns: dict[tuple[Any, ...], _Pattern] = dates.memo()
 
     def open(self, service: str, facts: Facts, values: Mapping[str, Tri]) -> Decided:
         """The decision of an undetermined ``service``: its open fields, ranked, and the checks that hold."""
@@ -107,12 +111,18 @@ class DecisionTable:
             if len(self._patterns) >= _PATTERNS:
                 self._patterns.clear()
             self._patterns[key] = found
-        fields, checks = found
-        missing = tuple([name for name in fields if facts[name] is None]) if fields else ()
-        return Decided(service, Status.UNDETERMINED, missing, checks)
+        fields, checks, none_open = found
+        if none_open is not None:
+            return none_open
+        missing = tuple([name for name in fields if facts[name] is None])
+        return _tuple(Decided, (service, Status.UNDETERMINED, missing, checks))  # Decided(...), quicker
 
-    def _pattern(self, service: str, values: Mapping[str, Tri]) -> tuple[tuple[str, ...], tuple[Rule, ...]]:
-        """The fields of ``service``'s open rules that could settle it (ranked), and its checks that hold."""
+    def _pattern(self, service: str, values: Mapping[str, Tri]) -> _Pattern:
+        """What the rule ``values`` of an undetermined ``service`` leave open.
+
+        The fields of its open rules that could settle it (ranked), its checks that hold, and its
+        decision if no field could (then it is the same for every case with these values).
+        """
         # Undetermined: no exclusion holds, so every open exclusion is open; the open grants and
         # checks are open unless an eligible rule already holds (then only exclusions can settle it).
         granted = False
@@ -133,7 +143,9 @@ class DecisionTable:
                 found.update(dict.fromkeys(fields))
         rank = self._field_rank
         # Sorted once here: a case's open fields are these in this order, less the known ones.
-        return tuple(sorted(found, key=lambda name: rank.get(name, len(rank)))), tuple(checks)
+        fields = tuple(sorted(found, key=lambda name: rank.get(name, len(rank))))
+        none_open = None if fields else Decided(service, Status.UNDETERMINED, (), tuple(checks))
+        return fields, tuple(checks), none_open
 
 
 #: Distinct patterns of rule values kept per rule set (a few hundred in practice).
