@@ -215,6 +215,25 @@ class _Case:
     every time (everything it reads is immutable), so no lock is needed.
     """
 
+    __slots__ = (
+        "_all_routes",
+        "_changes",
+        "_planned",
+        "_steps",
+        "as_of",
+        "asked_by",
+        "decided",
+        "facts",
+        "lang",
+        "missing",
+        "place",
+        "profile",
+        "restricted",
+        "routes",
+        "ruleset",
+        "values",
+    )
+
     def __init__(
         self,
         ruleset: Ruleset,
