@@ -410,6 +410,44 @@ def test_routing_on_the_graph_gives_the_answers_of_the_offer_scan(
     )
 
 
+def _reference_sample(partner: str, service: str, municipality: str | None, on: dt.date) -> bool:
+    """A placeholder as the offer scan found one: a sample unit, or only sample offers there then."""
+    place = GRAPH.municipality_id(municipality)
+    unit = GRAPH.partners.get(partner)
+    offers = [
+        offer
+        for offer in GRAPH.offers
+        if offer.partner == partner
+        and offer.service == service
+        and offer.in_force(on)
+        and (offer.municipalities is None or place in offer.municipalities)
+    ]
+    return (unit is not None and unit.sample) or (bool(offers) and all(offer.sample for offer in offers))
+
+
+@given(
+    service=st.sampled_from(_TARGETS),
+    municipality=st.sampled_from([None, "Bad Krozingen", "Staufen im Breisgau", "Hartheim", "Freiburg"]),
+    on=st.dates(dt.date(2015, 1, 1), dt.date(2030, 12, 31)),
+)
+@settings(max_examples=200, deadline=None)
+def test_a_routing_knows_its_partners_names_and_placeholders(
+    service: str, municipality: str | None, on: dt.date
+) -> None:
+    """What recommend reads from the routing memo is what the offer scan and the units say."""
+    routing = GRAPH.routing(service, GRAPH.municipality_id(municipality), on)
+    partners = _reference_route(service, municipality, on, ())
+    assert routing.partners == partners
+    assert routing.names == tuple(GRAPH.partners[p].name for p in partners)
+    assert routing.placeholders == tuple(
+        p for p in partners if _reference_sample(p, service, municipality, on)
+    )
+    for partner in (*GRAPH.partners, "nobody"):
+        assert GRAPH.is_sample(partner, service, municipality, on) == _reference_sample(
+            partner, service, municipality, on
+        )
+
+
 # -- the command line ----------------------------------------------------------------------------
 
 

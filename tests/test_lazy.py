@@ -14,6 +14,7 @@ import gc
 import pickle
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -199,3 +200,47 @@ def test_reasons_hold_the_case_values_without_a_shared_memo() -> None:
     assert shown == {23}
     other = recommend({**PROFILE, "age": 24}, as_of=AS_OF, ruleset=default_ruleset())
     assert {c.actual for r in other.decision("jmd").reasons for c in r.conditions if c.field == "age"} == {24}
+
+
+def test_an_unread_recommendation_is_freed_without_the_garbage_collector() -> None:
+    """No reference cycle: dropping a result frees it (and its case) at once, read or not."""
+    readers: list[Callable[[Recommendation], object]] = [
+        lambda rec: None,
+        lambda rec: rec.decisions[0].reasons,
+        _read_everything,
+    ]
+    for read in readers:
+        rec = _fresh(lang="uk")
+        read(rec)
+        refs: list[weakref.ref[Any]] = [weakref.ref(rec), weakref.ref(rec.decisions[0])]
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            del rec
+            assert [ref() for ref in refs] == [None, None]
+        finally:
+            if enabled:
+                gc.enable()
+
+
+def test_settling_one_decision_leaves_its_siblings_lazy() -> None:
+    """The decisions of one result share their builder until each is settled on its own."""
+    rec, eager = _fresh(), _fresh()
+    _read_everything(eager)
+    first, second = rec.decisions[0], rec.decisions[1]
+    first.model_dump()  # settles the first: it lets go of the builder
+    assert first._pending() is None
+    assert _unbuilt(second) == LAZY_DECISION
+    assert second._pending() is not None
+    assert second.reasons == eager.decisions[1].reasons
+    assert rec == eager
+
+
+def test_the_json_lists_the_fields_in_order_whichever_was_read_first() -> None:
+    """Read in any order, a result dumps the very JSON text of the same result built eagerly."""
+    rec = _fresh(lang="uk")
+    rec.decisions[0].valid_until  # noqa: B018 (read before reasons, unlike the declared order)
+    rec.changes  # noqa: B018
+    text = rec.model_dump_json()
+    assert text == Recommendation.model_validate_json(text).model_dump_json()
+    assert list(rec.decisions[0].model_dump()) == list(ServiceDecision.model_fields)

@@ -9,9 +9,11 @@ check: each rule with its source, confidence, validity window and the outcome of
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TypeVar, cast
 
+from . import dates
 from .conditions import Tri, kleene_and, kleene_not
 from .facts import Facts
 from .models import LANGUAGE_LEVELS, ConditionOutcome, ConditionValue, Reason, RuleOutcome, Status
@@ -48,31 +50,116 @@ def decide(
 
     ``by_service`` are the statuses if the engine gave them too (else combined from ``values``).
     """
-    decided = []
-    field_rank = ruleset._field_rank
     if by_service is None:
         by_service = statuses(ruleset, values)
-    for service, status in by_service.items():
-        if status is not Status.UNDETERMINED:
-            decided.append(Decided(service, status, (), ()))
-            continue
-        active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
-        grant, exclusion = _sides(active, values)
-        missing: dict[str, None] = {}
+    table = decision_table(ruleset)
+    settled = table.settled
+    return [
+        settled[service, status] if status is not Status.UNDETERMINED else table.open(service, facts, values)
+        for service, status in by_service.items()
+    ]
+
+
+_OUT = object()  # the value of a rule not in force (absent from the values)
+_GRANT, _CHECK, _EXCLUDE = 0, 1, 2
+_KIND = {"eligible": _GRANT, "check": _CHECK, "not_eligible": _EXCLUDE}
+
+
+_Pattern = tuple[tuple[str, ...], tuple[Rule, ...], Decided | None]
+_tuple = tuple.__new__
+
+
+class DecisionTable:
+    """What :func:`decide` reads of a rule set, looked up once per rule set (rule-set facts only)."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        ids = [service.id for service in ruleset.services]
+        #: Each service's rules in file order: id, kind of effect, the rule and its leaves' fields.
+        self.rows: Mapping[str, tuple[tuple[str, int, Rule, tuple[str, ...]], ...]] = {
+            service: tuple(
+                (rule.id, _KIND[rule.effect], rule, tuple(leaf.field for leaf in rule.leaves))
+                for rule in ruleset.rules_of(service)
+            )
+            for service in ids
+        }
+        #: The decision of a service that is eligible or not eligible (immutable, so shared by cases).
+        self.settled: Mapping[tuple[str, Status], Decided] = {
+            (service, status): Decided(service, status, (), ())
+            for service in ids
+            for status in (Status.ELIGIBLE, Status.NOT_ELIGIBLE)
+        }
+        #: The same by service, for each of the two statuses.
+        self.eligible = {service: self.settled[service, Status.ELIGIBLE] for service in ids}
+        self.not_eligible = {service: self.settled[service, Status.NOT_ELIGIBLE] for service in ids}
+        #: Each service's rule ids, in file order.
+        self.ids: Mapping[str, tuple[str, ...]] = {
+            service: tuple(row[0] for row in rows) for service, rows in self.rows.items()
+        }
+        self._field_rank = ruleset._field_rank
+        #: The open fields and checks of an undetermined service by its rules' values (never by a
+        #: fact): bounded, emptied by ``purge_caches`` with the other memos of cases seen.
+        self._patterns: dict[tuple[Any, ...], _Pattern] = dates.memo()
+
+    def open(self, service: str, facts: Facts, values: Mapping[str, Tri]) -> Decided:
+        """The decision of an undetermined ``service``: its open fields, ranked, and the checks that hold."""
+        # The rules' values (absent: out of force) settle which fields could matter and which
+        # checks hold; the facts only which of those fields are unknown.
+        key = (service, *map(values.get, self.ids[service], _ALWAYS_OUT))
+        found = self._patterns.get(key)
+        if found is None:
+            found = self._pattern(service, values)
+            if len(self._patterns) >= _PATTERNS:
+                self._patterns.clear()
+            self._patterns[key] = found
+        fields, checks, none_open = found
+        if none_open is not None:
+            return none_open
+        missing = tuple([name for name in fields if facts[name] is None])
+        return _tuple(Decided, (service, Status.UNDETERMINED, missing, checks))  # Decided(...), quicker
+
+    def _pattern(self, service: str, values: Mapping[str, Tri]) -> _Pattern:
+        """What the rule ``values`` of an undetermined ``service`` leave open.
+
+        The fields of its open rules that could settle it (ranked), its checks that hold, and its
+        decision if no field could (then it is the same for every case with these values).
+        """
+        # Undetermined: no exclusion holds, so every open exclusion is open; the open grants and
+        # checks are open unless an eligible rule already holds (then only exclusions can settle it).
+        granted = False
+        open_rules = []
         checks = []
-        for rule in active:
-            value = values[rule.id]
-            if value is None and (exclusion if rule.effect == "not_eligible" else grant) is None:
-                # Only the open side matters: with the grant already true, only exclusions can settle it.
-                for leaf in rule.leaves:
-                    if facts[leaf.field] is None:
-                        missing[leaf.field] = None
-            elif value is True and rule.effect == "check":
-                checks.append(rule)
-        if len(missing) > 1:
-            missing = dict.fromkeys(sorted(missing, key=lambda name: field_rank.get(name, len(field_rank))))
-        decided.append(Decided(service, status, tuple(missing), tuple(checks)))
-    return decided
+        for rule_id, kind, rule, fields in self.rows[service]:
+            value = values.get(rule_id, _OUT)
+            if value is None:
+                open_rules.append((kind, fields))
+            elif value is True:
+                if kind == _GRANT:
+                    granted = True
+                elif kind == _CHECK:
+                    checks.append(rule)
+        found: dict[str, None] = {}
+        for kind, fields in open_rules:
+            if kind == _EXCLUDE or not granted:
+                found.update(dict.fromkeys(fields))
+        rank = self._field_rank
+        # Sorted once here: a case's open fields are these in this order, less the known ones.
+        fields = tuple(sorted(found, key=lambda name: rank.get(name, len(rank))))
+        none_open = None if fields else Decided(service, Status.UNDETERMINED, (), tuple(checks))
+        return fields, tuple(checks), none_open
+
+
+#: Distinct patterns of rule values kept per rule set (a few hundred in practice).
+_PATTERNS = 4096
+_ALWAYS_OUT = itertools.repeat(_OUT)
+_TABLE = "decide"
+
+
+def decision_table(ruleset: Ruleset) -> DecisionTable:
+    """The :class:`DecisionTable` of ``ruleset``, built on first use and kept with it."""
+    found = ruleset._engines.get(_TABLE)
+    if not isinstance(found, DecisionTable):
+        found = ruleset._engines[_TABLE] = DecisionTable(ruleset)  # any thread's is as good
+    return found
 
 
 def reasons_of(

@@ -160,6 +160,16 @@ def decider(ruleset: Ruleset, engine: str | None = None) -> Decide:
     and the statuses are combined from their values (:func:`referral_engine.decide.statuses`).
     """
     name = resolve(engine, ruleset)
+    key = f"decider:{name}"
+    found = ruleset._engines.get(key)
+    if found is None:
+        # Built the same by any thread: the last one stored wins. Kept with the rule set, so that
+        # a call decides without building a function (a durable one is built on its first use).
+        found = ruleset._engines[key] = _decider(ruleset, name)
+    return found  # type: ignore[return-value]
+
+
+def _decider(ruleset: Ruleset, name: str) -> Decide:
     if name == "python":
         rules = compiled_rules(ruleset)
         run, rule_ids = rules.run, rules.rule_ids

@@ -67,6 +67,9 @@ FIELDS: dict[str, FieldSpec] = {
 Facts = dict[str, Any]
 _NAMES = tuple(FIELDS)
 _RANKS = {level: rank for rank, level in enumerate(LANGUAGE_LEVELS)}
+_DATES = ("birth_date", *EVENT_DATES)
+# A profile's fields are the facts in the same order, plus its consents: a copy less those is the facts.
+_ALL_BUT_CONSENTS = tuple(CaseProfile.model_fields) == (*_NAMES, "consents")
 
 
 def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
@@ -77,14 +80,19 @@ def facts_for(profile: CaseProfile, as_of: dt.date) -> Facts:
     date still to come is a typo or a plan, which :func:`~referral_engine.what_if` is for.
     """
     values = profile.__dict__  # the validated fields; reading them so runs once per case and date
-    facts: Facts = {name: values[name] for name in _NAMES}
-    future = [
-        FieldProblem(name, "must not be after the as_of date")
-        for name in ("birth_date", *EVENT_DATES)
-        if (value := values[name]) is not None and value > as_of
-    ]
-    if future:
-        raise ProfileError(future)
+    if _ALL_BUT_CONSENTS and type(profile) is CaseProfile:
+        facts: Facts = values.copy()
+        del facts["consents"]
+    else:  # a subclass may have more fields
+        facts = {name: values[name] for name in _NAMES}
+    if any((value := values[name]) is not None and value > as_of for name in _DATES):
+        raise ProfileError(
+            [
+                FieldProblem(name, "must not be after the as_of date")
+                for name in _DATES
+                if (value := values[name]) is not None and value > as_of
+            ]
+        )
     if profile.birth_date is not None:
         age = age_on(profile.birth_date, as_of)
         if profile.age is not None and profile.age != age:

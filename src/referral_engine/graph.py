@@ -185,6 +185,36 @@ class NotOffered:
 _MEMO_SIZE = 4096
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """The partners of one service (or office) at one place on one date, before languages order them.
+
+    ``partners`` by id, each once; ``speaks`` the languages of each one's offers there (``None``
+    when no offer names a language, so that the person's languages change nothing); ``samples``
+    those that deliver only through placeholder offers or are placeholders themselves;
+    ``names`` and ``placeholders``: the names of ``partners`` and the samples among them, in order.
+    """
+
+    partners: tuple[str, ...]
+    speaks: Mapping[str, frozenset[str]] | None
+    samples: frozenset[str]
+    names: tuple[str, ...]
+    placeholders: tuple[str, ...]
+
+    def order(self, languages: Iterable[str]) -> tuple[str, ...]:
+        """The partners best first: those with an offer in a language of ``languages`` first, then by id."""
+        speaks = self.speaks
+        if speaks is None:
+            return self.partners
+        spoken = set(languages)
+        if not spoken:
+            return self.partners
+        first = tuple(p for p in self.partners if not spoken.isdisjoint(speaks[p]))
+        if not first or len(first) == len(self.partners):
+            return self.partners
+        return first + tuple(p for p in self.partners if spoken.isdisjoint(speaks[p]))
+
+
 def _target(service: str) -> str:
     """The graph node of a service id or an ``office:<id>``."""
     return service if service.startswith("office:") else f"service:{service}"
@@ -255,6 +285,8 @@ class PartnerGraph:
         }
         #: Offers in force by (service, municipality id, date): bounded, emptied by ``purge_caches``.
         self._in_force: dict[tuple[str, str | None, dt.date], tuple[Offer, ...]] = dates.memo()
+        #: Routings by (service, municipality id, date): bounded, emptied by ``purge_caches``.
+        self._routings: dict[tuple[str, str | None, dt.date], Routing] = dates.memo()
         self._names = {
             name.casefold(): m.id for m in self.municipalities.values() for name in (m.name, *m.aliases)
         }
@@ -280,7 +312,10 @@ class PartnerGraph:
         ``on`` and that have an edge to the municipality's node (an unknown municipality is covered
         only by offers for all municipalities).
         """
-        place = self.municipality_id(municipality)
+        return self._offers_at(service, self.municipality_id(municipality), on)
+
+    def _offers_at(self, service: str, place: str | None, on: dt.date) -> tuple[Offer, ...]:
+        """:meth:`offers_in_force` at the municipality with id ``place`` (``None``: unknown)."""
         key = (service, place, on)
         cached = self._in_force.get(key)
         if cached is not None:
@@ -303,6 +338,39 @@ class PartnerGraph:
         unit = self.partners.get(partner)
         return True if unit is None else unit.reporting_duty
 
+    def routing(self, service: str, place: str | None, on: dt.date) -> Routing:
+        """The partners of ``service`` (or ``office:<id>``) at municipality id ``place`` on ``on``.
+
+        Memoised by service, place and date (never by anything of a person): :meth:`route` and
+        :meth:`is_sample` read it, and so does ``recommend`` for every case.
+        """
+        key = (service, place, on)
+        found = self._routings.get(key)
+        if found is not None:
+            return found
+        speaks: dict[str, frozenset[str]] = {}
+        offered: dict[str, list[bool]] = {}
+        for offer in self._offers_at(service, place, on):
+            speaks[offer.partner] = speaks.get(offer.partner, frozenset()) | frozenset(offer.languages)
+            offered.setdefault(offer.partner, []).append(offer.sample)
+        samples = frozenset(
+            partner
+            for partner, sample in offered.items()
+            if all(sample) or ((unit := self.partners.get(partner)) is not None and unit.sample)
+        )
+        partners = tuple(sorted(speaks))
+        found = Routing(
+            partners,
+            MappingProxyType(speaks) if any(speaks.values()) else None,
+            samples,
+            tuple(self.partners[p].name if p in self.partners else p for p in partners),
+            tuple(p for p in partners if p in samples),
+        )
+        if len(self._routings) >= _MEMO_SIZE:
+            self._routings.clear()
+        self._routings[key] = found
+        return found
+
     def is_sample(self, partner: str, service: str, municipality: str | None, on: dt.date) -> bool:
         """Whether naming ``partner`` for ``service`` rests on a placeholder (``sample: true``).
 
@@ -312,8 +380,7 @@ class PartnerGraph:
         unit = self.partners.get(partner)
         if unit is not None and unit.sample:
             return True
-        offers = [o for o in self.offers_in_force(service, municipality, on) if o.partner == partner]
-        return bool(offers) and all(offer.sample for offer in offers)
+        return partner in self.routing(service, self.municipality_id(municipality), on).samples
 
     def route(
         self,
@@ -330,11 +397,4 @@ class PartnerGraph:
         the order is deterministic. An unknown municipality is served only by offers for all
         municipalities.
         """
-        spoken = set(languages)
-        ranked: list[tuple[bool, str]] = []
-        for offer in self.offers_in_force(service, municipality, on):
-            ranked.append((not spoken.intersection(offer.languages), offer.partner))
-        partners: dict[str, None] = {}
-        for _, partner in sorted(ranked):
-            partners.setdefault(partner, None)
-        return tuple(partners)
+        return self.routing(service, self.municipality_id(municipality), on).order(languages)

@@ -111,8 +111,16 @@ def safe_route(
     unless a grant that holds (``values``: rule id → truth value) is the person's own application.
     """
     route = ruleset.partners.route(service, profile.municipality, on, profile.languages or ())
-    if not is_restricted(profile):
-        return route
+    return without_reporting(ruleset, service, route, values) if is_restricted(profile) else route
+
+
+def without_reporting(
+    ruleset: Ruleset, service: str, route: tuple[str, ...], values: Mapping[str, bool | None]
+) -> tuple[str, ...]:
+    """``route`` for a person with a restricted status: without the bodies with the reporting duty.
+
+    Unless a grant of ``service`` that holds (``values``) is the person's own application.
+    """
     own = any(
         values.get(rule.id) is True
         for rule in ruleset.rules_of(service)

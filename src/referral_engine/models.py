@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -280,6 +280,24 @@ _set = object.__setattr__
 _new = object.__new__
 
 
+def _slot_setter(name: str) -> Callable[[object, object], None]:
+    """What ``object.__setattr__(model, name, value)`` does, for one of pydantic's instance slots.
+
+    The slot's own descriptor, called directly: half the cost, for the fifteen results of a case.
+    """
+    descriptor = BaseModel.__dict__.get(name)
+    setter = getattr(descriptor, "__set__", None)
+    if setter is None:  # pragma: no cover - a pydantic that keeps these elsewhere
+        return lambda model, value: _set(model, name, value)
+    return cast(Callable[[object, object], None], setter)
+
+
+_SET_DICT = _slot_setter("__dict__")
+_SET_FIELDS_SET = _slot_setter("__pydantic_fields_set__")
+_SET_EXTRA = _slot_setter("__pydantic_extra__")
+_SET_PRIVATE = _slot_setter("__pydantic_private__")
+
+
 class _Lazy(_Frozen):
     """A frozen result whose costly fields (``_lazy_fields``) are built on first access.
 
@@ -298,11 +316,30 @@ class _Lazy(_Frozen):
     def _lazily(cls, fields: dict[str, Any], pending: Pending) -> Self:
         """An instance from validated ``fields`` (every field but the lazy ones) and their builder."""
         model = _new(cls)
-        _set(model, "__dict__", fields)
-        _set(model, "__pydantic_fields_set__", set(cls.__pydantic_fields__))
-        _set(model, "__pydantic_extra__", None)
-        _set(model, "__pydantic_private__", {"_pending": pending})
+        _SET_DICT(model, fields)
+        _SET_FIELDS_SET(model, set(cls.__pydantic_fields__))
+        _SET_EXTRA(model, None)
+        _SET_PRIVATE(model, {"_pending": pending})
         return model
+
+    @classmethod
+    def _all_lazily(cls, rows: list[dict[str, Any]], pending: Pending) -> tuple[Self, ...]:
+        """:meth:`_lazily` for each of ``rows``, with one builder (a recommendation's decisions).
+
+        The instances share their set of fields and the record of their builder (:meth:`_settle`
+        gives a settled one its own): a recommendation has fifteen of them, built per case.
+        """
+        every = set(cls.__pydantic_fields__)
+        private = {"_pending": pending}
+        built = []
+        for fields in rows:
+            model = _new(cls)
+            _SET_DICT(model, fields)
+            _SET_FIELDS_SET(model, every)
+            _SET_EXTRA(model, None)
+            _SET_PRIVATE(model, private)
+            built.append(model)
+        return tuple(built)
 
     def _pending(self) -> Pending | None:
         private = self.__pydantic_private__
@@ -316,8 +353,11 @@ class _Lazy(_Frozen):
         for name in type(self)._lazy_fields:
             if name not in self.__dict__:
                 self.__dict__.setdefault(name, pending.build(self, name))
-        assert self.__pydantic_private__ is not None
-        self.__pydantic_private__["_pending"] = None
+        # The fields in their declared order, as an eager result holds them: JSON and repr then
+        # list them in that order, whichever was read first.
+        _set(self, "__dict__", {name: self.__dict__[name] for name in type(self).__pydantic_fields__})
+        # Its own record, not the one it may share with its siblings that are still lazy.
+        _set(self, "__pydantic_private__", {"_pending": None})
 
     if not TYPE_CHECKING:  # mypy keeps checking attribute names; at run time lazy fields appear here
 

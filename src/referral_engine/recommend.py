@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from .conditions import Tri
-from .decide import decide, reasons_of
+from .decide import Decided, decision_table, reasons_of
 from .engines import decider, resolve
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import Facts, facts_for
-from .graph import Text
-from .handover import safe_route
+from .graph import Routing, Text
+from .handover import is_restricted, without_reporting
 from .loader import default_ruleset
 from .models import (
     EARLIEST_DATE,
@@ -29,11 +29,10 @@ from .models import (
     Translation,
 )
 from .ruleset import Ruleset
-from .steps import CONFIDENTIAL_STEP, ServiceSteps, plan_steps, service_steps, unrouted
+from .steps import CONFIDENTIAL_STEP, ServiceSteps, lacking_partner, plan_steps, service_steps
 from .timeline import states_of, upcoming_changes, valid_until
 
 _log = logging.getLogger(__name__)
-_STATUS_ORDER = {Status.ELIGIBLE: 0, Status.UNDETERMINED: 1, Status.NOT_ELIGIBLE: 2}
 
 
 def recommend(
@@ -63,57 +62,147 @@ def recommend(
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
     lang = ruleset.check_language(lang)
 
-    check_municipality(profile, ruleset)
-    check_consents(profile, ruleset)
+    place = _place(profile, ruleset)
+    if profile.consents:
+        check_consents(profile, ruleset)
     if _log.isEnabledFor(logging.DEBUG):  # the engine and the rules, never the case
         _log.debug("recommend: engine %s, rule set %s", resolve(engine, ruleset), ruleset.ruleset_version)
     facts = facts_for(profile, as_of)
     values, by_service = decider(ruleset, engine)(facts, as_of)
-    case = _Case(ruleset, profile, facts, as_of, lang, values, by_service)
-    decided = case.decided
+    case = _Case(ruleset, profile, facts, as_of, lang, values, place)
+    table = _table(ruleset)
+    # Each service's decision fields with a status and nothing of the case yet: copied, then filled.
+    blank_eligible, blank_open, blank_closed = table.blank(ruleset, lang)
+    decisions = decision_table(ruleset)
+    settled_eligible, settled_closed = decisions.eligible, decisions.not_eligible
+    routes = case.routes
+    graph = ruleset.partners
+    spoken = profile.languages or ()
+    restricted = case.restricted
+    # Eligible first, then undetermined, then not eligible; in rule-set order within each. Every
+    # value of a decision comes from the validated rule set or from the engine: no re-validation.
+    eligible: list[str] = []
+    decided: tuple[list[Decided], list[Decided], list[Decided]] = ([], [], [])
+    rows: tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]] = ([], [], [])
+    for service, status in by_service.items():
+        if status is Status.ELIGIBLE:
+            fields = blank_eligible[service].copy()
+            eligible.append(service)
+            decided[0].append(settled_eligible[service])
+            rows[0].append(fields)
+            routing = graph.routing(service, place, as_of)
+            routed = routing.order(spoken)
+            if restricted:
+                routed = without_reporting(ruleset, service, routed, values)
+            routes[service] = routed
+            if routed is routing.partners:  # the route most cases get: its names are known
+                fields["partners"], fields["partner_names"] = routed, routing.names
+                fields["sample_partners"] = routing.placeholders
+            elif routed:
+                fields["partners"] = routed
+                fields["partner_names"] = tuple(graph.partners[p].name for p in routed)
+                if routing.samples:
+                    fields["sample_partners"] = tuple(p for p in routed if p in routing.samples)
+        elif status is Status.UNDETERMINED:
+            fields = blank_open[service].copy()
+            found = decisions.open(service, facts, values)
+            decided[1].append(found)
+            rows[1].append(fields)
+            if found.missing:
+                fields["missing"] = found.missing
+        else:
+            decided[2].append(settled_closed[service])
+            rows[2].append(blank_closed[service].copy())
+    case.decided = decided[0] + decided[1] + decided[2]
     # The municipality settles who is responsible, not whether: asked for where a step lacks a partner.
     unrouted = case.unrouted()
     asked_by = {"municipality": list(unrouted)} if unrouted else {}
-    missing, counts = _rank_missing(ruleset, decided, asked_by)
+    missing, counts = _rank_missing(ruleset, decided[1], asked_by)
     case.missing, case.asked_by = missing, asked_by
-    partners = ruleset.partners
-    decisions = []
-    for d in decided:
-        routed = case.routes.get(d.service, ())
-        fields = {
-            "service": d.service,
-            "name": ruleset.service(d.service).name.get(lang),
-            "status": d.status,
-            "partners": routed,
-            "sample_partners": tuple(
-                p for p in routed if partners.is_sample(p, d.service, profile.municipality, as_of)
-            )
-            if routed
-            else (),
-            "missing": d.missing,
-            "partner_names": tuple(partners.partners[p].name for p in routed) if routed else (),
-            "lang": lang,
-        }
-        decisions.append(ServiceDecision._lazily(fields, case))
-    case.decisions = tuple(decisions)
     return Recommendation._lazily(
         {
-            "decisions": case.decisions,
-            "eligible": tuple(d.service for d in decided if d.status is Status.ELIGIBLE),
+            # The case does not keep them (it would be a cycle that only the garbage collector frees).
+            "decisions": ServiceDecision._all_lazily(rows[0] + rows[1] + rows[2], case),
+            "eligible": tuple(eligible),
             "missing": missing,
             "as_of": as_of,
-            "ruleset_version": ruleset.ruleset_version,
+            "ruleset_version": table.version(ruleset),
             "lang": lang,
             "questions": tuple(
-                Question.model_construct(
-                    field=name, text=ruleset.fields[name].question.get(lang), settles=counts[name]
-                )
+                table.question(ruleset, name, lang, counts[name])
                 for name in missing
                 if name in ruleset.fields
-            ),
+            )
+            if missing
+            else (),
         },
         case,
     )
+
+
+class _Table:
+    """What every recommendation reads of one rule set, looked up once: rule-set facts only.
+
+    Each service's decision fields before the case (its name) by language, and the open
+    questions by field, language and count (frozen values, shared by the recommendations that
+    ask them). Kept with the rule set.
+    """
+
+    def __init__(self) -> None:
+        self._blank: dict[str, tuple[dict[str, dict[str, Any]], ...]] = {}
+        self._questions: dict[tuple[str, str, int], Question] = {}
+        self._version = ""
+
+    def blank(self, ruleset: Ruleset, lang: str) -> tuple[dict[str, dict[str, Any]], ...]:
+        """Each service's decision fields in ``lang`` before the case, by service id, per status.
+
+        One mapping for each status: eligible, undetermined, not eligible.
+        """
+        found = self._blank.get(lang)
+        if found is None:
+            found = self._blank[lang] = tuple(
+                {
+                    s.id: {
+                        "service": s.id,
+                        "name": s.name.get(lang),
+                        "status": status,
+                        "partners": (),
+                        "sample_partners": (),
+                        "missing": (),
+                        "partner_names": (),
+                        "lang": lang,
+                    }
+                    for s in ruleset.services
+                }
+                for status in (Status.ELIGIBLE, Status.UNDETERMINED, Status.NOT_ELIGIBLE)
+            )
+        return found
+
+    def version(self, ruleset: Ruleset) -> str:
+        """``ruleset.ruleset_version``."""
+        if not self._version:
+            self._version = ruleset.ruleset_version
+        return self._version
+
+    def question(self, ruleset: Ruleset, field: str, lang: str, settles: int) -> Question:
+        """The question for ``field`` in ``lang`` that settles ``settles`` open decisions."""
+        key = (field, lang, settles)
+        found = self._questions.get(key)
+        if found is None:
+            found = self._questions[key] = Question.model_construct(
+                field=field, text=ruleset.fields[field].question.get(lang), settles=settles
+            )
+        return found
+
+
+_TABLE = "recommend"
+
+
+def _table(ruleset: Ruleset) -> _Table:
+    found = ruleset._engines.get(_TABLE)
+    if not isinstance(found, _Table):
+        found = ruleset._engines[_TABLE] = _Table()  # any thread's table is as good as another's
+    return found
 
 
 class _Case:
@@ -126,6 +215,25 @@ class _Case:
     every time (everything it reads is immutable), so no lock is needed.
     """
 
+    __slots__ = (
+        "_all_routes",
+        "_changes",
+        "_planned",
+        "_steps",
+        "as_of",
+        "asked_by",
+        "decided",
+        "facts",
+        "lang",
+        "missing",
+        "place",
+        "profile",
+        "restricted",
+        "routes",
+        "ruleset",
+        "values",
+    )
+
     def __init__(
         self,
         ruleset: Ruleset,
@@ -134,34 +242,42 @@ class _Case:
         as_of: dt.date,
         lang: str,
         values: Mapping[str, Tri],
-        by_service: Mapping[str, Status],
+        place: str | None,
     ) -> None:
         self.ruleset, self.profile, self.facts, self.as_of, self.lang = ruleset, profile, facts, as_of, lang
         self.values = values
-        decided = decide(ruleset, facts, as_of, values, by_service)
-        decided.sort(key=lambda d: _STATUS_ORDER[d.status])  # stable: priority order within a status
-        self.decided = decided
-        #: Safe routes of the eligible services (the partners a decision shows).
-        self.routes = {
-            d.service: safe_route(ruleset, d.service, profile, as_of, values)
-            for d in decided
-            if d.status is Status.ELIGIBLE
-        }
+        self.place = place
+        self.restricted = is_restricted(profile)
+        #: The decisions, eligible first, then undetermined, then not eligible (set by recommend).
+        self.decided: list[Decided] = []
+        #: Safe routes of the eligible services: the partners their decisions show (set by recommend).
+        self.routes: dict[str, tuple[str, ...]] = {}
         self.missing: tuple[str, ...] = ()
         self.asked_by: dict[str, list[str]] = {}
-        self.decisions: tuple[ServiceDecision, ...] = ()
         self._all_routes: dict[str, tuple[str, ...]] | None = None
         self._planned: ServiceSteps | None = None
         self._steps: tuple[tuple[NextStep, ...], Translation | None] | None = None
         self._changes: tuple[StatusChange, ...] | None = None
 
+    def routing(self, service: str) -> Routing:
+        """The partners of ``service`` at the case's place on its date, before its languages order them."""
+        return self.ruleset.partners.routing(service, self.place, self.as_of)
+
+    def safe(self, service: str, routing: Routing) -> tuple[str, ...]:
+        """``safe_route`` of ``service`` for this case, from its ``routing``."""
+        route = routing.order(self.profile.languages or ())
+        if self.restricted:
+            route = without_reporting(self.ruleset, service, route, self.values)
+        return route
+
     def all_routes(self) -> dict[str, tuple[str, ...]]:
         """Safe routes of every service not ruled out (an open one may need a partner's check)."""
         if self._all_routes is None:
+            routes = self.routes
             self._all_routes = {
-                d.service: self.routes[d.service]
+                d.service: routes[d.service]
                 if d.status is Status.ELIGIBLE
-                else safe_route(self.ruleset, d.service, self.profile, self.as_of, self.values)
+                else self.safe(d.service, self.routing(d.service))
                 for d in self.decided
                 if d.status is not Status.NOT_ELIGIBLE
             }
@@ -181,7 +297,12 @@ class _Case:
             d.status is Status.NOT_ELIGIBLE for d in self.decided
         ):
             return ()
-        return unrouted(self.ruleset, self.decided, self.all_routes(), self.profile, self.facts, self.as_of)
+        return lacking_partner(self.ruleset, self.decided, self._routed, self.facts, self.as_of)
+
+    def _routed(self, service: str) -> bool:
+        """Whether the safe route of ``service`` names a partner."""
+        route = self.routes.get(service)
+        return bool(route if route is not None else self.safe(service, self.routing(service)))
 
     def changes(self) -> tuple[StatusChange, ...]:
         if self._changes is None:
@@ -189,7 +310,10 @@ class _Case:
             self._changes = upcoming_changes(self.ruleset, self.profile, self.as_of, start)
         return self._changes
 
-    def steps(self) -> tuple[tuple[NextStep, ...], Translation | None]:
+    def steps(
+        self, decisions: tuple[ServiceDecision, ...]
+    ) -> tuple[tuple[NextStep, ...], Translation | None]:
+        """The next steps and the translation notes, for the recommendation with ``decisions``."""
         if self._steps is None:
             ruleset, lang = self.ruleset, self.lang
             next_steps = plan_steps(
@@ -205,9 +329,7 @@ class _Case:
             )
             translation = None
             if lang in ruleset.catalogues:
-                next_steps, translation = translate_marks(
-                    ruleset, lang, next_steps, self.decisions, self.missing
-                )
+                next_steps, translation = translate_marks(ruleset, lang, next_steps, decisions, self.missing)
             self._steps = (next_steps, translation)
         return self._steps
 
@@ -220,7 +342,7 @@ class _Case:
             return valid_until(self.changes()).get(model.service)  # valid_until
         if name == "changes":
             return self.changes()
-        next_steps, translation = self.steps()
+        next_steps, translation = self.steps(model.decisions)
         return next_steps if name == "next_steps" else translation
 
 
@@ -293,8 +415,16 @@ def check_municipality(profile: CaseProfile, ruleset: Ruleset) -> None:
     A misspelt place would otherwise silently lose every local partner. The message lists the
     rule set's municipalities (public names, not case data); the name given is not repeated.
     """
-    if profile.municipality is None or ruleset.partners.municipality_id(profile.municipality) is not None:
-        return
+    _place(profile, ruleset)
+
+
+def _place(profile: CaseProfile, ruleset: Ruleset) -> str | None:
+    """The id of the profile's municipality (``None``: unknown); ProfileError for one the rule set lacks."""
+    if profile.municipality is None:
+        return None
+    place = ruleset.partners.municipality_id(profile.municipality)
+    if place is not None:
+        return place
     names = sorted(m.name for m in ruleset.partners.municipalities.values())
     message = f"unknown municipality; this rule set knows: {', '.join(names)}"
     raise ProfileError([FieldProblem("municipality", message)])
@@ -335,5 +465,7 @@ def _rank_missing(
             counts[field] = counts.get(field, 0) + 1
     for field, services in asked_by.items():
         counts[field] = counts.get(field, 0) + len(services)
-    rank = {name: index for index, name in enumerate(ruleset.fields)}
+    if len(counts) < 2:
+        return tuple(counts), counts
+    rank = ruleset._field_rank
     return tuple(sorted(counts, key=lambda name: (-counts[name], rank.get(name, len(rank)), name))), counts

@@ -15,10 +15,11 @@ that rests on a placeholder offer is flagged as an example.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
+from . import dates
 from .decide import Decided
 from .facts import Facts
 from .handover import allowed_categories, check_categories, is_restricted, needs_guardian, released
@@ -37,6 +38,7 @@ KIND_ORDER: dict[StepKind, int] = {
 #: The id of the step that names the confidential first contact for a restricted status.
 CONFIDENTIAL_STEP = "restricted:confidential-first-contact"
 CONFIDENTIAL_OFFICE = "office:confidential_counselling"
+_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,21 +247,113 @@ def unrouted(
     """
     if facts["municipality"] is not None:
         return ()
-    plan = _plan(ruleset, profile, facts, as_of, "de")
+    return lacking_partner(ruleset, decided, lambda service: bool(routes.get(service, ())), facts, as_of)
+
+
+def lacking_partner(
+    ruleset: Ruleset,
+    decided: Sequence[Decided],
+    routed: Callable[[str], bool],
+    facts: Facts,
+    as_of: dt.date,
+) -> tuple[str, ...]:
+    """:func:`unrouted` for a case whose municipality is unknown, asking ``routed`` only when it matters.
+
+    ``routed(service)``: whether the service's safe route (at an unknown place) names a partner.
+    """
     found = []
+    plans = _lacking_on(ruleset, as_of)
     for decision in decided:
-        if decision.status is Status.NOT_ELIGIBLE:
+        status = decision.status
+        if status is Status.NOT_ELIGIBLE:
             continue
-        route = routes.get(decision.service, ())
-        responsible = route[0] if route else None
-        if any(
-            _resolve(plan, rule.check_with or "responsible", responsible) is None for rule in decision.checks
-        ) or any(
-            template.partner is not None and _resolve(plan, template.partner, responsible) is None
-            for _, template in _templates(plan, decision)
-        ):
-            found.append(decision.service)
+        service = decision.service
+        lacking = plans[service, status]
+        if lacking.always or (lacking.unless_routed and not routed(service)):
+            found.append(service)
+            continue
+        for rule in decision.checks:
+            unserved = _unserved(ruleset, rule.check_with or "responsible", as_of)
+            if unserved or (unserved is None and not routed(service)):
+                found.append(service)
+                break
+        else:
+            for template, needs_responsible in lacking.when:
+                if (
+                    (not needs_responsible or not routed(service))
+                    and template.when is not None
+                    and template.when.test(facts, as_of) is True
+                ):
+                    found.append(service)
+                    break
     return tuple(found)
+
+
+class _Lacking(NamedTuple):
+    """The steps of a decision (service, status, date) that may find no partner without a place."""
+
+    #: A step that always applies lacks a partner: an office without a partner at an unknown place.
+    always: bool
+    #: A step that always applies lacks one when the service has no partner of its own there.
+    unless_routed: bool
+    #: The steps that apply only ``when`` their condition holds, each with whether it lacks a
+    #: partner only when the service has none of its own (a step for the responsible partner).
+    when: tuple[tuple[StepTemplate, bool], ...]
+
+
+_LACKING = "unrouted"
+
+
+def _lacking_on(ruleset: Ruleset, as_of: dt.date) -> Mapping[tuple[str, Status], _Lacking]:
+    """Which steps of each decision (service, status) may find no partner without a place, on ``as_of``.
+
+    Memoised by date: rule-set facts only.
+    """
+    memo = ruleset._engines.get(_LACKING)
+    if not isinstance(memo, dict):
+        memo = ruleset._engines[_LACKING] = dates.memo()
+    found: dict[tuple[str, Status], _Lacking] | None = memo.get(as_of)
+    if found is None:
+        found = {
+            (service.id, status): _lacking(ruleset, service.id, status, as_of)
+            for service in ruleset.services
+            for status in (Status.ELIGIBLE, Status.UNDETERMINED)
+        }
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[as_of] = found
+    return found
+
+
+def _lacking(ruleset: Ruleset, service: str, status: Status, as_of: dt.date) -> _Lacking:
+    """The step templates of one decision in force on ``as_of`` that may find no partner without a place."""
+    always = unless_routed = False
+    when = []
+    for _, template in ruleset._steps_for.get((service, status.value), ()):
+        if not template.in_force(as_of) or template.partner is None:
+            continue
+        unserved = _unserved(ruleset, template.partner, as_of)
+        if unserved is False:
+            continue
+        if template.when is not None:
+            when.append((template, unserved is None))
+        elif unserved:
+            always = True
+        else:
+            unless_routed = True
+    return _Lacking(always, unless_routed, tuple(when))
+
+
+def _unserved(ruleset: Ruleset, target: str, as_of: dt.date) -> bool | None:
+    """Whether a check or step for ``target`` finds no partner where the municipality is unknown.
+
+    ``None`` for the responsible partner: it depends on whether the service has one there.
+    """
+    if target == "responsible":
+        return None
+    if target.startswith("office:"):
+        return not ruleset.partners.routing(target, None, as_of).partners
+    return False
 
 
 def _resolve(plan: _Plan, target: str | None, responsible: str | None) -> str | None:
