@@ -53,7 +53,7 @@ from .models import (
     _strict_date,
     _strict_int,
 )
-from .ruleset import Rule, Ruleset
+from .ruleset import Ruleset
 
 try:
     import numpy as np
@@ -155,6 +155,59 @@ def _encode_single(kind: str, values: tuple[str, ...], value: Any, vocabulary: _
     return value  # int, level rank, bool, language code, duration
 
 
+class _Memo:
+    """What the conditions of one screen share: each leaf's masks, and a field's mask per code."""
+
+    def __init__(self, vocabulary: _Vocabulary) -> None:
+        self.leaves: dict[object, Tri] = {}
+        self._equal: dict[tuple[str, object], Mask] = {}
+        self._vocabulary = vocabulary
+
+    def equal(self, field: str, values: Any, operand: Any) -> Mask:
+        """``values == operand``, computed once per field and operand."""
+        key = (field, operand)
+        found = self._equal.get(key)
+        if found is None:
+            found = self._equal[key] = values == operand
+        return found
+
+    def member(self, field: str, values: Any, operand: Any) -> Mask:
+        """``values`` in the sorted codes ``operand``.
+
+        Codes of a small domain (enumerations, levels, municipalities) are tested as a few
+        equalities shared with the other leaves of the field (the codes, or those left out), else
+        through a lookup table; anything else with ``np.isin``.
+        """
+        spec = FIELDS[field]
+        if spec.kind in ("enum", "level"):
+            domain = len(spec.values)
+        elif spec.kind == "text":
+            domain = len(self._vocabulary.codes)
+        else:
+            domain = 0
+        codes = operand.tolist()
+        if not domain or values.dtype == np.bool_ or not codes or codes[0] < 0 or codes[-1] >= domain:
+            result: Mask = np.isin(values, operand)
+            return result
+        if len(codes) <= _FEW:
+            return _any([self.equal(field, values, code) for code in codes], len(values))
+        others = sorted(set(range(domain)) - set(codes))
+        if len(others) <= _FEW:
+            # values are codes of the domain, or negative where unknown or not one of its values
+            inside: Mask = values >= 0
+            for code in others:
+                inside &= ~self.equal(field, values, code)
+            return inside
+        table = np.zeros(domain + 2, dtype=bool)  # codes from -2
+        table[np.asarray(codes) + 2] = True
+        found: Mask = table[values + 2]
+        return found
+
+
+#: The most codes a membership test makes of equalities (more: a lookup table).
+_FEW = 8
+
+
 # -- the compiled rule set ----------------------------------------------------------------------------
 
 
@@ -172,7 +225,7 @@ class ColumnarRules:
         conditions += [step.when for step in ruleset.steps if step.when is not None]
         self.vocabulary = _Vocabulary(conditions)
         self._operands: dict[int, Any] = {}
-        self._unrouted: dict[tuple[dt.date, str, bytes], bool] = {}
+        self._unrouted: dict[tuple[dt.date, str], _Targets] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}
         self._lock = threading.Lock()
@@ -185,7 +238,7 @@ class ColumnarRules:
             found = self._operands[id(leaf)] = (leaf, _encode_operand(leaf, self.vocabulary))
         return found[1]
 
-    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
+    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo) -> Tri:
         column = columns.get(leaf.field)
         if column is None:
             nothing = np.zeros(rows, dtype=bool)
@@ -198,9 +251,9 @@ class ColumnarRules:
         elif op == "contains":
             holds = np.fromiter((v is not None and operand in v for v in values), dtype=bool, count=rows)
         elif op == "eq":
-            holds = values == operand
+            holds = memo.equal(leaf.field, values, operand)
         elif op == "ne":
-            holds = values != operand
+            holds = ~memo.equal(leaf.field, values, operand)
         elif op == "lt":
             holds = values < operand
         elif op == "le":
@@ -211,24 +264,27 @@ class ColumnarRules:
             holds = values >= operand
         else:
             assert op in ("in", "not_in"), op
-            holds = _member(values, operand)
+            holds = memo.member(leaf.field, values, operand)
             if op == "not_in":
                 holds = ~holds
         return known & holds, known & ~holds
 
     def condition(self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
         """The (surely true, surely false) masks of ``node`` over the rows (Kleene logic)."""
-        memo: dict[int, Tri] = {}
-        return self._condition(node, columns, as_of, rows, memo)
+        return self._condition(node, columns, as_of, rows, _Memo(self.vocabulary))
 
     def _condition(
-        self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: dict[int, Tri]
+        self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo
     ) -> Tri:
         if isinstance(node, Leaf):
-            key = id(node)
-            found = memo.get(key)
+            key: object = (node.field, node.op, node.value)  # equal leaves of other rules share masks
+            try:
+                found = memo.leaves.get(key)
+            except TypeError:  # pragma: no cover - operands are hashable (frozen); just in case
+                key = id(node)
+                found = memo.leaves.get(key)
             if found is None:
-                found = memo[key] = self._leaf(node, columns, as_of, rows)
+                found = memo.leaves[key] = self._leaf(node, columns, as_of, rows, memo)
             return found
         if isinstance(node, Not):
             true, false = self._condition(node.part, columns, as_of, rows, memo)
@@ -251,15 +307,15 @@ class ColumnarRules:
         ``open_fields`` of ``recommend_many(..., detail="statuses")``.
         """
         ruleset = self.ruleset
-        memo: dict[int, Tri] = {}
+        memo = _Memo(self.vocabulary)
         values: dict[str, Tri] = {
             rule.id: self._condition(rule.when, columns, as_of, rows, memo)
             for rule in ruleset.rules_in_force(as_of)
         }
-        codes = np.empty((rows, len(self.services)), dtype=np.int8)
+        # services × rows: each service's codes are contiguous (a column of the result table)
+        by_service = np.empty((len(self.services), rows), dtype=np.int8)
         open_by_field: dict[str, Mask] = {}
-        unknown = {name: ~column.known for name, column in columns.items()}
-        none = np.zeros(rows, dtype=bool)
+        open_rules: dict[str, list[Mask]] = {}  # where a field would settle an open rule, per rule
         for index, service in enumerate(self.services):
             active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
             grants = [values[r.id] for r in active if r.effect == "eligible"]
@@ -271,187 +327,172 @@ class ColumnarRules:
             exclusion_false = _all([f for _, f in excluding], rows, True)
             eligible = grant_true & exclusion_false
             not_eligible = grant_false | exclusion_true
-            codes[:, index] = np.where(eligible, ELIGIBLE, np.where(not_eligible, NOT_ELIGIBLE, UNDETERMINED))
+            # the two never hold together (a surely true grant is no surely false one), so the code
+            # is UNDETERMINED less one for not eligible and less two for eligible
+            code = by_service[index]
+            np.subtract(UNDETERMINED, not_eligible.view(np.int8), out=code)
+            code -= eligible.view(np.int8) << 1
             undetermined = ~(eligible | not_eligible)
             if not undetermined.any():
                 continue
-            grant_open = undetermined & ~grant_true & ~grant_false
-            exclusion_open = undetermined & ~exclusion_true & ~exclusion_false
+            grant_open = undetermined & ~(grant_true | grant_false)
+            exclusion_open = undetermined & ~(exclusion_true | exclusion_false)
+            sides = {"grant": grant_open if grant_open.any() else None}
+            sides["exclusion"] = exclusion_open if exclusion_open.any() else None
             for rule in active:
+                side = sides["exclusion" if rule.effect == "not_eligible" else "grant"]
+                if side is None:
+                    continue
                 true, false = values[rule.id]
-                side = exclusion_open if rule.effect == "not_eligible" else grant_open
                 rule_open = side & ~(true | false)
                 for name in dict.fromkeys(leaf.field for leaf in rule.leaves):
-                    missing = rule_open & unknown.get(name, ~none)
-                    found = open_by_field.get(name)
-                    open_by_field[name] = missing if found is None else found | missing
+                    open_rules.setdefault(name, []).append(rule_open)
         count = np.zeros(rows, dtype=np.int64)
-        for mask in open_by_field.values():
-            count += mask
-        municipality = columns.get("municipality")
-        asks = (
-            ~municipality.known if municipality is not None else np.ones(rows, dtype=bool)
-        ) & ~open_by_field.get("municipality", none)
-        asks &= (codes != NOT_ELIGIBLE).any(axis=1)
-        if route and asks.any():
-            count += self._ask_municipality(asks, codes, values, columns, as_of, rows, memo)
-        return Screened(codes, count)
+        for name, masks in open_rules.items():
+            column = columns.get(name)
+            missing = _any(masks, rows)
+            if column is not None:
+                missing &= ~column.known
+            open_by_field[name] = missing
+            count += missing
+        if route:
+            municipality = columns.get("municipality")
+            asks = ~municipality.known if municipality is not None else np.ones(rows, dtype=bool)
+            if "municipality" in open_by_field:
+                asks &= ~open_by_field["municipality"]
+            asks &= (by_service != NOT_ELIGIBLE).any(axis=0)
+            if asks.any():
+                count += self._ask_municipality(asks, by_service, values, columns, as_of, rows, memo)
+        return Screened(by_service.T, count)
 
     def _ask_municipality(
         self,
         asks: Mask,
-        codes: NDArray[np.int8],
+        by_service: NDArray[np.int8],
         values: Mapping[str, Tri],
         columns: FactColumns,
         as_of: dt.date,
         rows: int,
-        memo: dict[int, Tri],
+        memo: _Memo,
     ) -> Mask:
         """Where ``recommend`` asks for the unknown municipality (see ``batch._Screen._unrouted``).
 
-        That is where a step of an open or eligible service finds no partner without it.
-
-        What decides that for a row and one service: its status, which of its checks and
-        own-application grants hold, which of its steps' conditions hold and whether the status is
-        restricted. Rows are grouped by that pattern per service and each pattern is decided once
-        (and remembered per ``as_of``).
+        That is where a step of an open or eligible service, or a check of an open one, finds no
+        partner without it (``steps.unrouted``). Which targets find none is known per service and
+        ``as_of`` (:meth:`_targets`); what is left per row is which of them apply: the service's
+        status, its checks, its steps' conditions, and for the responsible partner whether the
+        residence status is restricted with no own-application grant holding.
         """
-        ruleset = self.ruleset
-        pattern_rules = [
-            rule
-            for rule in ruleset.rules_in_force(as_of)
-            if rule.effect == "check" or (rule.effect == "eligible" and rule.own_application)
-        ]
-        steps = [step for step in ruleset.steps if step.in_force(as_of) and step.when is not None]
-        parts = [codes]
-        if pattern_rules:
-            parts.append(np.stack([values[r.id][0] for r in pattern_rules], axis=1).astype(np.int8))
-        if steps:
-            held = [self._condition(step.when, columns, as_of, rows, memo)[0] for step in steps if step.when]
-            parts.append(np.stack(held, axis=1).astype(np.int8))
         residence = columns.get("residence_status")
-        if residence is not None:
-            restricted_codes = [
-                FIELDS["residence_status"].values.index(s) for s in sorted(RESTRICTED_STATUSES)
-            ]
-            restricted = residence.known & np.isin(residence.values, restricted_codes)
-        else:
-            restricted = np.zeros(rows, dtype=bool)
-        parts.append(restricted.astype(np.int8)[:, None])
-        selected = np.flatnonzero(asks)
-        matrix = np.ascontiguousarray(np.concatenate(parts, axis=1)[selected].astype(np.int8))
-        # Whether a service lacks a partner depends only on that service's status, its checks and
-        # own-application grants, its steps' conditions and the restricted status: not on the
-        # languages (they order partners, never remove one) and not on the other services. So
-        # each service is decided once per distinct pattern of its own columns, and a row asks
-        # for the municipality if any of its services does.
-        services = len(self.services)
-        restricted_column = matrix.shape[1] - 1
-        answers = np.zeros(len(selected), dtype=bool)
+        restricted: Mask | None = None
+        answers = np.zeros(rows, dtype=bool)
         for index, service in enumerate(self.services):
-            rule_columns = [services + j for j, rule in enumerate(pattern_rules) if rule.service == service]
-            step_columns = [
-                services + len(pattern_rules) + j for j, step in enumerate(steps) if step.service == service
-            ]
-            own = matrix[:, [index, *rule_columns, *step_columns, restricted_column]]
-            own = np.ascontiguousarray(own)
-            keys = own.view(np.dtype((np.void, own.shape[1]))).ravel()
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            rules = [pattern_rules[c - services] for c in rule_columns]
-            own_steps = [steps[c - services - len(pattern_rules)] for c in step_columns]
-            decided = np.array(
-                [
-                    self._service_unrouted(as_of, service, own[row], rules, own_steps)
-                    for row in first.tolist()
-                ],
-                dtype=bool,
-            )
-            answers |= decided[inverse.ravel()]
-        result = np.zeros(rows, dtype=bool)
-        result[selected] = answers
-        return result
+            targets = self._targets(as_of, service)
+            if not targets.items:
+                continue
+            if targets.responsible_none is None:  # the route is empty only for a restricted status
+                if restricted is None:
+                    restricted = (
+                        residence.known & memo.member("residence_status", residence.values, _RESTRICTED_CODES)
+                        if residence is not None
+                        else np.zeros(rows, dtype=bool)
+                    )
+                own = [values[rule_id][0] for rule_id in targets.own_grants if rule_id in values]
+                responsible: Mask | bool = restricted & ~_any(own, rows) if own else restricted
+            else:
+                responsible = targets.responsible_none
+            status = by_service[index]
+            on_status: dict[int, Mask] = {}
+            for code, rule_id, step_when, needs_responsible in targets.items:
+                if needs_responsible and responsible is False:
+                    continue
+                if rule_id is not None and rule_id not in values:  # a check not in force
+                    continue
+                applies = on_status.get(code)
+                if applies is None:
+                    applies = on_status[code] = status == code
+                if rule_id is not None:
+                    applies = applies & values[rule_id][0]
+                if step_when is not None:
+                    applies = applies & self._condition(step_when, columns, as_of, rows, memo)[0]
+                if needs_responsible and responsible is not True:
+                    applies = applies & responsible
+                answers |= applies
+        return answers & asks
 
-    def _service_unrouted(
-        self, as_of: dt.date, service: str, row: NDArray[np.int8], rules: list[Rule], steps: list[Any]
-    ) -> bool:
-        """Whether one service's check or step lacks a partner without the municipality (one pattern)."""
-        key = (as_of, service, row.tobytes())
+    def _targets(self, as_of: dt.date, service: str) -> _Targets:
+        """What of ``service`` may find no partner without the municipality on ``as_of`` (kept per day).
+
+        As ``steps.unrouted`` resolves them: ``responsible`` is the first partner of the service's
+        route (without the partners that report to the authorities where the status is
+        restricted and no own-application grant holds), ``office:…`` the first of that office's
+        route, any other target is a partner by name (always found).
+        """
+        key = (as_of, service)
         found = self._unrouted.get(key)
         if found is not None:
             return found
-        status = STATUSES[int(row[0])]
-        holds = {rule.id: bool(flag) for rule, flag in zip(rules, row[1:], strict=False)}
-        step_holds = {step.id: bool(flag) for step, flag in zip(steps, row[1 + len(rules) :], strict=False)}
-        restricted = bool(row[-1])
-        answer = False
-        if status is not Status.NOT_ELIGIBLE:
-            answer = self._lacks_partner(as_of, service, status, holds, step_holds, restricted)
-        with self._lock:
-            if len(self._unrouted) >= 16_384:
-                self._unrouted.clear()
-            self._unrouted[key] = answer
-        return answer
-
-    def _lacks_partner(
-        self,
-        as_of: dt.date,
-        service: str,
-        status: Status,
-        holds: Mapping[str, bool],
-        step_holds: Mapping[str, bool],
-        restricted: bool,
-    ) -> bool:
-        """``steps.unrouted`` for one service and one pattern (the municipality unknown)."""
         ruleset = self.ruleset
         partners = ruleset.partners
+        route = partners.route(service, None, as_of)
+        responsible_none: bool | None = not route
+        if route and not any(not partners.reports(partner) for partner in route):
+            responsible_none = None  # only where restricted
+        items: list[tuple[int, str | None, Condition | None, bool]] = []
 
-        def route(target: str) -> tuple[str, ...]:
-            return partners.route(target, None, as_of)
+        def none(target: str) -> bool | None:
+            """Whether ``target`` finds no partner: yes, no, or ``None``: where the responsible does not."""
+            if target == "responsible":
+                return True if responsible_none is True else (None if responsible_none is None else False)
+            if target.startswith("office:"):
+                return not partners.route(target, None, as_of)
+            return False
 
-        found_route = route(service)
-        if restricted and not any(
-            holds.get(rule.id, False)
+        for rule in ruleset.rules_of(service):
+            if rule.effect == "check":
+                lacks = none(rule.check_with or "responsible")
+                if lacks is not False:
+                    items.append((UNDETERMINED, rule.id, None, lacks is None))
+        for step in ruleset.steps:
+            if step.service != service or step.partner is None or not step.in_force(as_of):
+                continue
+            if step.for_status not in (Status.ELIGIBLE.value, Status.UNDETERMINED.value):
+                continue
+            lacks = none(step.partner)
+            if lacks is not False:
+                code = ELIGIBLE if step.for_status == Status.ELIGIBLE.value else UNDETERMINED
+                items.append((code, None, step.when, lacks is None))
+        own_grants = tuple(
+            rule.id
             for rule in ruleset.rules_of(service)
             if rule.effect == "eligible" and rule.own_application
-        ):
-            found_route = tuple(p for p in found_route if not partners.reports(p))
-        responsible = found_route[0] if found_route else None
-
-        def resolve(target: str | None) -> str | None:
-            if target is None:
-                return None
-            if target == "responsible":
-                return responsible
-            if target.startswith("office:"):
-                offices = route(target)
-                return offices[0] if offices else None
-            return target
-
-        if status is Status.UNDETERMINED:
-            for rule in ruleset.rules_of(service):
-                checked = rule.effect == "check" and holds.get(rule.id, False)
-                if checked and resolve(rule.check_with or "responsible") is None:
-                    return True
-        for step in ruleset.steps:
-            if step.service != service or step.for_status != status.value or not step.in_force(as_of):
-                continue
-            if step.when is not None and not step_holds[step.id]:
-                continue
-            if step.partner is not None and resolve(step.partner) is None:
-                return True
-        return False
-
-
-def _member(values: Any, operand: Any) -> Mask:
-    """``values`` in the sorted codes ``operand``: a lookup table for small codes, else ``np.isin``."""
-    if values.dtype != np.bool_ and len(operand) and operand[0] >= 0 and operand[-1] < 4096:
-        table = np.zeros(int(operand[-1]) + 1, dtype=bool)
-        table[operand] = True
-        inside = (values >= 0) & (values <= operand[-1])
-        found: Mask = inside & table[np.where(inside, values, 0)]
+        )
+        found = _Targets(tuple(items), responsible_none, own_grants)
+        with self._lock:
+            if len(self._unrouted) >= 4096:
+                self._unrouted.clear()
+            self._unrouted[key] = found
         return found
-    result: Mask = np.isin(values, operand)
-    return result
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """What of one service may find no partner without the municipality (see ``ColumnarRules._targets``).
+
+    ``items``: (the status they apply to, the check rule that must hold or ``None``, the step's
+    condition or ``None``, whether they need the responsible partner, found only where
+    ``responsible_none`` says). ``responsible_none``: ``True`` / ``False``, or ``None`` for "where
+    the status is restricted and none of ``own_grants`` holds".
+    """
+
+    items: tuple[tuple[int, str | None, Condition | None, bool], ...]
+    responsible_none: bool | None
+    own_grants: tuple[str, ...]
+
+
+_RESTRICTED_CODES = np.array(
+    sorted(FIELDS["residence_status"].values.index(status) for status in RESTRICTED_STATUSES)
+)
 
 
 def _any(masks: Sequence[Mask], rows: int) -> Mask:
@@ -649,7 +690,7 @@ def _derive(
     if birth is not None and birth.known.any():
         year, month, day = _date_parts(np.where(birth.known, birth.values, today))
         later = (as_of.month < month) | ((as_of.month == month) & (as_of.day < day))
-        derived = as_of.year - year - later
+        derived = (as_of.year - year - later).astype(np.int16)
         age = raw.get("age")
         if age is not None:
             mismatch = birth.known & age.known & (age.values != derived) & ~future
@@ -853,9 +894,24 @@ def _read_distinct(
 
 
 def _read_column(
-    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
+    nw: Any,
+    name: str,
+    series: Any,
+    vocabulary: _Vocabulary,
+    start: int,
+    problems: Problems,
+    keep: bool = True,
 ) -> Column:
-    """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row."""
+    """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row.
+
+    Typed columns (numbers, dates, booleans, text, dictionaries, lists) are read through Arrow and
+    numpy (:func:`_read_arrow`); columns of Python objects value by value.
+    """
+    chunks = _arrow_chunks(series.to_native())
+    if chunks is not None:
+        found = _read_arrow(name, chunks, vocabulary, start, problems, keep)
+        if found is not None:
+            return found
     kind = FIELDS[name].kind
     dtype = series.dtype
     rows = len(series)
@@ -947,7 +1003,267 @@ def _read_column(
     return Column(values, _known(converted))
 
 
-def _date_column(name: str, ordinals: Ints, known: Mask, start: int, problems: Problems) -> Column:
+# -- typed columns through Arrow ----------------------------------------------------------------------
+
+#: Code of a dictionary value that is no valid value of its field (only an error where a row uses it).
+_INVALID = -(2**62)
+_DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _arrow_chunks(native: Any) -> list[Any] | None:
+    """A column of a pandas, polars or pyarrow table as Arrow arrays, or ``None`` for Python objects.
+
+    Zero-copy where the library allows (pyarrow chunks, pandas categoricals, numbers and dates);
+    ``None`` (the caller reads the values in Python) for an object column or without pyarrow.
+    """
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with the frame extra
+        return None
+    if isinstance(native, pa.ChunkedArray):
+        return list(native.chunks)
+    if isinstance(native, pa.Array):
+        return [native]
+    library = type(native).__module__.split(".")[0]
+    try:
+        if library == "polars":
+            if native.dtype.is_nested() and not str(native.dtype).startswith("List"):
+                return None
+            if str(native.dtype) == "Object":
+                return None
+            found = native.to_arrow()
+        elif library == "pandas":
+            if native.dtype == object:
+                return None
+            found = pa.Array.from_pandas(native)
+        else:
+            return None
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    return list(found.chunks) if isinstance(found, pa.ChunkedArray) else [found]
+
+
+def _read_arrow(
+    name: str, chunks: Sequence[Any], vocabulary: _Vocabulary, start: int, problems: Problems, keep: bool
+) -> Column | None:
+    """A typed column read through numpy, chunk by chunk; ``None`` for a type without a fast path.
+
+    Each chunk's validity is a mask; numbers, dates and booleans are read as arrays; a dictionary
+    (or a text column, dictionary-encoded first) is read by its dictionary: each distinct value is
+    checked and encoded once, and the rows take their codes from a small table. Bad cells are
+    problems of their rows (never the value). ``keep=False`` validates without keeping the values
+    (a column the rules in force do not read).
+    """
+    parts: list[Column] = []
+    offset = start
+    for chunk in chunks:
+        found = _read_chunk(name, chunk, vocabulary, offset, problems, keep)
+        if found is None:
+            return None
+        parts.append(found)
+        offset += len(chunk)
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return Column(np.concatenate([part.values for part in parts]), np.concatenate([p.known for p in parts]))
+
+
+def _valid(chunk: Any) -> Mask:
+    """Where a chunk holds a value: its validity bitmap unpacked."""
+    rows = len(chunk)
+    if chunk.null_count == 0:
+        return np.ones(rows, dtype=bool)
+    return _bits(chunk.buffers()[0], chunk.offset, rows)
+
+
+def _bits(buffer: Any, offset: int, rows: int) -> Mask:
+    """An Arrow bitmap (least significant bit first) as booleans."""
+    unpacked = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + rows, bitorder="little")
+    found: Mask = unpacked[offset:].view(np.bool_)
+    return found
+
+
+def _plain(chunk: Any, dtype: Any) -> Any:
+    """The values of a fixed-width chunk as numpy sees its data buffer (nulls hold anything)."""
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype)[chunk.offset : chunk.offset + len(chunk)]
+
+
+def _read_chunk(
+    name: str, chunk: Any, vocabulary: _Vocabulary, start: int, problems: Problems, keep: bool
+) -> Column | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = FIELDS[name].kind
+    kind_type = chunk.type
+    rows = len(chunk)
+    if pa.types.is_null(kind_type) or chunk.null_count == rows:
+        empty = np.full(rows, None, dtype=object) if kind == "list" else np.full(rows, -2, dtype=np.int64)
+        return Column(empty, np.zeros(rows, dtype=bool))
+    known = _valid(chunk)
+    if pa.types.is_dictionary(kind_type):
+        return _read_dictionary(name, chunk, known, vocabulary, start, problems)
+    if pa.types.is_string(kind_type) or pa.types.is_large_string(kind_type) or _is_string_view(kind_type):
+        if kind in ("enum", "level", "text", "date"):
+            return _read_dictionary(name, pc.dictionary_encode(chunk), known, vocabulary, start, problems)
+        return None
+    if kind == "int" and (pa.types.is_integer(kind_type) or pa.types.is_floating(kind_type)):
+        numbers = chunk.fill_null(0).to_numpy(zero_copy_only=False)
+        if pa.types.is_floating(kind_type):
+            known &= ~np.isnan(numbers)
+            numbers = np.where(known, numbers, 0)
+            _problem(problems, start, known & (np.mod(numbers, 1) != 0), name, "expected a whole number")
+            numbers = np.where(known, numbers, 0)
+        if pa.types.is_unsigned_integer(kind_type):
+            numbers = np.minimum(numbers, 2**62)
+        outside = known & ((numbers < 0) | (numbers > 120))
+        _problem(problems, start, outside, name, "must be from 0 to 120")
+        return Column(np.where(outside, 0, numbers).astype(np.int16), known)
+    if kind == "date" and (pa.types.is_date(kind_type) or pa.types.is_timestamp(kind_type)):
+        if pa.types.is_date32(kind_type):
+            days = _plain(chunk, np.int32)
+        else:
+            if pa.types.is_timestamp(kind_type) and kind_type.tz is not None:
+                _problem(problems, start, known, name, "expected a date, not a date and time")
+                return Column(np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool))
+            unit = "ms" if pa.types.is_date64(kind_type) else kind_type.unit
+            stamps = chunk.fill_null(0).cast(pa.int64()).to_numpy()
+            days, rest = np.divmod(stamps, _DAY_UNITS[unit])
+            _problem(problems, start, known & (rest != 0), name, "expected a date, not a date and time")
+        ordinals = (days if chunk.null_count == 0 else np.where(known, days, 0)).astype(np.int32)
+        ordinals += _ORDINAL_1970
+        return _date_column(name, ordinals, known, start, problems)
+    if kind == "bool" and pa.types.is_boolean(kind_type):
+        return Column(_bits(chunk.buffers()[1], chunk.offset, rows) & known, known)
+    if kind == "list" and (pa.types.is_list(kind_type) or pa.types.is_large_list(kind_type)):
+        return _read_languages(name, chunk, known, start, problems, keep)
+    return None
+
+
+def _is_string_view(kind_type: Any) -> bool:
+    import pyarrow as pa
+
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check is not None and check(kind_type))
+
+
+def _converter(name: str, vocabulary: _Vocabulary) -> Callable[[object], int]:
+    """How one value of a field becomes its code (raising ``ValueError`` or ``TypeError`` if invalid)."""
+    kind = FIELDS[name].kind
+    if kind == "text":
+        return lambda value: vocabulary.code(_as_municipality(value).casefold())
+    if kind == "date":
+        return lambda value: _as_date(value).toordinal()
+    if kind == "int":
+
+        def number(value: object) -> int:
+            found = _as_int(value)
+            if not 0 <= found <= 120:
+                raise _CellError("must be from 0 to 120")
+            return found
+
+        return number
+    if kind == "bool":
+        return lambda value: int(_as_bool(value))
+    return _as_choice(FIELDS[name].values)
+
+
+def _read_dictionary(
+    name: str, chunk: Any, known: Mask, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column:
+    """A dictionary chunk: its values checked and encoded once, the rows' codes taken from a table.
+
+    A dictionary value that is not valid (a category no row may use) is an error only for the
+    rows that use it.
+    """
+    convert = _converter(name, vocabulary)
+    kind = FIELDS[name].kind
+    dtype = np.int32 if kind == "date" else np.int16
+    invalid = np.iinfo(dtype).min  # no code of any field
+    table = np.empty(len(chunk.dictionary), dtype=dtype)
+    messages: dict[int, str] = {}
+    for index, value in enumerate(chunk.dictionary.to_pylist()):
+        if value is None or _is_unknown(value):
+            table[index] = invalid
+            messages[index] = "invalid value"
+            continue
+        try:
+            table[index] = convert(value)
+        except (ValueError, TypeError) as error:
+            table[index] = invalid
+            messages[index] = _message(error)
+    indices = chunk.indices
+    indices = (indices if indices.null_count == 0 else indices.fill_null(0)).to_numpy()
+    codes = table.take(indices)
+    if messages:  # a value of the dictionary is not valid: an error where a row uses it
+        bad = known & (codes == invalid)
+        if bad.any():
+            for row in np.flatnonzero(bad).tolist():
+                problems.setdefault(start + row, []).append(
+                    FieldProblem(name, messages.get(int(indices[row]), "invalid value"))
+                )
+            known = known & ~bad
+    if chunk.null_count or messages:
+        codes = np.where(known, codes, dtype(-2 if kind == "text" else _MISSING))
+    if kind == "bool":
+        return Column(codes == 1, known)
+    if kind == "date":
+        return _date_column(name, codes, known, start, problems)
+    return Column(codes, known)
+
+
+def _two_letters(items: Any) -> bool:
+    """Whether every item is two ASCII letters (valid as it stands: the common case, checked in Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        letters = pc.and_(pc.equal(pc.utf8_length(items), 2), pc.ascii_is_alpha(items))
+    except pa.ArrowNotImplementedError:  # string views: checked value by value
+        return False
+    return bool(pc.all(letters).as_py())
+
+
+def _read_languages(name: str, chunk: Any, known: Mask, start: int, problems: Problems, keep: bool) -> Column:
+    """A list column of language codes: each distinct code checked once, bad ones reported by row."""
+    import pyarrow.compute as pc
+
+    items = chunk.flatten()
+    if len(items) and (items.null_count or not _two_letters(items)):
+        parents = pc.list_parent_indices(chunk).to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(items)
+        good = np.zeros(len(encoded.dictionary) + 1, dtype=bool)
+        for index, code in enumerate(encoded.dictionary.to_pylist()):
+            try:
+                _as_languages([code])
+            except _CellError:
+                continue
+            good[index] = True
+        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        wrong = ~good[indices]
+        if wrong.any():
+            bad = np.zeros(len(chunk), dtype=bool)
+            bad[parents[wrong]] = True
+            bad &= known
+            _problem(
+                problems,
+                start,
+                bad,
+                name,
+                "each language must be a two-letter ISO 639-1 code such as 'ar' or 'uk'",
+            )
+            known = known & ~bad
+    values = np.empty(len(chunk), dtype=object)
+    if keep:
+        values[:] = [
+            None if not k or item is None else _as_languages(item)
+            for k, item in zip(known.tolist(), chunk.to_pylist(), strict=True)
+        ]
+    return Column(values, known)
+
+
+def _date_column(name: str, ordinals: Any, known: Mask, start: int, problems: Problems) -> Column:
     outside = known & ((ordinals < EARLIEST_DATE.toordinal()) | (ordinals > LATEST_DATE.toordinal()))
     _problem(problems, start, outside, name, _DATE_RANGE)
     return Column(ordinals, known)
@@ -973,8 +1289,9 @@ def _table_rows(
     """One slice of a table screened, and the problems of its bad rows (those rows are not valid)."""
     rows = len(frame)
     problems: Problems = {}
+    needed = _needed_in_force(engine, as_of)
     raw = {
-        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems)
+        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems, name in needed)
         for name in frame.columns
     }
     birth = raw.get("birth_date")
@@ -1072,9 +1389,16 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
         data = {s: namespace.Categorical.from_codes(codes[:, i], names) for i, s in enumerate(services)}
         return namespace.DataFrame({**data, OPEN_FIELDS: count})
     if kind == "polars":
+        import pyarrow as pa
+
         enum = namespace.Enum(names)
-        text = np.array(names)
-        columns = [namespace.Series(s, text[codes[:, i]], dtype=enum) for i, s in enumerate(services)]
+        dictionary = pa.array(names)
+        columns = [
+            namespace.from_arrow(pa.DictionaryArray.from_arrays(pa.array(codes[:, i]), dictionary))
+            .cast(enum)
+            .alias(s)
+            for i, s in enumerate(services)
+        ]
         return namespace.DataFrame([*columns, namespace.Series(OPEN_FIELDS, count)])
     if kind == "pyarrow":
         dictionary = namespace.array(names)
@@ -1097,6 +1421,15 @@ def _needed_fields(ruleset: Ruleset) -> tuple[str, ...]:
     named |= {leaf.field for step in ruleset.steps if step.when is not None for leaf in step.when.leaves()}
     named |= {"age", "birth_date", *EVENT_DATES, "municipality", "languages", "residence_status"}
     return tuple(name for name in COLUMNS if name in named)
+
+
+def _needed_in_force(engine: ColumnarRules, as_of: dt.date) -> frozenset[str]:
+    """The fields whose values a screen on ``as_of`` reads (the others are only validated)."""
+    ruleset = engine.ruleset
+    named = {leaf.field for rule in ruleset.rules_in_force(as_of) for leaf in rule.leaves}
+    steps = [step.when for step in ruleset.steps if step.when is not None and step.in_force(as_of)]
+    named |= {leaf.field for when in steps for leaf in when.leaves()}
+    return frozenset({*named, "age", "birth_date", *EVENT_DATES, "municipality", "residence_status"})
 
 
 def screen_profiles(
