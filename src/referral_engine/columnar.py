@@ -1115,8 +1115,6 @@ def _read_chunk(
             numbers = np.where(known, numbers, 0)
             _problem(problems, start, known & (np.mod(numbers, 1) != 0), name, "expected a whole number")
             numbers = np.where(known, numbers, 0)
-        if pa.types.is_unsigned_integer(kind_type):
-            numbers = np.minimum(numbers, 2**62)
         outside = known & ((numbers < 0) | (numbers > 120))
         _problem(problems, start, outside, name, "must be from 0 to 120")
         return Column(np.where(outside, 0, numbers).astype(np.int16), known)
