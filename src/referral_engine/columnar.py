@@ -67,8 +67,9 @@ if TYPE_CHECKING:
 
     Mask = NDArray[np.bool_]
     Ints = NDArray[np.int64]
+    Bits = NDArray[np.uint8]
 else:
-    Mask = Ints = Any
+    Mask = Ints = Bits = Any
 
 __all__ = [
     "COLUMNS",
@@ -94,6 +95,8 @@ _KEY = "columnar"
 _T = TypeVar("_T")
 
 Tri = tuple["Mask", "Mask"]  # (surely true, surely false)
+#: The same as bits, eight rows a byte (``np.packbits``): the engine works on these.
+PackedTri = tuple["Bits", "Bits"]
 
 
 @dataclass(frozen=True)
@@ -156,22 +159,37 @@ def _encode_single(kind: str, values: tuple[str, ...], value: Any, vocabulary: _
 
 
 class _Memo:
-    """What the conditions of one screen share: each leaf's masks, and a field's mask per code."""
+    """What the conditions of one screen share: each leaf's bits, a field's known rows and bits per code.
 
-    def __init__(self, vocabulary: _Vocabulary) -> None:
-        self.leaves: dict[object, Tri] = {}
-        self._equal: dict[tuple[str, object], Mask] = {}
+    Masks are packed eight rows a byte (``np.packbits``): the logic of rules and services runs
+    on an eighth of the memory. Bits past the last row may hold anything; they are dropped when
+    the rows are unpacked (:func:`_unpack`).
+    """
+
+    def __init__(self, vocabulary: _Vocabulary, rows: int) -> None:
+        self.rows = rows
+        self.size = (rows + 7) // 8
+        self.leaves: dict[object, PackedTri] = {}
+        self._equal: dict[tuple[str, object], Bits] = {}
+        self._known: dict[str, Bits] = {}
         self._vocabulary = vocabulary
 
-    def equal(self, field: str, values: Any, operand: Any) -> Mask:
-        """``values == operand``, computed once per field and operand."""
+    def known(self, field: str, column: Column) -> Bits:
+        """Where ``column`` is known, as bits (packed once per field)."""
+        found = self._known.get(field)
+        if found is None:
+            found = self._known[field] = np.packbits(column.known)
+        return found
+
+    def equal(self, field: str, values: Any, operand: Any) -> Bits:
+        """``values == operand`` as bits, computed once per field and operand."""
         key = (field, operand)
         found = self._equal.get(key)
         if found is None:
-            found = self._equal[key] = values == operand
+            found = self._equal[key] = np.packbits(values == operand)
         return found
 
-    def member(self, field: str, values: Any, operand: Any) -> Mask:
+    def member(self, field: str, values: Any, operand: Any) -> Bits:
         """``values`` in the sorted codes ``operand``.
 
         Codes of a small domain (enumerations, levels, municipalities) are tested as a few
@@ -187,21 +205,19 @@ class _Memo:
             domain = 0
         codes = operand.tolist()
         if not domain or values.dtype == np.bool_ or not codes or codes[0] < 0 or codes[-1] >= domain:
-            result: Mask = np.isin(values, operand)
-            return result
+            return np.packbits(np.isin(values, operand))
         if len(codes) <= _FEW:
-            return _any([self.equal(field, values, code) for code in codes], len(values))
+            return _any([self.equal(field, values, code) for code in codes], self.size)
         others = sorted(set(range(domain)) - set(codes))
         if len(others) <= _FEW:
             # values are codes of the domain, or negative where unknown or not one of its values
-            inside: Mask = values >= 0
+            inside: Bits = np.packbits(values >= 0)
             for code in others:
                 inside &= ~self.equal(field, values, code)
             return inside
         table = np.zeros(domain + 2, dtype=bool)  # codes from -2
         table[np.asarray(codes) + 2] = True
-        found: Mask = table[values + 2]
-        return found
+        return np.packbits(table[values + 2])
 
 
 #: The most codes a membership test makes of equalities (more: a lookup table).
@@ -238,30 +254,33 @@ class ColumnarRules:
             found = self._operands[id(leaf)] = (leaf, _encode_operand(leaf, self.vocabulary))
         return found[1]
 
-    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo) -> Tri:
+    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo) -> PackedTri:
         column = columns.get(leaf.field)
         if column is None:
-            nothing = np.zeros(rows, dtype=bool)
+            nothing = np.zeros(memo.size, dtype=np.uint8)
             return nothing, nothing
-        values, known = column.values, column.known
+        values = column.values
+        known = memo.known(leaf.field, column)
         op = leaf.op
         operand = self._operand(leaf)
+        holds: Bits
         if op in ("within", "older_than"):
-            holds = _window(values, known, op, operand, as_of)
+            holds = np.packbits(_window(values, column.known, op, operand, as_of))
         elif op == "contains":
-            holds = np.fromiter((v is not None and operand in v for v in values), dtype=bool, count=rows)
+            found = (v is not None and operand in v for v in values)
+            holds = np.packbits(np.fromiter(found, dtype=bool, count=rows))
         elif op == "eq":
             holds = memo.equal(leaf.field, values, operand)
         elif op == "ne":
             holds = ~memo.equal(leaf.field, values, operand)
         elif op == "lt":
-            holds = values < operand
+            holds = np.packbits(values < operand)
         elif op == "le":
-            holds = values <= operand
+            holds = np.packbits(values <= operand)
         elif op == "gt":
-            holds = values > operand
+            holds = np.packbits(values > operand)
         elif op == "ge":
-            holds = values >= operand
+            holds = np.packbits(values >= operand)
         else:
             assert op in ("in", "not_in"), op
             holds = memo.member(leaf.field, values, operand)
@@ -271,11 +290,12 @@ class ColumnarRules:
 
     def condition(self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
         """The (surely true, surely false) masks of ``node`` over the rows (Kleene logic)."""
-        return self._condition(node, columns, as_of, rows, _Memo(self.vocabulary))
+        true, false = self._condition(node, columns, as_of, rows, _Memo(self.vocabulary, rows))
+        return _unpack(true, rows), _unpack(false, rows)
 
     def _condition(
         self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo
-    ) -> Tri:
+    ) -> PackedTri:
         if isinstance(node, Leaf):
             key: object = (node.field, node.op, node.value)  # equal leaves of other rules share masks
             try:
@@ -290,10 +310,11 @@ class ColumnarRules:
             true, false = self._condition(node.part, columns, as_of, rows, memo)
             return false, true
         parts = [self._condition(part, columns, as_of, rows, memo) for part in node.parts]
+        size = memo.size
         if isinstance(node, AllOf):
-            return _all([t for t, _ in parts], rows, True), _any([f for _, f in parts], rows)
+            return _all([t for t, _ in parts], size), _any([f for _, f in parts], size)
         assert isinstance(node, AnyOf)
-        return _any([t for t, _ in parts], rows), _all([f for _, f in parts], rows, True)
+        return _any([t for t, _ in parts], size), _all([f for _, f in parts], size)
 
     # -- statuses and open fields
 
@@ -307,31 +328,32 @@ class ColumnarRules:
         ``open_fields`` of ``recommend_many(..., detail="statuses")``.
         """
         ruleset = self.ruleset
-        memo = _Memo(self.vocabulary)
-        values: dict[str, Tri] = {
+        memo = _Memo(self.vocabulary, rows)
+        size = memo.size
+        values: dict[str, PackedTri] = {
             rule.id: self._condition(rule.when, columns, as_of, rows, memo)
             for rule in ruleset.rules_in_force(as_of)
         }
         # services × rows: each service's codes are contiguous (a column of the result table)
         by_service = np.empty((len(self.services), rows), dtype=np.int8)
-        open_by_field: dict[str, Mask] = {}
-        open_rules: dict[str, list[Mask]] = {}  # where a field would settle an open rule, per rule
+        open_by_field: dict[str, Bits] = {}
+        open_rules: dict[str, list[Bits]] = {}  # where a field would settle an open rule, per rule
         for index, service in enumerate(self.services):
             active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
             grants = [values[r.id] for r in active if r.effect == "eligible"]
             granting = [values[r.id] for r in active if r.effect != "not_eligible"]
             excluding = [values[r.id] for r in active if r.effect == "not_eligible"]
-            grant_true = _any([t for t, _ in grants], rows)
-            grant_false = _all([f for _, f in granting], rows, True)
-            exclusion_true = _any([t for t, _ in excluding], rows)
-            exclusion_false = _all([f for _, f in excluding], rows, True)
+            grant_true = _any([t for t, _ in grants], size)
+            grant_false = _all([f for _, f in granting], size)
+            exclusion_true = _any([t for t, _ in excluding], size)
+            exclusion_false = _all([f for _, f in excluding], size)
             eligible = grant_true & exclusion_false
             not_eligible = grant_false | exclusion_true
             # the two never hold together (a surely true grant is no surely false one), so the code
             # is UNDETERMINED less one for not eligible and less two for eligible
             code = by_service[index]
-            np.subtract(UNDETERMINED, not_eligible.view(np.int8), out=code)
-            code -= eligible.view(np.int8) << 1
+            np.subtract(UNDETERMINED, _unpack(not_eligible, rows).view(np.int8), out=code)
+            code -= _unpack(eligible, rows).view(np.int8) << 1
             undetermined = ~(eligible | not_eligible)
             if not undetermined.any():
                 continue
@@ -350,31 +372,32 @@ class ColumnarRules:
         count = np.zeros(rows, dtype=np.int64)
         for name, masks in open_rules.items():
             column = columns.get(name)
-            missing = _any(masks, rows)
+            missing = _any(masks, size)
             if column is not None:
-                missing &= ~column.known
+                missing &= ~memo.known(name, column)
             open_by_field[name] = missing
-            count += missing
+            count += _unpack(missing, rows)
         if route:
             municipality = columns.get("municipality")
-            asks = ~municipality.known if municipality is not None else np.ones(rows, dtype=bool)
+            asks = _all([], size) if municipality is None else ~memo.known("municipality", municipality)
             if "municipality" in open_by_field:
                 asks &= ~open_by_field["municipality"]
-            asks &= (by_service != NOT_ELIGIBLE).any(axis=0)
+            asks &= np.packbits((by_service != NOT_ELIGIBLE).any(axis=0))
             if asks.any():
-                count += self._ask_municipality(asks, by_service, values, columns, as_of, rows, memo)
+                asked = self._ask_municipality(asks, by_service, values, columns, as_of, rows, memo)
+                count += _unpack(asked, rows)
         return Screened(by_service.T, count)
 
     def _ask_municipality(
         self,
-        asks: Mask,
+        asks: Bits,
         by_service: NDArray[np.int8],
-        values: Mapping[str, Tri],
+        values: Mapping[str, PackedTri],
         columns: FactColumns,
         as_of: dt.date,
         rows: int,
         memo: _Memo,
-    ) -> Mask:
+    ) -> Bits:
         """Where ``recommend`` asks for the unknown municipality (see ``batch._Screen._unrouted``).
 
         That is where a step of an open or eligible service, or a check of an open one, finds no
@@ -384,8 +407,9 @@ class ColumnarRules:
         residence status is restricted with no own-application grant holding.
         """
         residence = columns.get("residence_status")
-        restricted: Mask | None = None
-        answers = np.zeros(rows, dtype=bool)
+        restricted: Bits | None = None
+        size = memo.size
+        answers = np.zeros(size, dtype=np.uint8)
         for index, service in enumerate(self.services):
             targets = self._targets(as_of, service)
             if not targets.items:
@@ -393,16 +417,17 @@ class ColumnarRules:
             if targets.responsible_none is None:  # the route is empty only for a restricted status
                 if restricted is None:
                     restricted = (
-                        residence.known & memo.member("residence_status", residence.values, _RESTRICTED_CODES)
+                        memo.known("residence_status", residence)
+                        & memo.member("residence_status", residence.values, _RESTRICTED_CODES)
                         if residence is not None
-                        else np.zeros(rows, dtype=bool)
+                        else np.zeros(size, dtype=np.uint8)
                     )
                 own = [values[rule_id][0] for rule_id in targets.own_grants if rule_id in values]
-                responsible: Mask | bool = restricted & ~_any(own, rows) if own else restricted
+                responsible: Bits | bool = restricted & ~_any(own, size) if own else restricted
             else:
                 responsible = targets.responsible_none
             status = by_service[index]
-            on_status: dict[int, Mask] = {}
+            on_status: dict[int, Bits] = {}
             for code, rule_id, step_when, needs_responsible in targets.items:
                 if needs_responsible and responsible is False:
                     continue
@@ -410,7 +435,7 @@ class ColumnarRules:
                     continue
                 applies = on_status.get(code)
                 if applies is None:
-                    applies = on_status[code] = status == code
+                    applies = on_status[code] = np.packbits(status == code)
                 if rule_id is not None:
                     applies = applies & values[rule_id][0]
                 if step_when is not None:
@@ -495,22 +520,30 @@ _RESTRICTED_CODES = np.array(
 )
 
 
-def _any(masks: Sequence[Mask], rows: int) -> Mask:
+def _any(masks: Sequence[Bits], size: int) -> Bits:
+    """Bits set where any of ``masks`` has them (none: ``size`` bytes of zeros)."""
     if not masks:
-        return np.zeros(rows, dtype=bool)
-    result: Mask = masks[0].copy()
+        return np.zeros(size, dtype=np.uint8)
+    result: Bits = masks[0].copy()
     for mask in masks[1:]:
         result |= mask
     return result
 
 
-def _all(masks: Sequence[Mask], rows: int, empty: bool) -> Mask:
+def _all(masks: Sequence[Bits], size: int) -> Bits:
+    """Bits set where all of ``masks`` have them (none: ``size`` bytes of ones)."""
     if not masks:
-        return np.full(rows, empty, dtype=bool)
-    result: Mask = masks[0].copy()
+        return np.full(size, 0xFF, dtype=np.uint8)
+    result: Bits = masks[0].copy()
     for mask in masks[1:]:
         result &= mask
     return result
+
+
+def _unpack(bits: Bits, rows: int) -> Mask:
+    """Packed bits back to one boolean per row (the bits past the last row dropped)."""
+    found: Mask = np.unpackbits(bits, count=rows).view(np.bool_)
+    return found
 
 
 def _window(values: Ints, known: Mask, op: str, duration: Duration, as_of: dt.date) -> Mask:
