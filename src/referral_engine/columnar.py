@@ -1245,10 +1245,22 @@ def _read_dictionary(
 
 
 def _two_letters(items: Any) -> bool:
-    """Whether every item is two ASCII letters (valid as it stands: the common case, checked in Arrow)."""
+    """Whether every item is two ASCII letters (valid as it stands: the common case, checked in numpy).
+
+    Read from the text's offsets (every item two bytes long) and bytes (all letters); other
+    layouts (string views) through Arrow's kernels.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_string(items.type) or pa.types.is_large_string(items.type):
+        _, offsets, data = items.buffers()
+        width = np.int64 if pa.types.is_large_string(items.type) else np.int32
+        ends = np.frombuffer(offsets, dtype=width)[items.offset : items.offset + len(items) + 1]
+        if not (np.diff(ends) == 2).all():
+            return False
+        text = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])] | 0x20  # lower case
+        return bool(((text >= ord("a")) & (text <= ord("z"))).all())
     try:
         letters = pc.and_(pc.equal(pc.utf8_length(items), 2), pc.ascii_is_alpha(items))
     except pa.ArrowNotImplementedError:  # string views: checked value by value
@@ -1423,14 +1435,24 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
         import pyarrow as pa
 
         enum = namespace.Enum(names)
-        dictionary = pa.array(names)
-        columns = [
-            namespace.from_arrow(pa.DictionaryArray.from_arrays(pa.array(codes[:, i]), dictionary))
-            .cast(enum)
-            .alias(s)
-            for i, s in enumerate(services)
+        # polars' own Arrow form of the Enum (its field carries the categories): the columns are
+        # built from the codes in that form and read back as Enum columns, nothing cast
+        template = (
+            namespace.DataFrame({"s": namespace.Series(names, dtype=enum)}).to_arrow().schema.field("s")
+        )
+        dictionary = pa.array(names, template.type.value_type)
+        arrays = [
+            pa.DictionaryArray.from_arrays(pa.array(codes[:, i]).cast(template.type.index_type), dictionary)
+            for i in range(len(services))
         ]
-        return namespace.DataFrame([*columns, namespace.Series(OPEN_FIELDS, count)])
+        fields = [template.with_name(service) for service in services]
+        table = pa.Table.from_arrays(
+            [*arrays, pa.array(count)], schema=pa.schema([*fields, pa.field(OPEN_FIELDS, pa.int64())])
+        )
+        frame = namespace.from_arrow(table)
+        if any(frame[service].dtype != enum for service in services):  # pragma: no cover - other polars
+            frame = frame.with_columns(namespace.col(*services).cast(enum))
+        return frame
     if kind == "pyarrow":
         dictionary = namespace.array(names)
         arrays = [
