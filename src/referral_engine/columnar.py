@@ -934,17 +934,21 @@ def _read_column(
     start: int,
     problems: Problems,
     keep: bool = True,
+    arrow: Any = None,
 ) -> Column:
     """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row.
 
-    Typed columns (numbers, dates, booleans, text, dictionaries, lists) are read through Arrow and
-    numpy (:func:`_read_arrow`); columns of Python objects value by value.
+    Typed columns (numbers, dates, booleans, text, dictionaries, lists; ``arrow``: the slice of
+    the column as an Arrow chunked array) are read through Arrow and numpy (:func:`_read_arrow`);
+    columns of Python objects value by value from ``series`` (a narwhals series, or a function
+    that gives it).
     """
-    chunks = _arrow_chunks(series.to_native())
-    if chunks is not None:
-        found = _read_arrow(name, chunks, vocabulary, start, problems, keep)
+    if arrow is not None:
+        found = _read_arrow(name, arrow.chunks, vocabulary, start, problems, keep)
         if found is not None:
             return found
+    if callable(series):
+        series = series()
     kind = FIELDS[name].kind
     dtype = series.dtype
     rows = len(series)
@@ -1041,6 +1045,16 @@ def _read_column(
 #: Code of a dictionary value that is no valid value of its field (only an error where a row uses it).
 _INVALID = -(2**62)
 _DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _arrow_column(native: Any) -> Any:
+    """A column of a pandas, polars or pyarrow table as an Arrow chunked array, or ``None``."""
+    chunks = _arrow_chunks(native)
+    if chunks is None:
+        return None
+    import pyarrow as pa
+
+    return pa.chunked_array(chunks, type=chunks[0].type) if chunks else None
 
 
 def _arrow_chunks(native: Any) -> list[Any] | None:
@@ -1327,14 +1341,33 @@ def _check_columns(names: Sequence[str]) -> None:
 
 
 def _table_rows(
-    engine: ColumnarRules, nw: Any, frame: Any, start: int, as_of: dt.date
+    engine: ColumnarRules,
+    nw: Any,
+    frame: Any,
+    start: int,
+    rows: int,
+    as_of: dt.date,
+    arrow: Mapping[str, Any],
 ) -> tuple[Screened, Problems]:
-    """One slice of a table screened, and the problems of its bad rows (those rows are not valid)."""
-    rows = len(frame)
+    """Rows ``start`` to ``start + rows`` of a table screened, and the problems of its bad rows.
+
+    ``arrow`` holds the columns that are typed as Arrow chunked arrays (sliced here, no copy).
+    Those rows are not valid.
+    """
     problems: Problems = {}
     needed = _needed_in_force(engine, as_of)
+    end = start + rows
     raw = {
-        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems, name in needed)
+        name: _read_column(
+            nw,
+            name,
+            lambda name=name: frame[name][start:end],
+            engine.vocabulary,
+            start,
+            problems,
+            name in needed,
+            None if arrow.get(name) is None else arrow[name].slice(start, rows),
+        )
         for name in frame.columns
     }
     birth = raw.get("birth_date")
@@ -1407,8 +1440,10 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     total = len(frame)
     codes: list[NDArray[np.int8]] = []
     counts: list[Ints] = []
+    arrow = {name: _arrow_column(frame[name].to_native()) for name in frame.columns}
     for start in range(0, max(total, 1), ROWS_PER_CHUNK):
-        screened, problems = _table_rows(engine, nw, frame[start : start + ROWS_PER_CHUNK], start, day)
+        rows = min(ROWS_PER_CHUNK, total - start)
+        screened, problems = _table_rows(engine, nw, frame, start, rows, day, arrow)
         if problems:
             first = min(problems)
             raise ProfileError(problems[first], index=first)
