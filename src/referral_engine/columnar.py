@@ -1449,7 +1449,9 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
             raise ProfileError(problems[first], index=first)
         codes.append(screened.codes)
         counts.append(screened.open_fields)
-    code = np.concatenate(codes) if codes else np.zeros((0, len(engine.services)), dtype=np.int8)
+    # services × rows underneath, so that each service's column of codes is contiguous
+    by_service = np.concatenate([c.T for c in codes], axis=1) if codes else None
+    code = by_service.T if by_service is not None else np.zeros((0, len(engine.services)), dtype=np.int8)
     count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
     native: _T = _result(nw, nw.get_native_namespace(frame), engine.services, code, count)
     return native
@@ -1476,8 +1478,11 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
             namespace.DataFrame({"s": namespace.Series(names, dtype=enum)}).to_arrow().schema.field("s")
         )
         dictionary = pa.array(names, template.type.value_type)
+        index_type = template.type.index_type
         arrays = [
-            pa.DictionaryArray.from_arrays(pa.array(codes[:, i]).cast(template.type.index_type), dictionary)
+            pa.DictionaryArray.from_arrays(
+                pa.array(codes[:, i].astype(index_type.to_pandas_dtype())), dictionary
+            )
             for i in range(len(services))
         ]
         fields = [template.with_name(service) for service in services]
