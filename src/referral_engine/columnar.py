@@ -621,14 +621,6 @@ class _Names(dict[object, int]):
         return code
 
 
-class _Ordinals(dict[object, int]):
-    """Day numbers of the dates of one chunk (looked up in C; not kept: they are case dates)."""
-
-    def __missing__(self, day: dt.date) -> int:
-        ordinal = self[day] = day.toordinal()
-        return ordinal
-
-
 def _encode_profiles(profiles: Sequence[CaseProfile], fields: Sequence[str]) -> dict[str, Column]:
     """The profile-level columns of validated profiles (see :func:`_derive`).
 
@@ -640,14 +632,15 @@ def _encode_profiles(profiles: Sequence[CaseProfile], fields: Sequence[str]) -> 
     picked = list(map(pick, map(operator.attrgetter("__dict__"), profiles)))
     items_by_field = zip(*picked, strict=True) if len(fields) > 1 else [picked]
     columns: dict[str, Column] = {}
-    ordinals = _Ordinals({None: _MISSING})
     for name, items in zip(fields, items_by_field, strict=True):
         kind = FIELDS[name].kind
         if kind in ("enum", "level"):
             encoded = np.fromiter(map(_ENUM_CODES[name].__getitem__, items), dtype=np.int16, count=count)
             columns[name] = Column(encoded, encoded >= 0)
-        elif kind == "date":
-            days = np.fromiter(map(ordinals.__getitem__, items), dtype=np.int64, count=count)
+        elif kind == "date":  # case dates are nearly all distinct: no memo, each converted once
+            days = np.fromiter(
+                (_MISSING if day is None else day.toordinal() for day in items), dtype=np.int32, count=count
+            )
             columns[name] = Column(days, days >= 0)
         elif kind == "int":
             numbers = np.fromiter(
@@ -1508,14 +1501,6 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
 # -- batches of profiles (recommend_many) ---------------------------------------------------------------
 
 
-def _needed_fields(ruleset: Ruleset) -> tuple[str, ...]:
-    """The fields a batch reads: those the rules and steps test, and those its checks and routing need."""
-    named = {leaf.field for rule in ruleset.rules for leaf in rule.leaves}
-    named |= {leaf.field for step in ruleset.steps if step.when is not None for leaf in step.when.leaves()}
-    named |= {"age", "birth_date", *EVENT_DATES, "municipality", "languages", "residence_status"}
-    return tuple(name for name in COLUMNS if name in named)
-
-
 def _needed_in_force(engine: ColumnarRules, as_of: dt.date) -> frozenset[str]:
     """The fields whose values a screen on ``as_of`` reads (the others are only validated)."""
     ruleset = engine.ruleset
@@ -1535,9 +1520,16 @@ def screen_profiles(
     """
     engine = columnar(ruleset)
     rows = len(profiles)
-    fields = engine.memo.get("fields")
+    key = ("fields", as_of)
+    fields = engine.memo.get(key)
     if not isinstance(fields, tuple):
-        fields = engine.memo["fields"] = _needed_fields(ruleset)
+        needed = _needed_in_force(engine, as_of)
+        fields = tuple(name for name in COLUMNS if name in needed)
+        with engine._lock:
+            if len(engine.memo) > 64:  # one entry per day: bounded
+                for old in [k for k in engine.memo if isinstance(k, tuple) and k[0] == "fields"]:
+                    del engine.memo[old]
+            engine.memo[key] = fields
     facts, rejected = _derive(engine, _encode_profiles(profiles, fields), as_of, rows)
     screened = engine.screen(facts, as_of, rows)
     return screened, np.flatnonzero(rejected["future"] | rejected["age"]).tolist()
