@@ -53,7 +53,7 @@ from .models import (
     _strict_date,
     _strict_int,
 )
-from .ruleset import Ruleset
+from .ruleset import Rule, Ruleset
 
 try:
     import numpy as np
@@ -241,12 +241,58 @@ class ColumnarRules:
         conditions += [step.when for step in ruleset.steps if step.when is not None]
         self.vocabulary = _Vocabulary(conditions)
         self._operands: dict[int, Any] = {}
+        self._keys: dict[int, tuple[Leaf, object]] = {}
+        self._plans: dict[dt.date, _Plan] = {}
         self._unrouted: dict[tuple[dt.date, str], _Targets] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}
         self._lock = threading.Lock()
 
     # -- conditions
+
+    def _leaf_key(self, leaf: Leaf) -> object:
+        """What equal leaves (of other rules) share: their field, operator and operand."""
+        found = self._keys.get(id(leaf))
+        if found is None or found[0] is not leaf:
+            key: object = (leaf.field, leaf.op, leaf.value)
+            try:
+                hash(key)
+            except TypeError:  # pragma: no cover - operands are hashable (frozen); just in case
+                key = id(leaf)
+            found = self._keys[id(leaf)] = (leaf, key)
+        return found[1]
+
+    def _plan(self, as_of: dt.date) -> _Plan:
+        """The rules in force on ``as_of`` and, per service, its rules by effect (kept per day)."""
+        found = self._plans.get(as_of)
+        if found is None:
+            ruleset = self.ruleset
+            in_force = tuple(ruleset.rules_in_force(as_of))
+            ids = {rule.id for rule in in_force}
+            services = []
+            for service in self.services:
+                active = [rule for rule in ruleset.rules_of(service) if rule.id in ids]
+                services.append(
+                    _ServicePlan(
+                        grants=tuple(r.id for r in active if r.effect == "eligible"),
+                        granting=tuple(r.id for r in active if r.effect != "not_eligible"),
+                        excluding=tuple(r.id for r in active if r.effect == "not_eligible"),
+                        fields=tuple(
+                            (
+                                r.id,
+                                r.effect == "not_eligible",
+                                tuple(dict.fromkeys(x.field for x in r.leaves)),
+                            )
+                            for r in active
+                        ),
+                    )
+                )
+            found = _Plan(in_force, tuple(services))
+            with self._lock:
+                if len(self._plans) >= 256:
+                    self._plans.clear()
+                self._plans[as_of] = found
+        return found
 
     def _operand(self, leaf: Leaf) -> Any:
         found = self._operands.get(id(leaf), self)
@@ -297,12 +343,8 @@ class ColumnarRules:
         self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo
     ) -> PackedTri:
         if isinstance(node, Leaf):
-            key: object = (node.field, node.op, node.value)  # equal leaves of other rules share masks
-            try:
-                found = memo.leaves.get(key)
-            except TypeError:  # pragma: no cover - operands are hashable (frozen); just in case
-                key = id(node)
-                found = memo.leaves.get(key)
+            key = self._leaf_key(node)
+            found = memo.leaves.get(key)
             if found is None:
                 found = memo.leaves[key] = self._leaf(node, columns, as_of, rows, memo)
             return found
@@ -327,26 +369,21 @@ class ColumnarRules:
         ``route``, the municipality where ``recommend`` asks for it: together the
         ``open_fields`` of ``recommend_many(..., detail="statuses")``.
         """
-        ruleset = self.ruleset
+        plan = self._plan(as_of)
         memo = _Memo(self.vocabulary, rows)
         size = memo.size
         values: dict[str, PackedTri] = {
-            rule.id: self._condition(rule.when, columns, as_of, rows, memo)
-            for rule in ruleset.rules_in_force(as_of)
+            rule.id: self._condition(rule.when, columns, as_of, rows, memo) for rule in plan.rules
         }
         # services × rows: each service's codes are contiguous (a column of the result table)
         by_service = np.empty((len(self.services), rows), dtype=np.int8)
         open_by_field: dict[str, Bits] = {}
         open_rules: dict[str, list[Bits]] = {}  # where a field would settle an open rule, per rule
-        for index, service in enumerate(self.services):
-            active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
-            grants = [values[r.id] for r in active if r.effect == "eligible"]
-            granting = [values[r.id] for r in active if r.effect != "not_eligible"]
-            excluding = [values[r.id] for r in active if r.effect == "not_eligible"]
-            grant_true = _any([t for t, _ in grants], size)
-            grant_false = _all([f for _, f in granting], size)
-            exclusion_true = _any([t for t, _ in excluding], size)
-            exclusion_false = _all([f for _, f in excluding], size)
+        for index, service in enumerate(plan.services):
+            grant_true = _any([values[rule][0] for rule in service.grants], size)
+            grant_false = _all([values[rule][1] for rule in service.granting], size)
+            exclusion_true = _any([values[rule][0] for rule in service.excluding], size)
+            exclusion_false = _all([values[rule][1] for rule in service.excluding], size)
             eligible = grant_true & exclusion_false
             not_eligible = grant_false | exclusion_true
             # the two never hold together (a surely true grant is no surely false one), so the code
@@ -359,15 +396,17 @@ class ColumnarRules:
                 continue
             grant_open = undetermined & ~(grant_true | grant_false)
             exclusion_open = undetermined & ~(exclusion_true | exclusion_false)
-            sides = {"grant": grant_open if grant_open.any() else None}
-            sides["exclusion"] = exclusion_open if exclusion_open.any() else None
-            for rule in active:
-                side = sides["exclusion" if rule.effect == "not_eligible" else "grant"]
+            sides = (
+                grant_open if grant_open.any() else None,
+                exclusion_open if exclusion_open.any() else None,
+            )
+            for rule_id, excludes, names in service.fields:
+                side = sides[excludes]
                 if side is None:
                     continue
-                true, false = values[rule.id]
+                true, false = values[rule_id]
                 rule_open = side & ~(true | false)
-                for name in dict.fromkeys(leaf.field for leaf in rule.leaves):
+                for name in names:
                     open_rules.setdefault(name, []).append(rule_open)
         count = np.zeros(rows, dtype=np.int64)
         for name, masks in open_rules.items():
@@ -498,6 +537,25 @@ class ColumnarRules:
                 self._unrouted.clear()
             self._unrouted[key] = found
         return found
+
+
+@dataclass(frozen=True)
+class _ServicePlan:
+    """A service's rules in force by effect (ids), and each rule's fields with its side."""
+
+    grants: tuple[str, ...]
+    granting: tuple[str, ...]
+    excluding: tuple[str, ...]
+    #: (rule id, whether it is an exclusion, the fields it tests)
+    fields: tuple[tuple[str, bool, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :meth:`ColumnarRules.screen` runs on one day: the rules in force, each service's plan."""
+
+    rules: tuple[Rule, ...]
+    services: tuple[_ServicePlan, ...]
 
 
 @dataclass(frozen=True)
