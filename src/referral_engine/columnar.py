@@ -17,9 +17,16 @@ its code among the names the rules mention, languages as tuples. Rules are taken
 single ``as_of`` (their validity windows), time windows compare dates with
 :func:`~referral_engine.dates.window_start`, statuses are *grant and not exclusion* exactly as
 :func:`referral_engine.decide.statuses`, and the open fields are those ``decide.decide`` lists, plus
-the municipality where ``recommend`` would ask for it (a step that finds no partner without it;
-decided once per distinct pattern of statuses, rules, steps, languages and restricted status).
-A differential test proves all of it equal to the reference on generated rule sets and cases.
+the municipality where ``recommend`` would ask for it (a step or check that finds no partner
+without it: which targets find none is known per service and day, so a row only needs which of
+them apply). The masks of rules and services are packed eight rows a byte. A differential test
+proves all of it equal to the reference on generated rule sets and cases.
+
+**Typed tables.** Columns with a type (dates, numbers, booleans, text, dictionaries such as pandas
+categoricals or polars enums, lists of text) are read through Arrow and numpy: a dictionary's
+values are checked and encoded once and the rows take their codes from a small table, dates
+become day numbers, validity bitmaps known masks. Columns of Python objects are read value by
+value. Every column is validated; only those the rules in force use are kept.
 
 **Personal data.** Errors name the column and the row (from 0), never a value.
 """
@@ -1452,7 +1459,8 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     ``table`` is a pandas, polars or pyarrow table (anything narwhals reads eagerly) with one row
     per case and columns named after :class:`~referral_engine.CaseProfile` fields (:data:`COLUMNS`);
     a missing column, a null or a NaN is *unknown*. Dates may be date or midnight datetime columns
-    or ``YYYY-MM-DD`` text, enumerations text, ``languages`` lists of codes. ``as_of`` (default:
+    or ``YYYY-MM-DD`` text, enumerations text or categorical, ``languages`` lists of codes. Typed
+    columns (not Python objects) are read without a step per row: the fast path for large tables. ``as_of`` (default:
     today) is the one date every case is decided on; ``ruleset`` defaults to the bundled rules.
 
     Returns a table of the same kind with a column per service (in rule-set order) holding the
