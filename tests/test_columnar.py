@@ -655,3 +655,12 @@ def test_typed_columns_are_not_read_value_by_value(kind: str, monkeypatch: pytes
     assert _rows(screen_table(TYPED[kind](profiles), as_of=DAY)) == [
         _expected(ruleset, profile, DAY) for profile in profiles
     ]
+
+
+def test_a_null_value_of_a_dictionary_is_unknown() -> None:
+    """An Arrow dictionary may hold a null value: the rows that point to it are unknown, not bad."""
+    indices = pa.array([0, 1, 1, None], pa.int8())
+    dictionary = pa.array(["gestattung", None])
+    table = pa.table({"residence_status": pa.DictionaryArray.from_arrays(indices, dictionary)})
+    expected = screen_table(pa.table({"residence_status": ["gestattung", None, None, None]}), as_of=DAY)
+    assert _rows(screen_table(table, as_of=DAY)) == _rows(expected)

@@ -1278,18 +1278,20 @@ def _read_dictionary(
     """A dictionary chunk: its values checked and encoded once, the rows' codes taken from a table.
 
     A dictionary value that is not valid (a category no row may use) is an error only for the
-    rows that use it.
+    rows that use it; a null or NaN value of the dictionary is unknown.
     """
     convert = _converter(name, vocabulary)
     kind = FIELDS[name].kind
     dtype = np.int32 if kind == "date" else np.int16
     invalid = np.iinfo(dtype).min  # no code of any field
+    unknown = invalid + 1
     table = np.empty(len(chunk.dictionary), dtype=dtype)
     messages: dict[int, str] = {}
+    nulls = False
     for index, value in enumerate(chunk.dictionary.to_pylist()):
         if value is None or _is_unknown(value):
-            table[index] = invalid
-            messages[index] = "invalid value"
+            table[index] = unknown
+            nulls = True
             continue
         try:
             table[index] = convert(value)
@@ -1299,6 +1301,8 @@ def _read_dictionary(
     indices = chunk.indices
     indices = (indices if indices.null_count == 0 else indices.fill_null(0)).to_numpy()
     codes = table.take(indices)
+    if nulls:
+        known = known & (codes != unknown)
     if messages:  # a value of the dictionary is not valid: an error where a row uses it
         bad = known & (codes == invalid)
         if bad.any():
@@ -1307,7 +1311,7 @@ def _read_dictionary(
                     FieldProblem(name, messages.get(int(indices[row]), "invalid value"))
                 )
             known = known & ~bad
-    if chunk.null_count or messages:
+    if chunk.null_count or messages or nulls:
         codes = np.where(known, codes, dtype(-2 if kind == "text" else _MISSING))
     if kind == "bool":
         return Column(codes == 1, known)
@@ -1460,8 +1464,9 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     per case and columns named after :class:`~referral_engine.CaseProfile` fields (:data:`COLUMNS`);
     a missing column, a null or a NaN is *unknown*. Dates may be date or midnight datetime columns
     or ``YYYY-MM-DD`` text, enumerations text or categorical, ``languages`` lists of codes. Typed
-    columns (not Python objects) are read without a step per row: the fast path for large tables. ``as_of`` (default:
-    today) is the one date every case is decided on; ``ruleset`` defaults to the bundled rules.
+    columns (not Python objects) are read without a step per row: the fast path for large tables.
+    ``as_of`` (default: today) is the one date every case is decided on; ``ruleset`` defaults to
+    the bundled rules.
 
     Returns a table of the same kind with a column per service (in rule-set order) holding the
     :class:`~referral_engine.Status` values ``eligible``, ``not_eligible``, ``undetermined`` as a
