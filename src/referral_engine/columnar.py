@@ -689,15 +689,14 @@ class _Names(dict[object, int]):
 def _encode_profiles(profiles: Sequence[CaseProfile], fields: Sequence[str]) -> dict[str, Column]:
     """The profile-level columns of validated profiles (see :func:`_derive`).
 
-    One pass over the profiles picks the fields, ``zip`` turns the rows into columns, and each
-    column is encoded by a dict lookup per value (all in C but the lookups' misses).
+    Each field is read from the profiles' dicts in one pass in C (no tuple per row), and each
+    column is encoded by a dict lookup per value.
     """
     count = len(profiles)
-    pick = operator.itemgetter(*fields)
-    picked = list(map(pick, map(operator.attrgetter("__dict__"), profiles)))
-    items_by_field = zip(*picked, strict=True) if len(fields) > 1 else [picked]
+    rows = list(map(operator.attrgetter("__dict__"), profiles))
     columns: dict[str, Column] = {}
-    for name, items in zip(fields, items_by_field, strict=True):
+    for name in fields:
+        items = list(map(operator.itemgetter(name), rows))
         kind = FIELDS[name].kind
         if kind in ("enum", "level"):
             encoded = np.fromiter(map(_ENUM_CODES[name].__getitem__, items), dtype=np.int16, count=count)
