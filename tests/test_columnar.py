@@ -664,3 +664,52 @@ def test_a_null_value_of_a_dictionary_is_unknown() -> None:
     table = pa.table({"residence_status": pa.DictionaryArray.from_arrays(indices, dictionary)})
     expected = screen_table(pa.table({"residence_status": ["gestattung", None, None, None]}), as_of=DAY)
     assert _rows(screen_table(table, as_of=DAY)) == _rows(expected)
+
+
+def test_typed_columns_of_other_arrow_types_are_read_like_profile_fields() -> None:
+    """date64, midnight timestamps, int8, floats with NaN, text enumerations, large text, text dates."""
+    table = pa.table(
+        {
+            "age": pa.array([30.0, float("nan"), None, 19.0]),
+            "entry_date": pa.array([dt.date(2024, 6, 1), None, dt.date(2015, 1, 1), None], pa.date64()),
+            "status_since": pa.array(
+                [dt.datetime(2024, 7, 1), None, None, dt.datetime(2025, 1, 1)], pa.timestamp("ns")
+            ),
+            "accommodation_since": pa.array(["2024-06-01", None, "2020-02-29", None]),
+            "residence_status": pa.array(["ae_25_1", "gestattung", None, "duldung"]),
+            "municipality": pa.array(
+                ["  Staufen   im Breisgau", None, "Bad Krozingen", "Elsewhere"], pa.large_string()
+            ),
+            "registered_jobseeker": pa.array([True, None, False, None]),
+            "language_level": pa.array(["B1", None, "none", "A2"]).dictionary_encode(),
+        }
+    )
+    profiles = [
+        CaseProfile(
+            age=30,
+            entry_date=dt.date(2024, 6, 1),
+            status_since=dt.date(2024, 7, 1),
+            accommodation_since=dt.date(2024, 6, 1),
+            residence_status="ae_25_1",
+            municipality="Staufen im Breisgau",
+            registered_jobseeker=True,
+            language_level="B1",
+        ),
+        CaseProfile(residence_status="gestattung"),
+        CaseProfile(
+            entry_date=dt.date(2015, 1, 1),
+            accommodation_since=dt.date(2020, 2, 29),
+            municipality="Bad Krozingen",
+            registered_jobseeker=False,
+            language_level="none",
+        ),
+        CaseProfile(
+            age=19,
+            status_since=dt.date(2025, 1, 1),
+            residence_status="duldung",
+            municipality="Elsewhere",
+            language_level="A2",
+        ),
+    ]
+    ruleset = default_ruleset()
+    assert _rows(screen_table(table, as_of=DAY)) == [_expected(ruleset, p, DAY) for p in profiles]

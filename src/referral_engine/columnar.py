@@ -1099,8 +1099,6 @@ def _read_column(
 
 # -- typed columns through Arrow ----------------------------------------------------------------------
 
-#: Code of a dictionary value that is no valid value of its field (only an error where a row uses it).
-_INVALID = -(2**62)
 _DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
 
 
@@ -1178,7 +1176,11 @@ def _valid(chunk: Any) -> Mask:
     rows = len(chunk)
     if chunk.null_count == 0:
         return np.ones(rows, dtype=bool)
-    return _bits(chunk.buffers()[0], chunk.offset, rows)
+    bitmap = chunk.buffers()[0]
+    if bitmap is None:  # a layout without a validity bitmap (unions, run-end encoding)
+        known: Mask = chunk.is_valid().to_numpy(zero_copy_only=False)
+        return known
+    return _bits(bitmap, chunk.offset, rows)
 
 
 def _bits(buffer: Any, offset: int, rows: int) -> Mask:
