@@ -1137,12 +1137,29 @@ def _arrow_chunks(native: Any) -> list[Any] | None:
         elif library == "pandas":
             if native.dtype == object:
                 return None
-            found = pa.Array.from_pandas(native)
+            found = _from_pandas(native)
         else:
             return None
     except (pa.ArrowException, TypeError, ValueError):
         return None
     return list(found.chunks) if isinstance(found, pa.ChunkedArray) else [found]
+
+
+def _from_pandas(series: Any) -> Any:
+    """A typed pandas column as Arrow: categoricals and naive dates from their numpy parts, else pyarrow's."""
+    import pyarrow as pa
+
+    kind = getattr(series.dtype, "kind", "")
+    if str(series.dtype) == "category":
+        codes = series.array.codes  # valid indices by construction: no check needed
+        categories = pa.array(series.cat.categories.to_list())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories, safe=False)
+    if kind == "M" and isinstance(series.dtype, np.dtype):  # datetime64 without a time zone
+        stamps = series.to_numpy()
+        unit = np.datetime_data(stamps.dtype)[0]
+        if unit in _DAY_UNITS:
+            return pa.array(stamps.view(np.int64), type=pa.timestamp(unit), mask=np.isnat(stamps))
+    return pa.Array.from_pandas(series)
 
 
 def _read_arrow(
@@ -1531,7 +1548,16 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
     names = [status.value for status in STATUSES]
     kind = getattr(namespace, "__name__", "")
     if kind == "pandas":
-        data = {s: namespace.Categorical.from_codes(codes[:, i], names) for i, s in enumerate(services)}
+        dtype = namespace.CategoricalDtype(names)
+        try:  # the codes are 0 to 2 by construction (pandas 2.1+ can skip its check)
+            data = {
+                s: namespace.Categorical.from_codes(codes[:, i], dtype=dtype, validate=False)
+                for i, s in enumerate(services)
+            }
+        except TypeError:  # pragma: no cover - older pandas
+            data = {
+                s: namespace.Categorical.from_codes(codes[:, i], dtype=dtype) for i, s in enumerate(services)
+            }
         return namespace.DataFrame({**data, OPEN_FIELDS: count})
     if kind == "polars":
         import pyarrow as pa
