@@ -294,7 +294,7 @@ class ColumnarRules:
                         ),
                     )
                 )
-            found = _Plan(in_force, tuple(services))
+            found = _Plan(in_force, tuple(services), _needed_in_force(self, as_of))
             with self._lock:
                 if len(self._plans) >= 256:
                     self._plans.clear()
@@ -386,6 +386,7 @@ class ColumnarRules:
         by_service = np.empty((len(self.services), rows), dtype=np.int8)
         open_by_field: dict[str, Bits] = {}
         open_rules: dict[str, list[Bits]] = {}  # where a field would settle an open rule, per rule
+        open_or_eligible = np.zeros(size, dtype=np.uint8)  # where some service is not "not eligible"
         for index, service in enumerate(plan.services):
             grant_true = _any([values[rule][0] for rule in service.grants], size)
             grant_false = _all([values[rule][1] for rule in service.granting], size)
@@ -398,6 +399,7 @@ class ColumnarRules:
             code = by_service[index]
             np.subtract(UNDETERMINED, _unpack(not_eligible, rows).view(np.int8), out=code)
             code -= _unpack(eligible, rows).view(np.int8) << 1
+            open_or_eligible |= ~not_eligible
             undetermined = ~(eligible | not_eligible)
             if not undetermined.any():
                 continue
@@ -415,7 +417,7 @@ class ColumnarRules:
                 rule_open = side & ~(true | false)
                 for name in names:
                     open_rules.setdefault(name, []).append(rule_open)
-        count = np.zeros(rows, dtype=np.int64)
+        count = np.zeros(rows, dtype=np.int16)  # fewer fields than that
         for name, masks in open_rules.items():
             column = columns.get(name)
             missing = _any(masks, size)
@@ -428,11 +430,11 @@ class ColumnarRules:
             asks = _all([], size) if municipality is None else ~memo.known("municipality", municipality)
             if "municipality" in open_by_field:
                 asks &= ~open_by_field["municipality"]
-            asks &= np.packbits((by_service != NOT_ELIGIBLE).any(axis=0))
+            asks &= open_or_eligible
             if asks.any():
                 asked = self._ask_municipality(asks, by_service, values, columns, as_of, rows, memo)
                 count += _unpack(asked, rows)
-        return Screened(by_service.T, count)
+        return Screened(by_service.T, count.astype(np.int64))
 
     def _ask_municipality(
         self,
@@ -563,6 +565,8 @@ class _Plan:
 
     rules: tuple[Rule, ...]
     services: tuple[_ServicePlan, ...]
+    #: The fields a screen on the day reads (see ``_needed_in_force``).
+    needed: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -1232,7 +1236,9 @@ def _read_chunk(
             return _read_dictionary(name, pc.dictionary_encode(chunk), known, vocabulary, start, problems)
         return None
     if kind == "int" and (pa.types.is_integer(kind_type) or pa.types.is_floating(kind_type)):
-        numbers = chunk.fill_null(0).to_numpy(zero_copy_only=False)
+        numbers = _plain(chunk, chunk.type.to_pandas_dtype())  # null slots hold anything: masked below
+        if chunk.null_count:
+            numbers = np.where(known, numbers, 0)
         if pa.types.is_floating(kind_type):
             known &= ~np.isnan(numbers)
             numbers = np.where(known, numbers, 0)
@@ -1317,8 +1323,8 @@ def _read_dictionary(
             table[index] = invalid
             messages[index] = _message(error)
     indices = chunk.indices
-    indices = (indices if indices.null_count == 0 else indices.fill_null(0)).to_numpy()
-    codes = table.take(indices)
+    indices = _plain(indices, indices.type.to_pandas_dtype())
+    codes = table.take(indices, mode="clip")  # a null's slot may hold anything: clipped, then unknown
     if nulls:
         known = known & (codes != unknown)
     if messages:  # a value of the dictionary is not valid: an error where a row uses it
@@ -1435,7 +1441,7 @@ def _table_rows(
     Those rows are not valid.
     """
     problems: Problems = {}
-    needed = _needed_in_force(engine, as_of)
+    needed = engine._plan(as_of).needed
     end = start + rows
     raw = {
         name: _read_column(
