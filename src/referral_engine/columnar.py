@@ -1578,7 +1578,7 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
         index_type = template.type.index_type
         arrays = [
             pa.DictionaryArray.from_arrays(
-                pa.array(codes[:, i].astype(index_type.to_pandas_dtype())), dictionary
+                pa.array(codes[:, i].astype(index_type.to_pandas_dtype())), dictionary, safe=False
             )
             for i in range(len(services))
         ]
@@ -1593,7 +1593,9 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
     if kind == "pyarrow":
         dictionary = namespace.array(names)
         arrays = [
-            namespace.DictionaryArray.from_arrays(namespace.array(codes[:, i], namespace.int8()), dictionary)
+            namespace.DictionaryArray.from_arrays(
+                namespace.array(codes[:, i], namespace.int8()), dictionary, safe=False
+            )
             for i in range(len(services))
         ]
         return namespace.table([*arrays, namespace.array(count)], names=[*services, OPEN_FIELDS])
