@@ -382,8 +382,9 @@ class ColumnarRules:
         values: dict[str, PackedTri] = {
             rule.id: self._condition(rule.when, columns, as_of, rows, memo) for rule in plan.rules
         }
-        # services × rows: each service's codes are contiguous (a column of the result table)
-        by_service = np.empty((len(self.services), rows), dtype=np.int8)
+        services = len(self.services)
+        # each service's eligible and not-eligible bits, unpacked together at the end
+        decided = np.empty((2, services, size), dtype=np.uint8)
         open_by_field: dict[str, Bits] = {}
         open_rules: dict[str, list[Bits]] = {}  # where a field would settle an open rule, per rule
         open_or_eligible = np.zeros(size, dtype=np.uint8)  # where some service is not "not eligible"
@@ -392,13 +393,8 @@ class ColumnarRules:
             grant_false = _all([values[rule][1] for rule in service.granting], size)
             exclusion_true = _any([values[rule][0] for rule in service.excluding], size)
             exclusion_false = _all([values[rule][1] for rule in service.excluding], size)
-            eligible = grant_true & exclusion_false
-            not_eligible = grant_false | exclusion_true
-            # the two never hold together (a surely true grant is no surely false one), so the code
-            # is UNDETERMINED less one for not eligible and less two for eligible
-            code = by_service[index]
-            np.subtract(UNDETERMINED, _unpack(not_eligible, rows).view(np.int8), out=code)
-            code -= _unpack(eligible, rows).view(np.int8) << 1
+            eligible = np.bitwise_and(grant_true, exclusion_false, out=decided[0, index])
+            not_eligible = np.bitwise_or(grant_false, exclusion_true, out=decided[1, index])
             open_or_eligible |= ~not_eligible
             undetermined = ~(eligible | not_eligible)
             if not undetermined.any():
@@ -417,14 +413,23 @@ class ColumnarRules:
                 rule_open = side & ~(true | false)
                 for name in names:
                     open_rules.setdefault(name, []).append(rule_open)
-        count = np.zeros(rows, dtype=np.int16)  # fewer fields than that
+        # services × rows: each service's codes are contiguous (a column of the result table). The
+        # two bits never hold together (a surely true grant is no surely false one), so the code
+        # is UNDETERMINED less one for not eligible and less two for eligible.
+        flags = np.unpackbits(decided, axis=2, count=rows).view(np.int8)
+        by_service = UNDETERMINED - flags[1] - (flags[0] << 1)
         for name, masks in open_rules.items():
             column = columns.get(name)
             missing = _any(masks, size)
             if column is not None:
                 missing &= ~memo.known(name, column)
             open_by_field[name] = missing
-            count += _unpack(missing, rows)
+        if open_by_field:  # fewer fields than an int16 holds
+            count = np.unpackbits(np.stack(list(open_by_field.values())), axis=1, count=rows).sum(
+                axis=0, dtype=np.int16
+            )
+        else:
+            count = np.zeros(rows, dtype=np.int16)
         if route:
             municipality = columns.get("municipality")
             asks = _all([], size) if municipality is None else ~memo.known("municipality", municipality)
