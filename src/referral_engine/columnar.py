@@ -238,7 +238,7 @@ class ColumnarRules:
     """A rule set evaluated over columns; build it with :func:`columnar` (one per rule set).
 
     :meth:`screen` decides every row of a :data:`FactColumns` for one ``as_of``. Safe to share
-    between threads (it keeps only memos of routing patterns, behind a lock).
+    between threads (it keeps only memos per day and per leaf, none of them case data).
     """
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -250,7 +250,7 @@ class ColumnarRules:
         self._operands: dict[int, Any] = {}
         self._keys: dict[int, tuple[Leaf, object]] = {}
         self._plans: dict[dt.date, _Plan] = {}
-        self._unrouted: dict[tuple[dt.date, str], _Targets] = {}
+        self._target_memo: dict[tuple[dt.date, str], _Targets] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}
         self._lock = threading.Lock()
@@ -507,7 +507,7 @@ class ColumnarRules:
         route, any other target is a partner by name (always found).
         """
         key = (as_of, service)
-        found = self._unrouted.get(key)
+        found = self._target_memo.get(key)
         if found is not None:
             return found
         ruleset = self.ruleset
@@ -547,9 +547,9 @@ class ColumnarRules:
         )
         found = _Targets(tuple(items), responsible_none, own_grants)
         with self._lock:
-            if len(self._unrouted) >= 4096:
-                self._unrouted.clear()
-            self._unrouted[key] = found
+            if len(self._target_memo) >= 4096:
+                self._target_memo.clear()
+            self._target_memo[key] = found
         return found
 
 
