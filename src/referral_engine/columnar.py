@@ -339,7 +339,8 @@ class ColumnarRules:
             holds = memo.member(leaf.field, values, operand)
             if op == "not_in":
                 holds = ~holds
-        return known & holds, known & ~holds
+        true = known & holds
+        return true, known ^ true  # known and not holding
 
     def condition(self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
         """The (surely true, surely false) masks of ``node`` over the rows (Kleene logic)."""
@@ -422,7 +423,7 @@ class ColumnarRules:
             column = columns.get(name)
             missing = _any(masks, size)
             if column is not None:
-                missing &= ~memo.known(name, column)
+                missing = missing & ~memo.known(name, column)
             open_by_field[name] = missing
         if open_by_field:  # fewer fields than an int16 holds
             count = np.unpackbits(np.stack(list(open_by_field.values())), axis=1, count=rows).sum(
@@ -595,21 +596,24 @@ _RESTRICTED_CODES = np.array(
 
 
 def _any(masks: Sequence[Bits], size: int) -> Bits:
-    """Bits set where any of ``masks`` has them (none: ``size`` bytes of zeros)."""
-    if not masks:
-        return np.zeros(size, dtype=np.uint8)
-    result: Bits = masks[0].copy()
-    for mask in masks[1:]:
+    """Bits set where any of ``masks`` has them (none: ``size`` bytes of zeros).
+
+    One mask is returned as it is: results are shared and never changed in place.
+    """
+    if len(masks) < 2:
+        return masks[0] if masks else np.zeros(size, dtype=np.uint8)
+    result: Bits = masks[0] | masks[1]
+    for mask in masks[2:]:
         result |= mask
     return result
 
 
 def _all(masks: Sequence[Bits], size: int) -> Bits:
-    """Bits set where all of ``masks`` have them (none: ``size`` bytes of ones)."""
-    if not masks:
-        return np.full(size, 0xFF, dtype=np.uint8)
-    result: Bits = masks[0].copy()
-    for mask in masks[1:]:
+    """Bits set where all of ``masks`` have them (none: ``size`` bytes of ones); see :func:`_any`."""
+    if len(masks) < 2:
+        return masks[0] if masks else np.full(size, 0xFF, dtype=np.uint8)
+    result: Bits = masks[0] & masks[1]
+    for mask in masks[2:]:
         result &= mask
     return result
 
