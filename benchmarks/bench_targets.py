@@ -38,15 +38,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench_engines import OTHER_DAYS, random_case
-from bench_recommend import AS_OF
+import polars as pl
+from bench_engines import OTHER_DAYS, random_case, typed_table
+from bench_recommend import AS_OF, random_profile
 from handwritten import SERVICES, decide_all
 
-from referral_engine import CaseProfile, Recommendation, default_ruleset, recommend, recommend_many
+from referral_engine import CaseProfile, Recommendation, Ruleset, default_ruleset, recommend, recommend_many
+from referral_engine.columnar import screen_table
 from referral_engine.compiled import compiled
 from referral_engine.decide import statuses
 from referral_engine.engines import evaluator
 from referral_engine.facts import facts_for
+from referral_engine.models import EVENT_DATES
 
 Case = tuple[CaseProfile, dt.date]
 HAND = "hand-written (all services)"
@@ -59,6 +62,7 @@ TARGETS = {
     "`recommend()` python, statuses and partners read": 25.0,
     "`recommend()` durable, statuses and partners read": 40.0,
     'statuses for a batch: `recommend_many(detail="statuses")` python': 1.0,
+    "columnar engine over a typed table": 0.1,
 }
 
 
@@ -103,6 +107,72 @@ def _commit() -> str:
     return found.stdout.strip()
 
 
+# --- the columnar engine over typed tables (issue 10: at least 10x faster per case than hand-written) ---
+TABLE_KINDS = ("pyarrow", "polars", "pandas")
+
+
+def table_cases(count: int, seed: int) -> list[CaseProfile]:
+    """``count`` generated profiles for one day (AS_OF): those of ``bench_engines`` without later events."""
+    rng = random.Random(seed)
+    profiles = []
+    for _ in range(count):
+        profile = random_profile(rng)
+        later = {name: None for name in EVENT_DATES if (day := getattr(profile, name)) and day > AS_OF}
+        profiles.append(profile.replace(**later) if later else profile)
+    return profiles
+
+
+def table_rows(count: int, seed: int, repeats: int, ruleset: Ruleset) -> list[str]:
+    """Rows of the target table: ``screen_table`` over typed tables against hand-written, same cases.
+
+    The tables (``bench_engines.typed_table``) and the facts of the hand-written function are built
+    beforehand, not timed; every table's statuses must equal the hand-written ones before timing.
+    Rounds interleave the hand-written loop and each table kind; CPU time, medians.
+    """
+    profiles = table_cases(count, seed)
+    facts = [facts_for(profile, AS_OF) for profile in profiles]
+    tables = {kind: typed_table(profiles, kind) for kind in TABLE_KINDS}
+    expected = [[decide_all(case_facts, AS_OF)[s].value for s in SERVICES] for case_facts in facts]
+    for kind, table in tables.items():
+        native = screen_table(table, as_of=AS_OF, ruleset=ruleset)
+        found = (
+            pl.from_pandas(native)
+            if kind == "pandas"
+            else pl.from_arrow(native)
+            if kind == "pyarrow"
+            else native
+        )
+        assert isinstance(found, pl.DataFrame)
+        if list(zip(*(found[s].cast(pl.String).to_list() for s in SERVICES), strict=True)) != [
+            tuple(row) for row in expected
+        ]:
+            sys.exit(f"screen_table ({kind}) disagrees with the hand-written function")
+
+    def hand() -> None:
+        for case_facts in facts:
+            decide_all(case_facts, AS_OF)
+
+    def screening(table: object) -> Callable[[], object]:
+        return lambda: screen_table(table, as_of=AS_OF, ruleset=ruleset)
+
+    contenders: dict[str, Callable[[], object]] = {"hand": hand}
+    contenders.update({kind: screening(table) for kind, table in tables.items()})
+    rounds: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, function in contenders.items():
+            rounds[name].append(cpu_per_case(function, count))
+    median = {name: statistics.median(found) for name, found in rounds.items()}
+    target = TARGETS["columnar engine over a typed table"]
+    rows = [f"| hand-written, the table's {count:,} cases | {median['hand'] * 1e6:,.2f} | 1× |  |  |"]
+    for kind in TABLE_KINDS:
+        ratio = median[kind] / median["hand"]
+        rows.append(
+            f"| columnar engine over a typed table ({kind}) | {median[kind] * 1e6:,.2f} | {ratio:.3f}× "
+            f"| ≤ {target:g}× | {'yes' if ratio <= target else '**no**'} |"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +180,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--table-cases", type=int, default=100_000, help="cases of the typed-table rows")
     args = parser.parse_args()
     if args.repeats < 3:
         parser.error("--repeats must be at least 3 (medians of at least three rounds)")
@@ -267,6 +338,14 @@ def main() -> None:
         "recommend() targets are for the rows with statuses and partners read; the rows with "
         "everything read show what a caller who reads every reason, step and change date pays."
     )
+    print(
+        f"\nThe columnar engine over typed tables of {args.table_cases:,} generated cases decided on "
+        f"{AS_OF} (table and facts built beforehand), against the hand-written function on the same "
+        f"cases; medians of {args.repeats} interleaved rounds:\n"
+    )
+    print("| step | µs per case (CPU) | relative to hand-written | target | holds |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    print("\n".join(table_rows(args.table_cases, args.seed, args.repeats, ruleset)))
 
 
 if __name__ == "__main__":

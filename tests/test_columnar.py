@@ -46,7 +46,7 @@ from referral_engine.columnar import (
 )
 from referral_engine.compiled import open_fields
 from referral_engine.decide import evaluate_rules, statuses
-from referral_engine.facts import Facts
+from referral_engine.facts import FIELDS, Facts
 from referral_engine.ruleset import Rule
 
 from .conftest import examples
@@ -404,3 +404,312 @@ def test_a_chunk_of_profiles_only_reports_the_rows_facts_for_rejects(monkeypatch
     expected = list(recommend_many(rows, as_of=DAY, detail="statuses", errors="collect"))
     assert [_comparable(r) for r in found] == [_comparable(r) for r in expected]
     assert [r.index for r in found if isinstance(r, ProfileError)] == [7, 33]
+
+
+# -- typed tables: the fast path through Arrow and numpy -------------------------------------------
+
+
+def _cells(profiles: Sequence[CaseProfile], name: str) -> list[Any]:
+    """One field of the profiles as a table's cells (languages as lists)."""
+    return [list(v) if isinstance(v, tuple) else v for v in profile_columns(profiles)[name]]
+
+
+def _typed_pyarrow(profiles: Sequence[CaseProfile]) -> pa.Table:
+    """date32, dictionary<string> enumerations, plain text municipality, bool, int16, list<string>."""
+    arrays = {}
+    for name, spec in FIELDS.items():
+        cells = _cells(profiles, name)
+        if spec.kind == "int":
+            arrays[name] = pa.array(cells, pa.int16())
+        elif spec.kind == "date":
+            arrays[name] = pa.array(cells, pa.date32())
+        elif spec.kind == "bool":
+            arrays[name] = pa.array(cells, pa.bool_())
+        elif spec.kind in ("enum", "level"):
+            arrays[name] = pa.array(cells, pa.string()).dictionary_encode()
+        elif spec.kind == "text":
+            arrays[name] = pa.array(cells, pa.string())
+        else:
+            arrays[name] = pa.array(cells, pa.list_(pa.string()))
+    return pa.table(arrays)
+
+
+def _typed_polars(profiles: Sequence[CaseProfile]) -> pl.DataFrame:
+    """Date, Enum (levels as Categorical), String, Boolean, UInt8, List(String)."""
+    kinds: dict[str, Any] = {
+        "int": pl.UInt8,
+        "date": pl.Date,
+        "bool": pl.Boolean,
+        "text": pl.String,
+        "list": pl.List(pl.String),
+        "level": pl.Categorical,
+    }
+    return pl.DataFrame(
+        [
+            pl.Series(name, _cells(profiles, name), dtype=kinds.get(spec.kind) or pl.Enum(spec.values))
+            for name, spec in FIELDS.items()
+        ]
+    )
+
+
+def _typed_pandas(profiles: Sequence[CaseProfile]) -> pd.DataFrame:
+    """datetime64 (s and ns), category, nullable Int64 and boolean, string, Arrow lists."""
+    data: dict[str, Any] = {}
+    for index, (name, spec) in enumerate(FIELDS.items()):
+        cells = _cells(profiles, name)
+        if spec.kind == "int":
+            data[name] = pd.array(cells, dtype="Int64")
+        elif spec.kind == "date":
+            unit = "datetime64[s]" if index % 2 else "datetime64[ns]"
+            data[name] = pd.Series(pd.to_datetime(pd.Series(cells, dtype=object)), dtype=unit)
+        elif spec.kind == "bool":
+            data[name] = pd.array(cells, dtype="boolean")
+        elif spec.kind in ("enum", "level"):
+            data[name] = pd.Categorical(cells, categories=spec.values)
+        elif spec.kind == "text":
+            data[name] = pd.array(cells, dtype="string")
+        else:
+            data[name] = pd.array(cells, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+    return pd.DataFrame(data)
+
+
+TYPED: dict[str, Callable[[Sequence[CaseProfile]], Any]] = {
+    "pandas": _typed_pandas,
+    "polars": _typed_polars,
+    "pyarrow": _typed_pyarrow,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TYPED))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(case_profiles(DAY), min_size=1, max_size=30))
+def test_screen_table_on_typed_tables_equals_recommend_many(kind: str, profiles: list[CaseProfile]) -> None:
+    """Typed columns of each library, a null in every column: the case-by-case statuses and counts."""
+    ruleset = default_ruleset()
+    profiles = [profile.replace(consents=()) for profile in profiles] + [CaseProfile()]
+    table = TYPED[kind](profiles)
+    result = screen_table(table, as_of=DAY)
+    assert type(result) is type(table)
+    assert _rows(result) == [_expected(ruleset, profile, DAY) for profile in profiles]
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_rules(), min_size=1, max_size=10, unique_by=lambda rule: rule.id),
+    st.lists(case_profiles(DAY), min_size=1, max_size=20),
+)
+def test_typed_tables_equal_case_by_case_on_generated_rule_sets(
+    minimal_ruleset: Ruleset, rules: list[Rule], profiles: list[CaseProfile]
+) -> None:
+    """Generated rules (languages, levels, windows) over a typed pyarrow table: statuses and counts agree."""
+    ruleset = dataclasses.replace(minimal_ruleset, rules=tuple(rules))
+    profiles = [profile.replace(consents=()) for profile in profiles] + [CaseProfile()]
+    result = screen_table(_typed_pyarrow(profiles), as_of=DAY, ruleset=ruleset)
+    assert _rows(result) == [_expected(ruleset, profile, DAY) for profile in profiles]
+
+
+def _profiles_of_every_kind() -> list[CaseProfile]:
+    return [
+        CaseProfile(
+            age=age,
+            residence_status=status,
+            entry_date=entry,
+            status_since=entry,
+            municipality=town,
+            registered_jobseeker=age % 2 == 0 if age is not None else None,
+            languages=("ar", "en") if town else None,
+            employment="unemployed" if status else None,
+        )
+        for age in (None, 17, 19, 26, 30)
+        for status in (None, "gestattung", "ae_25_1", "undocumented")
+        for entry in (None, dt.date(2024, 6, 1), dt.date(2015, 1, 1))
+        for town in (None, "Staufen im Breisgau", "Bad Krozingen")
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(TYPED))
+def test_typed_tables_in_several_slices_keep_their_order(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(columnar_module, "ROWS_PER_CHUNK", 7)
+    profiles = _profiles_of_every_kind()
+    ruleset = default_ruleset()
+    assert _rows(screen_table(TYPED[kind](profiles), as_of=DAY)) == [
+        _expected(ruleset, profile, DAY) for profile in profiles
+    ]
+
+
+def test_dictionaries_that_differ_between_chunks_are_read_chunk_by_chunk() -> None:
+    """A pyarrow column of several chunks, each with its own dictionary (other values, other order)."""
+    profiles = _profiles_of_every_kind()
+    table = _typed_pyarrow(profiles)
+    half = len(profiles) // 2
+    columns = {}
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_dictionary(column.type):
+            first = pa.array(column[:half].to_pylist(), pa.string()).dictionary_encode()
+            # the second chunk's dictionary is in reverse order and holds a value no row uses
+            values = column[half:].to_pylist()
+            order = [*sorted({v for v in values if v is not None}, reverse=True), "not-a-value"]
+            indices = pa.array([None if v is None else order.index(v) for v in values], pa.int32())
+            second = pa.DictionaryArray.from_arrays(indices, pa.array(order))
+            column = pa.chunked_array([first, second], type=pa.dictionary(pa.int32(), pa.string()))
+        columns[name] = column
+    chunked = pa.table(columns)
+    assert chunked["residence_status"].num_chunks == 2
+    ruleset = default_ruleset()
+    assert _rows(screen_table(chunked, as_of=DAY)) == [_expected(ruleset, p, DAY) for p in profiles]
+
+
+@pytest.mark.parametrize("kind", sorted(TYPED))
+def test_an_empty_typed_table_gives_an_empty_table_of_its_kind(kind: str) -> None:
+    result = screen_table(TYPED[kind]([]), as_of=DAY)
+    assert type(result) is type(TYPED[kind]([CaseProfile()]))
+    assert _rows(result) == []
+    assert list(result.columns if kind != "pyarrow" else result.column_names) == [
+        *(s.id for s in default_ruleset().services),
+        OPEN_FIELDS,
+    ]
+
+
+def test_statuses_come_back_as_categorical_columns_and_counts_as_integers() -> None:
+    profiles = _profiles_of_every_kind()[:5]
+    arrow = screen_table(_typed_pyarrow(profiles), as_of=DAY)
+    assert pa.types.is_dictionary(arrow["jmd"].type)
+    assert pa.types.is_integer(arrow[OPEN_FIELDS].type)
+    frame = screen_table(_typed_polars(profiles), as_of=DAY)
+    assert frame["jmd"].dtype == pl.Enum(["eligible", "not_eligible", "undetermined"])
+    assert frame[OPEN_FIELDS].dtype.is_integer()
+    panda = screen_table(_typed_pandas(profiles), as_of=DAY)
+    assert isinstance(panda["jmd"].dtype, pd.CategoricalDtype)
+    assert pd.api.types.is_integer_dtype(panda[OPEN_FIELDS])
+
+
+@pytest.mark.parametrize(
+    ("column", "field", "message"),
+    [
+        # a category that is no residence status, used by row 1
+        (pa.array(["gestattung", SECRET]).dictionary_encode(), "residence_status", "expected one of"),
+        (pa.array(["Staufen", ""], pa.large_string()), "municipality", "1 to 100 characters"),
+        (pa.array([20, 130], pa.uint8()), "age", "from 0 to 120"),
+        (pa.array([20, -3], pa.int16()), "age", "from 0 to 120"),
+        (pa.array([20.0, 3.5]), "age", "whole number"),
+        (
+            pa.array([dt.date(2020, 1, 1), dt.date(1850, 1, 1)], pa.date32()),
+            "entry_date",
+            "between 1900-01-01",
+        ),
+        (pa.array([dt.date(2020, 1, 1), dt.date(2027, 1, 1)], pa.date32()), "entry_date", "after the as_of"),
+        (
+            pa.array([dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 1, 12)], pa.timestamp("ms")),
+            "entry_date",
+            "not a date and time",
+        ),
+        (
+            pa.array([dt.datetime(2020, 1, 1), dt.datetime(2020, 1, 1)], pa.timestamp("us", tz="UTC")),
+            "entry_date",
+            "not a date and time",
+        ),
+        (pa.array(["2020-01-01", "2020-02-30"]), "entry_date", "no such date"),
+        (pa.array([["ar"], ["ar", SECRET]], pa.list_(pa.string())), "languages", "two-letter"),
+        (pa.array([["ar"], ["ar", None]], pa.list_(pa.string())), "languages", "two-letter"),
+        (pa.array([["ar"], ["äb"]], pa.large_list(pa.large_string())), "languages", "two-letter"),
+    ],
+)
+def test_bad_cells_of_typed_columns_name_the_column_and_row_never_the_value(
+    column: Any, field: str, message: str
+) -> None:
+    if field == "entry_date" and pa.types.is_timestamp(column.type) and column.type.tz:
+        expected_index = 0  # every cell of a zoned timestamp column is a date and time
+    else:
+        expected_index = 1
+    with pytest.raises(ProfileError) as caught:
+        screen_table(pa.table({field: column}), as_of=DAY)
+    error = caught.value
+    assert error.index == expected_index
+    assert [problem.field for problem in error.problems] == [field]
+    assert message in str(error)
+    for secret in (SECRET, "1850", "2027", "äb", "130", "3.5", "02-30"):
+        assert secret not in str(error)
+
+
+def test_a_category_no_row_uses_is_no_error() -> None:
+    """A pandas category or an Arrow dictionary value that no row uses: not checked, no error."""
+    table = pd.DataFrame(
+        {"residence_status": pd.Categorical(["gestattung", None], categories=["gestattung", SECRET])}
+    )
+    expected = screen_table(pd.DataFrame({"residence_status": ["gestattung", None]}), as_of=DAY)
+    assert _rows(screen_table(table, as_of=DAY)) == _rows(expected)
+
+
+@pytest.mark.parametrize("kind", sorted(TYPED))
+def test_typed_columns_are_not_read_value_by_value(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every column of a typed table takes the Arrow path: the per-value readers are never called."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a typed column was read value by value")
+
+    monkeypatch.setattr(columnar_module, "_each", refuse)
+    monkeypatch.setattr(columnar_module, "_read_distinct", refuse)
+    profiles = _profiles_of_every_kind()
+    ruleset = default_ruleset()
+    assert _rows(screen_table(TYPED[kind](profiles), as_of=DAY)) == [
+        _expected(ruleset, profile, DAY) for profile in profiles
+    ]
+
+
+def test_a_null_value_of_a_dictionary_is_unknown() -> None:
+    """An Arrow dictionary may hold a null value: the rows that point to it are unknown, not bad."""
+    indices = pa.array([0, 1, 1, None], pa.int8())
+    dictionary = pa.array(["gestattung", None])
+    table = pa.table({"residence_status": pa.DictionaryArray.from_arrays(indices, dictionary)})
+    expected = screen_table(pa.table({"residence_status": ["gestattung", None, None, None]}), as_of=DAY)
+    assert _rows(screen_table(table, as_of=DAY)) == _rows(expected)
+
+
+def test_typed_columns_of_other_arrow_types_are_read_like_profile_fields() -> None:
+    """date64, midnight timestamps, int8, floats with NaN, text enumerations, large text, text dates."""
+    table = pa.table(
+        {
+            "age": pa.array([30.0, float("nan"), None, 19.0]),
+            "entry_date": pa.array([dt.date(2024, 6, 1), None, dt.date(2015, 1, 1), None], pa.date64()),
+            "status_since": pa.array(
+                [dt.datetime(2024, 7, 1), None, None, dt.datetime(2025, 1, 1)], pa.timestamp("ns")
+            ),
+            "accommodation_since": pa.array(["2024-06-01", None, "2020-02-29", None]),
+            "residence_status": pa.array(["ae_25_1", "gestattung", None, "duldung"]),
+            "municipality": pa.array(
+                ["  Staufen   im Breisgau", None, "Bad Krozingen", "Elsewhere"], pa.large_string()
+            ),
+            "registered_jobseeker": pa.array([True, None, False, None]),
+            "language_level": pa.array(["B1", None, "none", "A2"]).dictionary_encode(),
+        }
+    )
+    profiles = [
+        CaseProfile(
+            age=30,
+            entry_date=dt.date(2024, 6, 1),
+            status_since=dt.date(2024, 7, 1),
+            accommodation_since=dt.date(2024, 6, 1),
+            residence_status="ae_25_1",
+            municipality="Staufen im Breisgau",
+            registered_jobseeker=True,
+            language_level="B1",
+        ),
+        CaseProfile(residence_status="gestattung"),
+        CaseProfile(
+            entry_date=dt.date(2015, 1, 1),
+            accommodation_since=dt.date(2020, 2, 29),
+            municipality="Bad Krozingen",
+            registered_jobseeker=False,
+            language_level="none",
+        ),
+        CaseProfile(
+            age=19,
+            status_since=dt.date(2025, 1, 1),
+            residence_status="duldung",
+            municipality="Elsewhere",
+            language_level="A2",
+        ),
+    ]
+    ruleset = default_ruleset()
+    assert _rows(screen_table(table, as_of=DAY)) == [_expected(ruleset, p, DAY) for p in profiles]

@@ -27,6 +27,7 @@ import datetime as dt
 import importlib.util
 import itertools
 import multiprocessing
+import operator
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -63,6 +64,7 @@ COLUMNAR_CHUNK = 4096
 COLUMNAR_MIN = 48
 #: Distinct CaseStatuses kept per rule set for reuse across chunks (a few MiB at most).
 RESULTS_MEMO = 4096
+_CONSENTS = operator.attrgetter("consents")
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +347,7 @@ def _screen_chunks(
             yield from _decide_rows(single, start, chunk, errors)
             start += len(chunk)
             continue
-        if all(type(profile) is CaseProfile and not profile.consents for profile in chunk):
+        if set(map(type, chunk)) == {CaseProfile} and not any(map(_CONSENTS, chunk)):
             valid: list[CaseProfile] = chunk  # type: ignore[assignment]  # checked just above
             positions: list[int] | None = None  # every row is valid: row i is valid[i]
             results: list[Result] = []
@@ -363,10 +365,10 @@ def _screen_chunks(
                 else:
                     valid.append(profile)
                     positions.append(position)
+        bad: dict[int, ProfileError] = {}
         if valid:
             screened, rejected = screen_profiles(ruleset, valid, as_of)
             found = _case_statuses_of(engine, screened)
-            bad: dict[int, ProfileError] = {}
             for index in rejected:
                 try:
                     facts_for(valid[index], as_of)
@@ -386,39 +388,55 @@ def _screen_chunks(
         if positions is not None:
             results = [result for result in results_ if result is not None]
         start += len(chunk)
-        if len(results) == len(chunk) and not any(isinstance(r, ProfileError) for r in results):
+        if positions is None and not bad:  # every row valid
             yield from results
         else:
             yield from _apply(iter(results), errors)
 
 
 def _case_statuses_of(engine: ColumnarRules, screened: Columns) -> list[CaseStatuses]:
-    """A CaseStatuses per row of a columnar result; equal rows share one (frozen) object."""
+    """A CaseStatuses per row of a columnar result; equal rows share one (frozen) object.
+
+    Each row's statuses and count become one integer (a base-3 digit per service, the count
+    above them), looked up in the rule set's memo of results; only new ones are built.
+    """
     import numpy as np
 
     from .columnar import STATUSES
 
-    memo = engine.memo.setdefault("results", {})
+    services = engine.services
+    width = len(services)
+    if width > 30:  # pragma: no cover - the integer would not fit: one object per row
+        return [
+            CaseStatuses(
+                MappingProxyType({s: STATUSES[c] for s, c in zip(services, row, strict=True)}), int(count)
+            )
+            for row, count in zip(screened.codes.tolist(), screened.open_fields.tolist(), strict=True)
+        ]
+    base = 3**width
+    keys: list[int] = (
+        screened.codes.astype(np.int64) @ (3 ** np.arange(width, dtype=np.int64))
+        + screened.open_fields.astype(np.int64) * base
+    ).tolist()
+    memo = engine.memo.setdefault("results_by_key", {})
     assert isinstance(memo, dict)
-    matrix = np.ascontiguousarray(
-        np.concatenate([screened.codes.astype(np.int64), screened.open_fields[:, None]], axis=1)
-    )
-    keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * matrix.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    shared = []
-    for index in first.tolist():
-        row = matrix[index]
-        key = row.tobytes()
-        found = memo.get(key)
-        if found is None:
-            codes = row.tolist()
-            statuses = {s: STATUSES[c] for s, c in zip(engine.services, codes, strict=False)}
-            found = CaseStatuses(MappingProxyType(statuses), codes[-1])
-            if len(memo) >= RESULTS_MEMO:
-                memo.clear()
-            memo[key] = found
-        shared.append(found)
-    return [shared[index] for index in inverse.ravel().tolist()]
+    if len(memo) >= RESULTS_MEMO:
+        memo.clear()
+
+    def build(key: int) -> CaseStatuses:
+        count, rest = divmod(key, base)
+        statuses = {}
+        for service in services:
+            rest, code = divmod(rest, 3)
+            statuses[service] = STATUSES[code]
+        return CaseStatuses(MappingProxyType(statuses), count)
+
+    for key in set(keys).difference(memo):
+        memo[key] = build(key)
+    try:
+        return list(map(memo.__getitem__, keys))
+    except KeyError:  # another thread cleared the memo meanwhile
+        return [memo.get(key) or build(key) for key in keys]
 
 
 # -- worker processes -------------------------------------------------------------------------------

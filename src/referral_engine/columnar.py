@@ -17,9 +17,16 @@ its code among the names the rules mention, languages as tuples. Rules are taken
 single ``as_of`` (their validity windows), time windows compare dates with
 :func:`~referral_engine.dates.window_start`, statuses are *grant and not exclusion* exactly as
 :func:`referral_engine.decide.statuses`, and the open fields are those ``decide.decide`` lists, plus
-the municipality where ``recommend`` would ask for it (a step that finds no partner without it;
-decided once per distinct pattern of statuses, rules, steps, languages and restricted status).
-A differential test proves all of it equal to the reference on generated rule sets and cases.
+the municipality where ``recommend`` would ask for it (a step or check that finds no partner
+without it: which targets find none is known per service and day, so a row only needs which of
+them apply). The masks of rules and services are packed eight rows a byte. A differential test
+proves all of it equal to the reference on generated rule sets and cases.
+
+**Typed tables.** Columns with a type (dates, numbers, booleans, text, dictionaries such as pandas
+categoricals or polars enums, lists of text) are read through Arrow and numpy: a dictionary's
+values are checked and encoded once and the rows take their codes from a small table, dates
+become day numbers, validity bitmaps known masks. Columns of Python objects are read value by
+value. Every column is validated; only those the rules in force use are kept.
 
 **Personal data.** Errors name the column and the row (from 0), never a value.
 """
@@ -67,8 +74,9 @@ if TYPE_CHECKING:
 
     Mask = NDArray[np.bool_]
     Ints = NDArray[np.int64]
+    Bits = NDArray[np.uint8]
 else:
-    Mask = Ints = Any
+    Mask = Ints = Bits = Any
 
 __all__ = [
     "COLUMNS",
@@ -94,6 +102,8 @@ _KEY = "columnar"
 _T = TypeVar("_T")
 
 Tri = tuple["Mask", "Mask"]  # (surely true, surely false)
+#: The same as bits, eight rows a byte (``np.packbits``): the engine works on these.
+PackedTri = tuple["Bits", "Bits"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +165,72 @@ def _encode_single(kind: str, values: tuple[str, ...], value: Any, vocabulary: _
     return value  # int, level rank, bool, language code, duration
 
 
+class _Memo:
+    """What the conditions of one screen share: each leaf's bits, a field's known rows and bits per code.
+
+    Masks are packed eight rows a byte (``np.packbits``): the logic of rules and services runs
+    on an eighth of the memory. Bits past the last row may hold anything; they are dropped when
+    the rows are unpacked (:func:`_unpack`).
+    """
+
+    def __init__(self, vocabulary: _Vocabulary, rows: int) -> None:
+        self.rows = rows
+        self.size = (rows + 7) // 8
+        self.leaves: dict[object, PackedTri] = {}
+        self._equal: dict[tuple[str, object], Bits] = {}
+        self._known: dict[str, Bits] = {}
+        self._vocabulary = vocabulary
+
+    def known(self, field: str, column: Column) -> Bits:
+        """Where ``column`` is known, as bits (packed once per field)."""
+        found = self._known.get(field)
+        if found is None:
+            found = self._known[field] = np.packbits(column.known)
+        return found
+
+    def equal(self, field: str, values: Any, operand: Any) -> Bits:
+        """``values == operand`` as bits, computed once per field and operand."""
+        key = (field, operand)
+        found = self._equal.get(key)
+        if found is None:
+            found = self._equal[key] = np.packbits(values == operand)
+        return found
+
+    def member(self, field: str, values: Any, operand: Any) -> Bits:
+        """``values`` in the sorted codes ``operand``.
+
+        Codes of a small domain (enumerations, levels, municipalities) are tested as a few
+        equalities shared with the other leaves of the field (the codes, or those left out), else
+        through a lookup table; anything else with ``np.isin``.
+        """
+        spec = FIELDS[field]
+        if spec.kind in ("enum", "level"):
+            domain = len(spec.values)
+        elif spec.kind == "text":
+            domain = len(self._vocabulary.codes)
+        else:
+            domain = 0
+        codes = operand.tolist()
+        if not domain or values.dtype == np.bool_ or not codes or codes[0] < 0 or codes[-1] >= domain:
+            return np.packbits(np.isin(values, operand))
+        if len(codes) <= _FEW:
+            return _any([self.equal(field, values, code) for code in codes], self.size)
+        others = sorted(set(range(domain)) - set(codes))
+        if len(others) <= _FEW:
+            # values are codes of the domain, or negative where unknown or not one of its values
+            inside: Bits = np.packbits(values >= 0)
+            for code in others:
+                inside &= ~self.equal(field, values, code)
+            return inside
+        table = np.zeros(domain + 2, dtype=bool)  # codes from -2
+        table[np.asarray(codes) + 2] = True
+        return np.packbits(table[values + 2])
+
+
+#: The most codes a membership test makes of equalities (more: a lookup table).
+_FEW = 8
+
+
 # -- the compiled rule set ----------------------------------------------------------------------------
 
 
@@ -162,7 +238,7 @@ class ColumnarRules:
     """A rule set evaluated over columns; build it with :func:`columnar` (one per rule set).
 
     :meth:`screen` decides every row of a :data:`FactColumns` for one ``as_of``. Safe to share
-    between threads (it keeps only memos of routing patterns, behind a lock).
+    between threads (it keeps only memos per day and per leaf, none of them case data).
     """
 
     def __init__(self, ruleset: Ruleset) -> None:
@@ -172,12 +248,58 @@ class ColumnarRules:
         conditions += [step.when for step in ruleset.steps if step.when is not None]
         self.vocabulary = _Vocabulary(conditions)
         self._operands: dict[int, Any] = {}
-        self._unrouted: dict[tuple[dt.date, str, bytes], bool] = {}
+        self._keys: dict[int, tuple[Leaf, object]] = {}
+        self._plans: dict[dt.date, _Plan] = {}
+        self._target_memo: dict[tuple[dt.date, str], _Targets] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}
         self._lock = threading.Lock()
 
     # -- conditions
+
+    def _leaf_key(self, leaf: Leaf) -> object:
+        """What equal leaves (of other rules) share: their field, operator and operand."""
+        found = self._keys.get(id(leaf))
+        if found is None or found[0] is not leaf:
+            key: object = (leaf.field, leaf.op, leaf.value)
+            try:
+                hash(key)
+            except TypeError:  # pragma: no cover - operands are hashable (frozen); just in case
+                key = id(leaf)
+            found = self._keys[id(leaf)] = (leaf, key)
+        return found[1]
+
+    def _plan(self, as_of: dt.date) -> _Plan:
+        """The rules in force on ``as_of`` and, per service, its rules by effect (kept per day)."""
+        found = self._plans.get(as_of)
+        if found is None:
+            ruleset = self.ruleset
+            in_force = tuple(ruleset.rules_in_force(as_of))
+            ids = {rule.id for rule in in_force}
+            services = []
+            for service in self.services:
+                active = [rule for rule in ruleset.rules_of(service) if rule.id in ids]
+                services.append(
+                    _ServicePlan(
+                        grants=tuple(r.id for r in active if r.effect == "eligible"),
+                        granting=tuple(r.id for r in active if r.effect != "not_eligible"),
+                        excluding=tuple(r.id for r in active if r.effect == "not_eligible"),
+                        fields=tuple(
+                            (
+                                r.id,
+                                r.effect == "not_eligible",
+                                tuple(dict.fromkeys(x.field for x in r.leaves)),
+                            )
+                            for r in active
+                        ),
+                    )
+                )
+            found = _Plan(in_force, tuple(services), _needed_in_force(self, as_of))
+            with self._lock:
+                if len(self._plans) >= 256:
+                    self._plans.clear()
+                self._plans[as_of] = found
+        return found
 
     def _operand(self, leaf: Leaf) -> Any:
         found = self._operands.get(id(leaf), self)
@@ -185,59 +307,64 @@ class ColumnarRules:
             found = self._operands[id(leaf)] = (leaf, _encode_operand(leaf, self.vocabulary))
         return found[1]
 
-    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
+    def _leaf(self, leaf: Leaf, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo) -> PackedTri:
         column = columns.get(leaf.field)
         if column is None:
-            nothing = np.zeros(rows, dtype=bool)
+            nothing = np.zeros(memo.size, dtype=np.uint8)
             return nothing, nothing
-        values, known = column.values, column.known
+        values = column.values
+        known = memo.known(leaf.field, column)
         op = leaf.op
         operand = self._operand(leaf)
+        holds: Bits
         if op in ("within", "older_than"):
-            holds = _window(values, known, op, operand, as_of)
+            holds = np.packbits(_window(values, column.known, op, operand, as_of))
         elif op == "contains":
-            holds = np.fromiter((v is not None and operand in v for v in values), dtype=bool, count=rows)
+            found = (v is not None and operand in v for v in values)
+            holds = np.packbits(np.fromiter(found, dtype=bool, count=rows))
         elif op == "eq":
-            holds = values == operand
+            holds = memo.equal(leaf.field, values, operand)
         elif op == "ne":
-            holds = values != operand
+            holds = ~memo.equal(leaf.field, values, operand)
         elif op == "lt":
-            holds = values < operand
+            holds = np.packbits(values < operand)
         elif op == "le":
-            holds = values <= operand
+            holds = np.packbits(values <= operand)
         elif op == "gt":
-            holds = values > operand
+            holds = np.packbits(values > operand)
         elif op == "ge":
-            holds = values >= operand
+            holds = np.packbits(values >= operand)
         else:
             assert op in ("in", "not_in"), op
-            holds = _member(values, operand)
+            holds = memo.member(leaf.field, values, operand)
             if op == "not_in":
                 holds = ~holds
-        return known & holds, known & ~holds
+        true = known & holds
+        return true, known ^ true  # known and not holding
 
     def condition(self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int) -> Tri:
         """The (surely true, surely false) masks of ``node`` over the rows (Kleene logic)."""
-        memo: dict[int, Tri] = {}
-        return self._condition(node, columns, as_of, rows, memo)
+        true, false = self._condition(node, columns, as_of, rows, _Memo(self.vocabulary, rows))
+        return _unpack(true, rows), _unpack(false, rows)
 
     def _condition(
-        self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: dict[int, Tri]
-    ) -> Tri:
+        self, node: Condition, columns: FactColumns, as_of: dt.date, rows: int, memo: _Memo
+    ) -> PackedTri:
         if isinstance(node, Leaf):
-            key = id(node)
-            found = memo.get(key)
+            key = self._leaf_key(node)
+            found = memo.leaves.get(key)
             if found is None:
-                found = memo[key] = self._leaf(node, columns, as_of, rows)
+                found = memo.leaves[key] = self._leaf(node, columns, as_of, rows, memo)
             return found
         if isinstance(node, Not):
             true, false = self._condition(node.part, columns, as_of, rows, memo)
             return false, true
         parts = [self._condition(part, columns, as_of, rows, memo) for part in node.parts]
+        size = memo.size
         if isinstance(node, AllOf):
-            return _all([t for t, _ in parts], rows, True), _any([f for _, f in parts], rows)
+            return _all([t for t, _ in parts], size), _any([f for _, f in parts], size)
         assert isinstance(node, AnyOf)
-        return _any([t for t, _ in parts], rows), _all([f for _, f in parts], rows, True)
+        return _any([t for t, _ in parts], size), _all([f for _, f in parts], size)
 
     # -- statuses and open fields
 
@@ -250,226 +377,251 @@ class ColumnarRules:
         ``route``, the municipality where ``recommend`` asks for it: together the
         ``open_fields`` of ``recommend_many(..., detail="statuses")``.
         """
-        ruleset = self.ruleset
-        memo: dict[int, Tri] = {}
-        values: dict[str, Tri] = {
-            rule.id: self._condition(rule.when, columns, as_of, rows, memo)
-            for rule in ruleset.rules_in_force(as_of)
+        plan = self._plan(as_of)
+        memo = _Memo(self.vocabulary, rows)
+        size = memo.size
+        values: dict[str, PackedTri] = {
+            rule.id: self._condition(rule.when, columns, as_of, rows, memo) for rule in plan.rules
         }
-        codes = np.empty((rows, len(self.services)), dtype=np.int8)
-        open_by_field: dict[str, Mask] = {}
-        unknown = {name: ~column.known for name, column in columns.items()}
-        none = np.zeros(rows, dtype=bool)
-        for index, service in enumerate(self.services):
-            active = [rule for rule in ruleset.rules_of(service) if rule.id in values]
-            grants = [values[r.id] for r in active if r.effect == "eligible"]
-            granting = [values[r.id] for r in active if r.effect != "not_eligible"]
-            excluding = [values[r.id] for r in active if r.effect == "not_eligible"]
-            grant_true = _any([t for t, _ in grants], rows)
-            grant_false = _all([f for _, f in granting], rows, True)
-            exclusion_true = _any([t for t, _ in excluding], rows)
-            exclusion_false = _all([f for _, f in excluding], rows, True)
-            eligible = grant_true & exclusion_false
-            not_eligible = grant_false | exclusion_true
-            codes[:, index] = np.where(eligible, ELIGIBLE, np.where(not_eligible, NOT_ELIGIBLE, UNDETERMINED))
+        services = len(self.services)
+        # each service's eligible and not-eligible bits, unpacked together at the end
+        decided = np.empty((2, services, size), dtype=np.uint8)
+        open_by_field: dict[str, Bits] = {}
+        open_rules: dict[str, list[Bits]] = {}  # where a field would settle an open rule, per rule
+        open_or_eligible = np.zeros(size, dtype=np.uint8)  # where some service is not "not eligible"
+        for index, service in enumerate(plan.services):
+            grant_true = _any([values[rule][0] for rule in service.grants], size)
+            grant_false = _all([values[rule][1] for rule in service.granting], size)
+            exclusion_true = _any([values[rule][0] for rule in service.excluding], size)
+            exclusion_false = _all([values[rule][1] for rule in service.excluding], size)
+            eligible = np.bitwise_and(grant_true, exclusion_false, out=decided[0, index])
+            not_eligible = np.bitwise_or(grant_false, exclusion_true, out=decided[1, index])
+            open_or_eligible |= ~not_eligible
             undetermined = ~(eligible | not_eligible)
             if not undetermined.any():
                 continue
-            grant_open = undetermined & ~grant_true & ~grant_false
-            exclusion_open = undetermined & ~exclusion_true & ~exclusion_false
-            for rule in active:
-                true, false = values[rule.id]
-                side = exclusion_open if rule.effect == "not_eligible" else grant_open
+            grant_open = undetermined & ~(grant_true | grant_false)
+            exclusion_open = undetermined & ~(exclusion_true | exclusion_false)
+            sides = (
+                grant_open if grant_open.any() else None,
+                exclusion_open if exclusion_open.any() else None,
+            )
+            for rule_id, excludes, names in service.fields:
+                side = sides[excludes]
+                if side is None:
+                    continue
+                true, false = values[rule_id]
                 rule_open = side & ~(true | false)
-                for name in dict.fromkeys(leaf.field for leaf in rule.leaves):
-                    missing = rule_open & unknown.get(name, ~none)
-                    found = open_by_field.get(name)
-                    open_by_field[name] = missing if found is None else found | missing
-        count = np.zeros(rows, dtype=np.int64)
-        for mask in open_by_field.values():
-            count += mask
-        municipality = columns.get("municipality")
-        asks = (
-            ~municipality.known if municipality is not None else np.ones(rows, dtype=bool)
-        ) & ~open_by_field.get("municipality", none)
-        asks &= (codes != NOT_ELIGIBLE).any(axis=1)
-        if route and asks.any():
-            count += self._ask_municipality(asks, codes, values, columns, as_of, rows, memo)
-        return Screened(codes, count)
+                for name in names:
+                    open_rules.setdefault(name, []).append(rule_open)
+        # services × rows: each service's codes are contiguous (a column of the result table). The
+        # two bits never hold together (a surely true grant is no surely false one), so the code
+        # is UNDETERMINED less one for not eligible and less two for eligible.
+        flags = np.unpackbits(decided, axis=2, count=rows).view(np.int8)
+        by_service = UNDETERMINED - flags[1] - (flags[0] << 1)
+        for name, masks in open_rules.items():
+            column = columns.get(name)
+            missing = _any(masks, size)
+            if column is not None:
+                missing = missing & ~memo.known(name, column)
+            open_by_field[name] = missing
+        if open_by_field:  # fewer fields than an int16 holds
+            count = np.unpackbits(np.stack(list(open_by_field.values())), axis=1, count=rows).sum(
+                axis=0, dtype=np.int16
+            )
+        else:
+            count = np.zeros(rows, dtype=np.int16)
+        if route:
+            municipality = columns.get("municipality")
+            asks = _all([], size) if municipality is None else ~memo.known("municipality", municipality)
+            if "municipality" in open_by_field:
+                asks &= ~open_by_field["municipality"]
+            asks &= open_or_eligible
+            if asks.any():
+                asked = self._ask_municipality(asks, by_service, values, columns, as_of, rows, memo)
+                count += _unpack(asked, rows)
+        return Screened(by_service.T, count.astype(np.int64))
 
     def _ask_municipality(
         self,
-        asks: Mask,
-        codes: NDArray[np.int8],
-        values: Mapping[str, Tri],
+        asks: Bits,
+        by_service: NDArray[np.int8],
+        values: Mapping[str, PackedTri],
         columns: FactColumns,
         as_of: dt.date,
         rows: int,
-        memo: dict[int, Tri],
-    ) -> Mask:
+        memo: _Memo,
+    ) -> Bits:
         """Where ``recommend`` asks for the unknown municipality (see ``batch._Screen._unrouted``).
 
-        That is where a step of an open or eligible service finds no partner without it.
-
-        What decides that for a row and one service: its status, which of its checks and
-        own-application grants hold, which of its steps' conditions hold and whether the status is
-        restricted. Rows are grouped by that pattern per service and each pattern is decided once
-        (and remembered per ``as_of``).
+        That is where a step of an open or eligible service, or a check of an open one, finds no
+        partner without it (``steps.unrouted``). Which targets find none is known per service and
+        ``as_of`` (:meth:`_targets`); what is left per row is which of them apply: the service's
+        status, its checks, its steps' conditions, and for the responsible partner whether the
+        residence status is restricted with no own-application grant holding.
         """
-        ruleset = self.ruleset
-        pattern_rules = [
-            rule
-            for rule in ruleset.rules_in_force(as_of)
-            if rule.effect == "check" or (rule.effect == "eligible" and rule.own_application)
-        ]
-        steps = [step for step in ruleset.steps if step.in_force(as_of) and step.when is not None]
-        parts = [codes]
-        if pattern_rules:
-            parts.append(np.stack([values[r.id][0] for r in pattern_rules], axis=1).astype(np.int8))
-        if steps:
-            held = [self._condition(step.when, columns, as_of, rows, memo)[0] for step in steps if step.when]
-            parts.append(np.stack(held, axis=1).astype(np.int8))
         residence = columns.get("residence_status")
-        if residence is not None:
-            restricted_codes = [
-                FIELDS["residence_status"].values.index(s) for s in sorted(RESTRICTED_STATUSES)
-            ]
-            restricted = residence.known & np.isin(residence.values, restricted_codes)
-        else:
-            restricted = np.zeros(rows, dtype=bool)
-        parts.append(restricted.astype(np.int8)[:, None])
-        selected = np.flatnonzero(asks)
-        matrix = np.ascontiguousarray(np.concatenate(parts, axis=1)[selected].astype(np.int8))
-        # Whether a service lacks a partner depends only on that service's status, its checks and
-        # own-application grants, its steps' conditions and the restricted status: not on the
-        # languages (they order partners, never remove one) and not on the other services. So
-        # each service is decided once per distinct pattern of its own columns, and a row asks
-        # for the municipality if any of its services does.
-        services = len(self.services)
-        restricted_column = matrix.shape[1] - 1
-        answers = np.zeros(len(selected), dtype=bool)
+        restricted: Bits | None = None
+        size = memo.size
+        answers = np.zeros(size, dtype=np.uint8)
         for index, service in enumerate(self.services):
-            rule_columns = [services + j for j, rule in enumerate(pattern_rules) if rule.service == service]
-            step_columns = [
-                services + len(pattern_rules) + j for j, step in enumerate(steps) if step.service == service
-            ]
-            own = matrix[:, [index, *rule_columns, *step_columns, restricted_column]]
-            own = np.ascontiguousarray(own)
-            keys = own.view(np.dtype((np.void, own.shape[1]))).ravel()
-            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-            rules = [pattern_rules[c - services] for c in rule_columns]
-            own_steps = [steps[c - services - len(pattern_rules)] for c in step_columns]
-            decided = np.array(
-                [
-                    self._service_unrouted(as_of, service, own[row], rules, own_steps)
-                    for row in first.tolist()
-                ],
-                dtype=bool,
-            )
-            answers |= decided[inverse.ravel()]
-        result = np.zeros(rows, dtype=bool)
-        result[selected] = answers
-        return result
+            targets = self._targets(as_of, service)
+            if not targets.items:
+                continue
+            if targets.responsible_none is None:  # the route is empty only for a restricted status
+                if restricted is None:
+                    restricted = (
+                        memo.known("residence_status", residence)
+                        & memo.member("residence_status", residence.values, _RESTRICTED_CODES)
+                        if residence is not None
+                        else np.zeros(size, dtype=np.uint8)
+                    )
+                own = [values[rule_id][0] for rule_id in targets.own_grants if rule_id in values]
+                responsible: Bits | bool = restricted & ~_any(own, size) if own else restricted
+            else:
+                responsible = targets.responsible_none
+            status = by_service[index]
+            on_status: dict[int, Bits] = {}
+            for code, rule_id, step_when, needs_responsible in targets.items:
+                if needs_responsible and responsible is False:
+                    continue
+                if rule_id is not None and rule_id not in values:  # a check not in force
+                    continue
+                applies = on_status.get(code)
+                if applies is None:
+                    applies = on_status[code] = np.packbits(status == code)
+                if rule_id is not None:
+                    applies = applies & values[rule_id][0]
+                if step_when is not None:
+                    applies = applies & self._condition(step_when, columns, as_of, rows, memo)[0]
+                if needs_responsible and responsible is not True:
+                    applies = applies & responsible
+                answers |= applies
+        return answers & asks
 
-    def _service_unrouted(
-        self, as_of: dt.date, service: str, row: NDArray[np.int8], rules: list[Rule], steps: list[Any]
-    ) -> bool:
-        """Whether one service's check or step lacks a partner without the municipality (one pattern)."""
-        key = (as_of, service, row.tobytes())
-        found = self._unrouted.get(key)
+    def _targets(self, as_of: dt.date, service: str) -> _Targets:
+        """What of ``service`` may find no partner without the municipality on ``as_of`` (kept per day).
+
+        As ``steps.unrouted`` resolves them: ``responsible`` is the first partner of the service's
+        route (without the partners that report to the authorities where the status is
+        restricted and no own-application grant holds), ``office:…`` the first of that office's
+        route, any other target is a partner by name (always found).
+        """
+        key = (as_of, service)
+        found = self._target_memo.get(key)
         if found is not None:
             return found
-        status = STATUSES[int(row[0])]
-        holds = {rule.id: bool(flag) for rule, flag in zip(rules, row[1:], strict=False)}
-        step_holds = {step.id: bool(flag) for step, flag in zip(steps, row[1 + len(rules) :], strict=False)}
-        restricted = bool(row[-1])
-        answer = False
-        if status is not Status.NOT_ELIGIBLE:
-            answer = self._lacks_partner(as_of, service, status, holds, step_holds, restricted)
-        with self._lock:
-            if len(self._unrouted) >= 16_384:
-                self._unrouted.clear()
-            self._unrouted[key] = answer
-        return answer
-
-    def _lacks_partner(
-        self,
-        as_of: dt.date,
-        service: str,
-        status: Status,
-        holds: Mapping[str, bool],
-        step_holds: Mapping[str, bool],
-        restricted: bool,
-    ) -> bool:
-        """``steps.unrouted`` for one service and one pattern (the municipality unknown)."""
         ruleset = self.ruleset
         partners = ruleset.partners
+        route = partners.route(service, None, as_of)
+        responsible_none: bool | None = not route
+        if route and not any(not partners.reports(partner) for partner in route):
+            responsible_none = None  # only where restricted
+        items: list[tuple[int, str | None, Condition | None, bool]] = []
 
-        def route(target: str) -> tuple[str, ...]:
-            return partners.route(target, None, as_of)
+        def none(target: str) -> bool | None:
+            """Whether ``target`` finds no partner: yes, no, or ``None``: where the responsible does not."""
+            if target == "responsible":
+                return True if responsible_none is True else (None if responsible_none is None else False)
+            if target.startswith("office:"):
+                return not partners.route(target, None, as_of)
+            return False
 
-        found_route = route(service)
-        if restricted and not any(
-            holds.get(rule.id, False)
+        for rule in ruleset.rules_of(service):
+            if rule.effect == "check":
+                lacks = none(rule.check_with or "responsible")
+                if lacks is not False:
+                    items.append((UNDETERMINED, rule.id, None, lacks is None))
+        for step in ruleset.steps:
+            if step.service != service or step.partner is None or not step.in_force(as_of):
+                continue
+            if step.for_status not in (Status.ELIGIBLE.value, Status.UNDETERMINED.value):
+                continue
+            lacks = none(step.partner)
+            if lacks is not False:
+                code = ELIGIBLE if step.for_status == Status.ELIGIBLE.value else UNDETERMINED
+                items.append((code, None, step.when, lacks is None))
+        own_grants = tuple(
+            rule.id
             for rule in ruleset.rules_of(service)
             if rule.effect == "eligible" and rule.own_application
-        ):
-            found_route = tuple(p for p in found_route if not partners.reports(p))
-        responsible = found_route[0] if found_route else None
-
-        def resolve(target: str | None) -> str | None:
-            if target is None:
-                return None
-            if target == "responsible":
-                return responsible
-            if target.startswith("office:"):
-                offices = route(target)
-                return offices[0] if offices else None
-            return target
-
-        if status is Status.UNDETERMINED:
-            for rule in ruleset.rules_of(service):
-                checked = rule.effect == "check" and holds.get(rule.id, False)
-                if checked and resolve(rule.check_with or "responsible") is None:
-                    return True
-        for step in ruleset.steps:
-            if step.service != service or step.for_status != status.value or not step.in_force(as_of):
-                continue
-            if step.when is not None and not step_holds[step.id]:
-                continue
-            if step.partner is not None and resolve(step.partner) is None:
-                return True
-        return False
-
-
-def _member(values: Any, operand: Any) -> Mask:
-    """``values`` in the sorted codes ``operand``: a lookup table for small codes, else ``np.isin``."""
-    if values.dtype != np.bool_ and len(operand) and operand[0] >= 0 and operand[-1] < 4096:
-        table = np.zeros(int(operand[-1]) + 1, dtype=bool)
-        table[operand] = True
-        inside = (values >= 0) & (values <= operand[-1])
-        found: Mask = inside & table[np.where(inside, values, 0)]
+        )
+        found = _Targets(tuple(items), responsible_none, own_grants)
+        with self._lock:
+            if len(self._target_memo) >= 4096:
+                self._target_memo.clear()
+            self._target_memo[key] = found
         return found
-    result: Mask = np.isin(values, operand)
-    return result
 
 
-def _any(masks: Sequence[Mask], rows: int) -> Mask:
-    if not masks:
-        return np.zeros(rows, dtype=bool)
-    result: Mask = masks[0].copy()
-    for mask in masks[1:]:
+@dataclass(frozen=True)
+class _ServicePlan:
+    """A service's rules in force by effect (ids), and each rule's fields with its side."""
+
+    grants: tuple[str, ...]
+    granting: tuple[str, ...]
+    excluding: tuple[str, ...]
+    #: (rule id, whether it is an exclusion, the fields it tests)
+    fields: tuple[tuple[str, bool, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What :meth:`ColumnarRules.screen` runs on one day: the rules in force, each service's plan."""
+
+    rules: tuple[Rule, ...]
+    services: tuple[_ServicePlan, ...]
+    #: The fields a screen on the day reads (see ``_needed_in_force``).
+    needed: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """What of one service may find no partner without the municipality (see ``ColumnarRules._targets``).
+
+    ``items``: (the status they apply to, the check rule that must hold or ``None``, the step's
+    condition or ``None``, whether they need the responsible partner, found only where
+    ``responsible_none`` says). ``responsible_none``: ``True`` / ``False``, or ``None`` for "where
+    the status is restricted and none of ``own_grants`` holds".
+    """
+
+    items: tuple[tuple[int, str | None, Condition | None, bool], ...]
+    responsible_none: bool | None
+    own_grants: tuple[str, ...]
+
+
+_RESTRICTED_CODES = np.array(
+    sorted(FIELDS["residence_status"].values.index(status) for status in RESTRICTED_STATUSES)
+)
+
+
+def _any(masks: Sequence[Bits], size: int) -> Bits:
+    """Bits set where any of ``masks`` has them (none: ``size`` bytes of zeros).
+
+    One mask is returned as it is: results are shared and never changed in place.
+    """
+    if len(masks) < 2:
+        return masks[0] if masks else np.zeros(size, dtype=np.uint8)
+    result: Bits = masks[0] | masks[1]
+    for mask in masks[2:]:
         result |= mask
     return result
 
 
-def _all(masks: Sequence[Mask], rows: int, empty: bool) -> Mask:
-    if not masks:
-        return np.full(rows, empty, dtype=bool)
-    result: Mask = masks[0].copy()
-    for mask in masks[1:]:
+def _all(masks: Sequence[Bits], size: int) -> Bits:
+    """Bits set where all of ``masks`` have them (none: ``size`` bytes of ones); see :func:`_any`."""
+    if len(masks) < 2:
+        return masks[0] if masks else np.full(size, 0xFF, dtype=np.uint8)
+    result: Bits = masks[0] & masks[1]
+    for mask in masks[2:]:
         result &= mask
     return result
+
+
+def _unpack(bits: Bits, rows: int) -> Mask:
+    """Packed bits back to one boolean per row (the bits past the last row dropped)."""
+    found: Mask = np.unpackbits(bits, count=rows).view(np.bool_)
+    return found
 
 
 def _window(values: Ints, known: Mask, op: str, duration: Duration, as_of: dt.date) -> Mask:
@@ -547,33 +699,25 @@ class _Names(dict[object, int]):
         return code
 
 
-class _Ordinals(dict[object, int]):
-    """Day numbers of the dates of one chunk (looked up in C; not kept: they are case dates)."""
-
-    def __missing__(self, day: dt.date) -> int:
-        ordinal = self[day] = day.toordinal()
-        return ordinal
-
-
 def _encode_profiles(profiles: Sequence[CaseProfile], fields: Sequence[str]) -> dict[str, Column]:
     """The profile-level columns of validated profiles (see :func:`_derive`).
 
-    One pass over the profiles picks the fields, ``zip`` turns the rows into columns, and each
-    column is encoded by a dict lookup per value (all in C but the lookups' misses).
+    Each field is read from the profiles' dicts in one pass in C (no tuple per row), and each
+    column is encoded by a dict lookup per value.
     """
     count = len(profiles)
-    pick = operator.itemgetter(*fields)
-    picked = list(map(pick, map(operator.attrgetter("__dict__"), profiles)))
-    items_by_field = zip(*picked, strict=True) if len(fields) > 1 else [picked]
+    rows = list(map(operator.attrgetter("__dict__"), profiles))
     columns: dict[str, Column] = {}
-    ordinals = _Ordinals({None: _MISSING})
-    for name, items in zip(fields, items_by_field, strict=True):
+    for name in fields:
+        items = list(map(operator.itemgetter(name), rows))
         kind = FIELDS[name].kind
         if kind in ("enum", "level"):
             encoded = np.fromiter(map(_ENUM_CODES[name].__getitem__, items), dtype=np.int16, count=count)
             columns[name] = Column(encoded, encoded >= 0)
-        elif kind == "date":
-            days = np.fromiter(map(ordinals.__getitem__, items), dtype=np.int64, count=count)
+        elif kind == "date":  # case dates are nearly all distinct: no memo, each converted once
+            days = np.fromiter(
+                (_MISSING if day is None else day.toordinal() for day in items), dtype=np.int32, count=count
+            )
             columns[name] = Column(days, days >= 0)
         elif kind == "int":
             numbers = np.fromiter(
@@ -649,7 +793,7 @@ def _derive(
     if birth is not None and birth.known.any():
         year, month, day = _date_parts(np.where(birth.known, birth.values, today))
         later = (as_of.month < month) | ((as_of.month == month) & (as_of.day < day))
-        derived = as_of.year - year - later
+        derived = (as_of.year - year - later).astype(np.int16)
         age = raw.get("age")
         if age is not None:
             mismatch = birth.known & age.known & (age.values != derived) & ~future
@@ -853,9 +997,28 @@ def _read_distinct(
 
 
 def _read_column(
-    nw: Any, name: str, series: Any, vocabulary: _Vocabulary, start: int, problems: Problems
+    nw: Any,
+    name: str,
+    series: Any,
+    vocabulary: _Vocabulary,
+    start: int,
+    problems: Problems,
+    keep: bool = True,
+    arrow: Any = None,
 ) -> Column:
-    """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row."""
+    """One column of a table as a profile-level :class:`Column`; bad cells become problems of their row.
+
+    Typed columns (numbers, dates, booleans, text, dictionaries, lists; ``arrow``: the slice of
+    the column as an Arrow chunked array) are read through Arrow and numpy (:func:`_read_arrow`);
+    columns of Python objects value by value from ``series`` (a narwhals series, or a function
+    that gives it).
+    """
+    if arrow is not None:
+        found = _read_arrow(name, arrow.chunks, vocabulary, start, problems, keep)
+        if found is not None:
+            return found
+    if callable(series):
+        series = series()
     kind = FIELDS[name].kind
     dtype = series.dtype
     rows = len(series)
@@ -947,7 +1110,312 @@ def _read_column(
     return Column(values, _known(converted))
 
 
-def _date_column(name: str, ordinals: Ints, known: Mask, start: int, problems: Problems) -> Column:
+# -- typed columns through Arrow ----------------------------------------------------------------------
+
+_DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _arrow_column(native: Any) -> Any:
+    """A column of a pandas, polars or pyarrow table as an Arrow chunked array, or ``None``."""
+    chunks = _arrow_chunks(native)
+    if chunks is None:
+        return None
+    import pyarrow as pa
+
+    return pa.chunked_array(chunks, type=chunks[0].type) if chunks else None
+
+
+def _arrow_chunks(native: Any) -> list[Any] | None:
+    """A column of a pandas, polars or pyarrow table as Arrow arrays, or ``None`` for Python objects.
+
+    Zero-copy where the library allows (pyarrow chunks, pandas categoricals, numbers and dates);
+    ``None`` (the caller reads the values in Python) for an object column or without pyarrow.
+    """
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow comes with the frame extra
+        return None
+    if isinstance(native, pa.ChunkedArray):
+        return list(native.chunks)
+    if isinstance(native, pa.Array):
+        return [native]
+    library = type(native).__module__.split(".")[0]
+    try:
+        if library == "polars":
+            if native.dtype.is_nested() and not str(native.dtype).startswith("List"):
+                return None
+            if str(native.dtype) == "Object":
+                return None
+            found = native.to_arrow()
+        elif library == "pandas":
+            if native.dtype == object:
+                return None
+            found = _from_pandas(native)
+        else:
+            return None
+    except (pa.ArrowException, TypeError, ValueError):
+        return None
+    return list(found.chunks) if isinstance(found, pa.ChunkedArray) else [found]
+
+
+def _from_pandas(series: Any) -> Any:
+    """A typed pandas column as Arrow: categoricals and naive dates from their numpy parts, else pyarrow's."""
+    import pyarrow as pa
+
+    kind = getattr(series.dtype, "kind", "")
+    if str(series.dtype) == "category":
+        codes = series.array.codes  # valid indices by construction: no check needed
+        categories = pa.array(series.cat.categories.to_list())
+        return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0), categories, safe=False)
+    if kind == "M" and isinstance(series.dtype, np.dtype):  # datetime64 without a time zone
+        stamps = series.to_numpy()
+        unit = np.datetime_data(stamps.dtype)[0]
+        if unit in _DAY_UNITS:
+            return pa.array(stamps.view(np.int64), type=pa.timestamp(unit), mask=np.isnat(stamps))
+    return pa.Array.from_pandas(series)
+
+
+def _read_arrow(
+    name: str, chunks: Sequence[Any], vocabulary: _Vocabulary, start: int, problems: Problems, keep: bool
+) -> Column | None:
+    """A typed column read through numpy, chunk by chunk; ``None`` for a type without a fast path.
+
+    Each chunk's validity is a mask; numbers, dates and booleans are read as arrays; a dictionary
+    (or a text column, dictionary-encoded first) is read by its dictionary: each distinct value is
+    checked and encoded once, and the rows take their codes from a small table. Bad cells are
+    problems of their rows (never the value). ``keep=False`` validates without keeping the values
+    (a column the rules in force do not read).
+    """
+    parts: list[Column] = []
+    offset = start
+    for chunk in chunks:
+        found = _read_chunk(name, chunk, vocabulary, offset, problems, keep)
+        if found is None:
+            return None
+        parts.append(found)
+        offset += len(chunk)
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return Column(np.concatenate([part.values for part in parts]), np.concatenate([p.known for p in parts]))
+
+
+def _valid(chunk: Any) -> Mask:
+    """Where a chunk holds a value: its validity bitmap unpacked."""
+    rows = len(chunk)
+    if chunk.null_count == 0:
+        return np.ones(rows, dtype=bool)
+    bitmap = chunk.buffers()[0]
+    if bitmap is None:  # a layout without a validity bitmap (unions, run-end encoding)
+        known: Mask = chunk.is_valid().to_numpy(zero_copy_only=False)
+        return known
+    return _bits(bitmap, chunk.offset, rows)
+
+
+def _bits(buffer: Any, offset: int, rows: int) -> Mask:
+    """An Arrow bitmap (least significant bit first) as booleans."""
+    unpacked = np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + rows, bitorder="little")
+    found: Mask = unpacked[offset:].view(np.bool_)
+    return found
+
+
+def _plain(chunk: Any, dtype: Any) -> Any:
+    """The values of a fixed-width chunk as numpy sees its data buffer (nulls hold anything)."""
+    return np.frombuffer(chunk.buffers()[1], dtype=dtype)[chunk.offset : chunk.offset + len(chunk)]
+
+
+def _read_chunk(
+    name: str, chunk: Any, vocabulary: _Vocabulary, start: int, problems: Problems, keep: bool
+) -> Column | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = FIELDS[name].kind
+    kind_type = chunk.type
+    rows = len(chunk)
+    if pa.types.is_null(kind_type) or chunk.null_count == rows:
+        empty = np.full(rows, None, dtype=object) if kind == "list" else np.full(rows, -2, dtype=np.int64)
+        return Column(empty, np.zeros(rows, dtype=bool))
+    known = _valid(chunk)
+    if pa.types.is_dictionary(kind_type):
+        return _read_dictionary(name, chunk, known, vocabulary, start, problems)
+    if pa.types.is_string(kind_type) or pa.types.is_large_string(kind_type) or _is_string_view(kind_type):
+        if kind in ("enum", "level", "text", "date"):
+            return _read_dictionary(name, pc.dictionary_encode(chunk), known, vocabulary, start, problems)
+        return None
+    if kind == "int" and (pa.types.is_integer(kind_type) or pa.types.is_floating(kind_type)):
+        numbers = _plain(chunk, chunk.type.to_pandas_dtype())  # null slots hold anything: masked below
+        if chunk.null_count:
+            numbers = np.where(known, numbers, 0)
+        if pa.types.is_floating(kind_type):
+            known &= ~np.isnan(numbers)
+            numbers = np.where(known, numbers, 0)
+            _problem(problems, start, known & (np.mod(numbers, 1) != 0), name, "expected a whole number")
+            numbers = np.where(known, numbers, 0)
+        outside = known & ((numbers < 0) | (numbers > 120))
+        _problem(problems, start, outside, name, "must be from 0 to 120")
+        return Column(np.where(outside, 0, numbers).astype(np.int16), known)
+    if kind == "date" and (pa.types.is_date(kind_type) or pa.types.is_timestamp(kind_type)):
+        if pa.types.is_date32(kind_type):
+            days = _plain(chunk, np.int32)
+        else:
+            if pa.types.is_timestamp(kind_type) and kind_type.tz is not None:
+                _problem(problems, start, known, name, "expected a date, not a date and time")
+                return Column(np.zeros(rows, dtype=np.int64), np.zeros(rows, dtype=bool))
+            unit = "ms" if pa.types.is_date64(kind_type) else kind_type.unit
+            stamps = chunk.fill_null(0).cast(pa.int64()).to_numpy()
+            days, rest = np.divmod(stamps, _DAY_UNITS[unit])
+            _problem(problems, start, known & (rest != 0), name, "expected a date, not a date and time")
+        ordinals = (days if chunk.null_count == 0 else np.where(known, days, 0)).astype(np.int32)
+        ordinals += _ORDINAL_1970
+        return _date_column(name, ordinals, known, start, problems)
+    if kind == "bool" and pa.types.is_boolean(kind_type):
+        return Column(_bits(chunk.buffers()[1], chunk.offset, rows) & known, known)
+    if kind == "list" and (pa.types.is_list(kind_type) or pa.types.is_large_list(kind_type)):
+        return _read_languages(name, chunk, known, start, problems, keep)
+    return None
+
+
+def _is_string_view(kind_type: Any) -> bool:
+    import pyarrow as pa
+
+    check = getattr(pa.types, "is_string_view", None)
+    return bool(check is not None and check(kind_type))
+
+
+def _converter(name: str, vocabulary: _Vocabulary) -> Callable[[object], int]:
+    """How one value of a field becomes its code (raising ``ValueError`` or ``TypeError`` if invalid)."""
+    kind = FIELDS[name].kind
+    if kind == "text":
+        return lambda value: vocabulary.code(_as_municipality(value).casefold())
+    if kind == "date":
+        return lambda value: _as_date(value).toordinal()
+    if kind == "int":
+
+        def number(value: object) -> int:
+            found = _as_int(value)
+            if not 0 <= found <= 120:
+                raise _CellError("must be from 0 to 120")
+            return found
+
+        return number
+    if kind == "bool":
+        return lambda value: int(_as_bool(value))
+    return _as_choice(FIELDS[name].values)
+
+
+def _read_dictionary(
+    name: str, chunk: Any, known: Mask, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column:
+    """A dictionary chunk: its values checked and encoded once, the rows' codes taken from a table.
+
+    A dictionary value that is not valid (a category no row may use) is an error only for the
+    rows that use it; a null or NaN value of the dictionary is unknown.
+    """
+    convert = _converter(name, vocabulary)
+    kind = FIELDS[name].kind
+    dtype = np.int32 if kind == "date" else np.int16
+    invalid = np.iinfo(dtype).min  # no code of any field
+    unknown = invalid + 1
+    table = np.empty(len(chunk.dictionary), dtype=dtype)
+    messages: dict[int, str] = {}
+    nulls = False
+    for index, value in enumerate(chunk.dictionary.to_pylist()):
+        if value is None or _is_unknown(value):
+            table[index] = unknown
+            nulls = True
+            continue
+        try:
+            table[index] = convert(value)
+        except (ValueError, TypeError) as error:
+            table[index] = invalid
+            messages[index] = _message(error)
+    indices = chunk.indices
+    indices = _plain(indices, indices.type.to_pandas_dtype())
+    codes = table.take(indices, mode="clip")  # a null's slot may hold anything: clipped, then unknown
+    if nulls:
+        known = known & (codes != unknown)
+    if messages:  # a value of the dictionary is not valid: an error where a row uses it
+        bad = known & (codes == invalid)
+        if bad.any():
+            for row in np.flatnonzero(bad).tolist():
+                problems.setdefault(start + row, []).append(
+                    FieldProblem(name, messages.get(int(indices[row]), "invalid value"))
+                )
+            known = known & ~bad
+    if chunk.null_count or messages or nulls:
+        codes = np.where(known, codes, dtype(-2 if kind == "text" else _MISSING))
+    if kind == "bool":
+        return Column(codes == 1, known)
+    if kind == "date":
+        return _date_column(name, codes, known, start, problems)
+    return Column(codes, known)
+
+
+def _two_letters(items: Any) -> bool:
+    """Whether every item is two ASCII letters (valid as it stands: the common case, checked in numpy).
+
+    Read from the text's offsets (every item two bytes long) and bytes (all letters); other
+    layouts (string views) through Arrow's kernels.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(items.type) or pa.types.is_large_string(items.type):
+        _, offsets, data = items.buffers()
+        width = np.int64 if pa.types.is_large_string(items.type) else np.int32
+        ends = np.frombuffer(offsets, dtype=width)[items.offset : items.offset + len(items) + 1]
+        if not (np.diff(ends) == 2).all():
+            return False
+        text = np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])] | 0x20  # lower case
+        return bool(((text >= ord("a")) & (text <= ord("z"))).all())
+    try:
+        letters = pc.and_(pc.equal(pc.utf8_length(items), 2), pc.ascii_is_alpha(items))
+    except pa.ArrowNotImplementedError:  # string views: checked value by value
+        return False
+    return bool(pc.all(letters).as_py())
+
+
+def _read_languages(name: str, chunk: Any, known: Mask, start: int, problems: Problems, keep: bool) -> Column:
+    """A list column of language codes: each distinct code checked once, bad ones reported by row."""
+    import pyarrow.compute as pc
+
+    items = chunk.flatten()
+    if len(items) and (items.null_count or not _two_letters(items)):
+        parents = pc.list_parent_indices(chunk).to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(items)
+        good = np.zeros(len(encoded.dictionary) + 1, dtype=bool)
+        for index, code in enumerate(encoded.dictionary.to_pylist()):
+            try:
+                _as_languages([code])
+            except _CellError:
+                continue
+            good[index] = True
+        indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        wrong = ~good[indices]
+        if wrong.any():
+            bad = np.zeros(len(chunk), dtype=bool)
+            bad[parents[wrong]] = True
+            bad &= known
+            _problem(
+                problems,
+                start,
+                bad,
+                name,
+                "each language must be a two-letter ISO 639-1 code such as 'ar' or 'uk'",
+            )
+            known = known & ~bad
+    values = np.empty(len(chunk), dtype=object)
+    if keep:
+        values[:] = [
+            None if not k or item is None else _as_languages(item)
+            for k, item in zip(known.tolist(), chunk.to_pylist(), strict=True)
+        ]
+    return Column(values, known)
+
+
+def _date_column(name: str, ordinals: Any, known: Mask, start: int, problems: Problems) -> Column:
     outside = known & ((ordinals < EARLIEST_DATE.toordinal()) | (ordinals > LATEST_DATE.toordinal()))
     _problem(problems, start, outside, name, _DATE_RANGE)
     return Column(ordinals, known)
@@ -968,13 +1436,33 @@ def _check_columns(names: Sequence[str]) -> None:
 
 
 def _table_rows(
-    engine: ColumnarRules, nw: Any, frame: Any, start: int, as_of: dt.date
+    engine: ColumnarRules,
+    nw: Any,
+    frame: Any,
+    start: int,
+    rows: int,
+    as_of: dt.date,
+    arrow: Mapping[str, Any],
 ) -> tuple[Screened, Problems]:
-    """One slice of a table screened, and the problems of its bad rows (those rows are not valid)."""
-    rows = len(frame)
+    """Rows ``start`` to ``start + rows`` of a table screened, and the problems of its bad rows.
+
+    ``arrow`` holds the columns that are typed as Arrow chunked arrays (sliced here, no copy).
+    Those rows are not valid.
+    """
     problems: Problems = {}
+    needed = engine._plan(as_of).needed
+    end = start + rows
     raw = {
-        name: _read_column(nw, name, frame[name], engine.vocabulary, start, problems)
+        name: _read_column(
+            nw,
+            name,
+            lambda name=name: frame[name][start:end],
+            engine.vocabulary,
+            start,
+            problems,
+            name in needed,
+            None if arrow.get(name) is None else arrow[name].slice(start, rows),
+        )
         for name in frame.columns
     }
     birth = raw.get("birth_date")
@@ -1008,8 +1496,10 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     ``table`` is a pandas, polars or pyarrow table (anything narwhals reads eagerly) with one row
     per case and columns named after :class:`~referral_engine.CaseProfile` fields (:data:`COLUMNS`);
     a missing column, a null or a NaN is *unknown*. Dates may be date or midnight datetime columns
-    or ``YYYY-MM-DD`` text, enumerations text, ``languages`` lists of codes. ``as_of`` (default:
-    today) is the one date every case is decided on; ``ruleset`` defaults to the bundled rules.
+    or ``YYYY-MM-DD`` text, enumerations text or categorical, ``languages`` lists of codes. Typed
+    columns (not Python objects) are read without a step per row: the fast path for large tables.
+    ``as_of`` (default: today) is the one date every case is decided on; ``ruleset`` defaults to
+    the bundled rules.
 
     Returns a table of the same kind with a column per service (in rule-set order) holding the
     :class:`~referral_engine.Status` values ``eligible``, ``not_eligible``, ``undetermined`` as a
@@ -1047,14 +1537,18 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     total = len(frame)
     codes: list[NDArray[np.int8]] = []
     counts: list[Ints] = []
+    arrow = {name: _arrow_column(frame[name].to_native()) for name in frame.columns}
     for start in range(0, max(total, 1), ROWS_PER_CHUNK):
-        screened, problems = _table_rows(engine, nw, frame[start : start + ROWS_PER_CHUNK], start, day)
+        rows = min(ROWS_PER_CHUNK, total - start)
+        screened, problems = _table_rows(engine, nw, frame, start, rows, day, arrow)
         if problems:
             first = min(problems)
             raise ProfileError(problems[first], index=first)
         codes.append(screened.codes)
         counts.append(screened.open_fields)
-    code = np.concatenate(codes) if codes else np.zeros((0, len(engine.services)), dtype=np.int8)
+    # services × rows underneath, so that each service's column of codes is contiguous
+    by_service = np.concatenate([c.T for c in codes], axis=1) if codes else None
+    code = by_service.T if by_service is not None else np.zeros((0, len(engine.services)), dtype=np.int8)
     count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
     native: _T = _result(nw, nw.get_native_namespace(frame), engine.services, code, count)
     return native
@@ -1069,17 +1563,48 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
     names = [status.value for status in STATUSES]
     kind = getattr(namespace, "__name__", "")
     if kind == "pandas":
-        data = {s: namespace.Categorical.from_codes(codes[:, i], names) for i, s in enumerate(services)}
+        dtype = namespace.CategoricalDtype(names)
+        try:  # the codes are 0 to 2 by construction (pandas 2.1+ can skip its check)
+            data = {
+                s: namespace.Categorical.from_codes(codes[:, i], dtype=dtype, validate=False)
+                for i, s in enumerate(services)
+            }
+        except TypeError:  # pragma: no cover - older pandas
+            data = {
+                s: namespace.Categorical.from_codes(codes[:, i], dtype=dtype) for i, s in enumerate(services)
+            }
         return namespace.DataFrame({**data, OPEN_FIELDS: count})
     if kind == "polars":
+        import pyarrow as pa
+
         enum = namespace.Enum(names)
-        text = np.array(names)
-        columns = [namespace.Series(s, text[codes[:, i]], dtype=enum) for i, s in enumerate(services)]
-        return namespace.DataFrame([*columns, namespace.Series(OPEN_FIELDS, count)])
+        # polars' own Arrow form of the Enum (its field carries the categories): the columns are
+        # built from the codes in that form and read back as Enum columns, nothing cast
+        template = (
+            namespace.DataFrame({"s": namespace.Series(names, dtype=enum)}).to_arrow().schema.field("s")
+        )
+        dictionary = pa.array(names, template.type.value_type)
+        index_type = template.type.index_type
+        arrays = [
+            pa.DictionaryArray.from_arrays(
+                pa.array(codes[:, i].astype(index_type.to_pandas_dtype())), dictionary, safe=False
+            )
+            for i in range(len(services))
+        ]
+        fields = [template.with_name(service) for service in services]
+        table = pa.Table.from_arrays(
+            [*arrays, pa.array(count)], schema=pa.schema([*fields, pa.field(OPEN_FIELDS, pa.int64())])
+        )
+        frame = namespace.from_arrow(table)
+        if any(frame[service].dtype != enum for service in services):  # pragma: no cover - other polars
+            frame = frame.with_columns(namespace.col(*services).cast(enum))
+        return frame
     if kind == "pyarrow":
         dictionary = namespace.array(names)
         arrays = [
-            namespace.DictionaryArray.from_arrays(namespace.array(codes[:, i], namespace.int8()), dictionary)
+            namespace.DictionaryArray.from_arrays(
+                namespace.array(codes[:, i], namespace.int8()), dictionary, safe=False
+            )
             for i in range(len(services))
         ]
         return namespace.table([*arrays, namespace.array(count)], names=[*services, OPEN_FIELDS])
@@ -1091,12 +1616,13 @@ def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.
 # -- batches of profiles (recommend_many) ---------------------------------------------------------------
 
 
-def _needed_fields(ruleset: Ruleset) -> tuple[str, ...]:
-    """The fields a batch reads: those the rules and steps test, and those its checks and routing need."""
-    named = {leaf.field for rule in ruleset.rules for leaf in rule.leaves}
-    named |= {leaf.field for step in ruleset.steps if step.when is not None for leaf in step.when.leaves()}
-    named |= {"age", "birth_date", *EVENT_DATES, "municipality", "languages", "residence_status"}
-    return tuple(name for name in COLUMNS if name in named)
+def _needed_in_force(engine: ColumnarRules, as_of: dt.date) -> frozenset[str]:
+    """The fields whose values a screen on ``as_of`` reads (the others are only validated)."""
+    ruleset = engine.ruleset
+    named = {leaf.field for rule in ruleset.rules_in_force(as_of) for leaf in rule.leaves}
+    steps = [step.when for step in ruleset.steps if step.when is not None and step.in_force(as_of)]
+    named |= {leaf.field for when in steps for leaf in when.leaves()}
+    return frozenset({*named, "age", "birth_date", *EVENT_DATES, "municipality", "residence_status"})
 
 
 def screen_profiles(
@@ -1109,9 +1635,16 @@ def screen_profiles(
     """
     engine = columnar(ruleset)
     rows = len(profiles)
-    fields = engine.memo.get("fields")
+    key = ("fields", as_of)
+    fields = engine.memo.get(key)
     if not isinstance(fields, tuple):
-        fields = engine.memo["fields"] = _needed_fields(ruleset)
+        needed = _needed_in_force(engine, as_of)
+        fields = tuple(name for name in COLUMNS if name in needed)
+        with engine._lock:
+            if len(engine.memo) > 64:  # one entry per day: bounded
+                for old in [k for k in engine.memo if isinstance(k, tuple) and k[0] == "fields"]:
+                    del engine.memo[old]
+            engine.memo[key] = fields
     facts, rejected = _derive(engine, _encode_profiles(profiles, fields), as_of, rows)
     screened = engine.screen(facts, as_of, rows)
     return screened, np.flatnonzero(rejected["future"] | rejected["age"]).tolist()
