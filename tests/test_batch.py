@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import pickle
@@ -233,3 +234,46 @@ def test_worker_processes_raise_at_the_first_bad_row_and_stop() -> None:
         next(results)
     assert SECRET not in str(caught.value)
     results.close()
+
+
+def test_a_batch_s_statuses_read_equal_hash_and_pickle_as_those_decided_case_by_case() -> None:
+    """The columnar engine's results (status codes read on access) behave as the case-by-case dicts do."""
+    profiles = [
+        CaseProfile(age=age, residence_status=status, municipality=town)
+        for age in (None, 14, 30)
+        for status in (None, "gestattung", "settlement", "undocumented")
+        for town in (None, "Staufen")
+    ] * 3
+    assert len(profiles) >= 48  # COLUMNAR_MIN: decided on the columnar engine, not case by case
+    batch = list(recommend_many(profiles, as_of=DAY, detail="statuses"))
+    one_by_one = [next(iter(recommend_many([profile], as_of=DAY, detail="statuses"))) for profile in profiles]
+    services = [service.id for service in default_ruleset().services]
+    for found, expected in zip(batch, one_by_one, strict=True):
+        statuses = found.statuses
+        assert type(statuses) is not type(expected.statuses)  # the two paths really differ
+        assert found == expected
+        assert expected == found
+        assert statuses == expected.statuses
+        assert expected.statuses == statuses
+        assert statuses == dict(expected.statuses)
+        assert dict(statuses) == dict(expected.statuses)
+        assert hash(found) == hash(expected)
+        assert list(statuses) == services == list(statuses.keys())
+        assert list(statuses.items()) == list(expected.statuses.items())
+        assert list(statuses.values()) == list(expected.statuses.values())
+        assert len(statuses) == len(services)
+        assert "jmd" in statuses
+        assert "nope" not in statuses
+        assert statuses["jmd"] is expected.statuses["jmd"]
+        assert statuses.get("nope") is None
+        assert repr(statuses) == repr(dict(expected.statuses))
+        assert found.eligible == expected.eligible
+        assert found.undetermined == expected.undetermined
+        again = pickle.loads(pickle.dumps(found))
+        assert again == found
+        assert hash(again) == hash(found)
+        with pytest.raises(KeyError):
+            statuses["nope"]
+        with pytest.raises(TypeError):
+            hash(statuses)  # like a dict
+    assert collections.Counter(batch) == collections.Counter(one_by_one)

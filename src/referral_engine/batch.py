@@ -63,7 +63,7 @@ COLUMNAR_CHUNK = 4096
 #: Fewer cases than this (in a chunk) are decided case by case: numpy's overhead would not pay off.
 COLUMNAR_MIN = 48
 #: Distinct CaseStatuses kept per rule set for reuse across chunks (a few MiB at most).
-RESULTS_MEMO = 4096
+RESULTS_MEMO = 16384
 _CONSENTS = operator.attrgetter("consents")
 
 
@@ -105,6 +105,78 @@ class CaseStatuses:
 
 def _case_statuses(statuses: dict[str, Status], open_fields: int) -> CaseStatuses:
     return CaseStatuses(MappingProxyType(statuses), open_fields)
+
+
+_STATUS_BY_CODE = (Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED)  # columnar.STATUSES
+
+
+class _StatusRow(Mapping[str, Status]):
+    """One row of the columnar engine's status codes, read as ``{service: status}`` (read-only).
+
+    What ``CaseStatuses.statuses`` holds for a batch screened on the columnar engine: the codes
+    are kept as they came, and a status is looked up when read. Equal to (and hashed via
+    ``CaseStatuses``' items as) the dictionary of the same statuses.
+    """
+
+    __slots__ = ("_codes", "_index", "_services")
+
+    _services: tuple[str, ...]
+    _index: Mapping[str, int]
+    _codes: tuple[int, ...]
+
+    def __getitem__(self, service: str) -> Status:
+        return _STATUS_BY_CODE[self._codes[self._index[service]]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._services)
+
+    def __len__(self) -> int:
+        return len(self._services)
+
+    def __contains__(self, service: object) -> bool:
+        return service in self._index
+
+    def items(self) -> Any:  # an ItemsView would read each status through __getitem__
+        return dict(zip(self._services, map(_STATUS_BY_CODE.__getitem__, self._codes), strict=True)).items()
+
+    def values(self) -> Any:
+        return [_STATUS_BY_CODE[code] for code in self._codes]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _StatusRow) and other._services is self._services:
+            return other._codes == self._codes
+        return dict(self.items()) == other if isinstance(other, Mapping) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like a dict
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return MappingProxyType, (dict(self.items()),)
+
+
+_new = object.__new__
+# The slots' own setters: a frozen dataclass's __init__ goes through object.__setattr__.
+_set_services = vars(_StatusRow)["_services"].__set__
+_set_index = vars(_StatusRow)["_index"].__set__
+_set_codes = vars(_StatusRow)["_codes"].__set__
+_set_statuses = vars(CaseStatuses)["statuses"].__set__
+_set_open = vars(CaseStatuses)["open_fields"].__set__
+
+
+def _from_codes(
+    services: tuple[str, ...], index: Mapping[str, int], codes: tuple[int, ...], count: int
+) -> CaseStatuses:
+    """A ``CaseStatuses`` of a row of codes, built without its ``__init__`` (the values are the engine's)."""
+    row = _new(_StatusRow)
+    _set_services(row, services)
+    _set_index(row, index)
+    _set_codes(row, codes)
+    result = _new(CaseStatuses)
+    _set_statuses(result, row)
+    _set_open(result, count)
+    return result
 
 
 class _Screen:
@@ -423,20 +495,25 @@ def _case_statuses_of(engine: ColumnarRules, screened: Columns) -> list[CaseStat
     if len(memo) >= RESULTS_MEMO:
         memo.clear()
 
-    def build(key: int) -> CaseStatuses:
-        count, rest = divmod(key, base)
-        statuses = {}
-        for service in services:
-            rest, code = divmod(rest, 3)
-            statuses[service] = STATUSES[code]
-        return CaseStatuses(MappingProxyType(statuses), count)
-
-    for key in set(keys).difference(memo):
-        memo[key] = build(key)
+    index = engine.memo.setdefault("service_index", {service: n for n, service in enumerate(services)})
+    assert isinstance(index, dict)
+    new = set(keys).difference(memo)
+    if new:
+        last = dict(
+            zip(keys, range(len(keys)), strict=True)
+        )  # a row of each key, to read its codes in one call
+        fresh = list(new)
+        rows = screened.codes[[last[key] for key in fresh]].tolist()
+        for key, codes in zip(fresh, rows, strict=True):
+            memo[key] = _from_codes(services, index, tuple(codes), key // base)
     try:
         return list(map(memo.__getitem__, keys))
-    except KeyError:  # another thread cleared the memo meanwhile
-        return [memo.get(key) or build(key) for key in keys]
+    except KeyError:  # another thread cleared the memo meanwhile: each row its own result
+        counts = screened.open_fields.tolist()
+        return [
+            _from_codes(services, index, tuple(codes), count)
+            for codes, count in zip(screened.codes.tolist(), counts, strict=True)
+        ]
 
 
 # -- worker processes -------------------------------------------------------------------------------
