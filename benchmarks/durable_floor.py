@@ -123,11 +123,11 @@ def main() -> None:
     ruleset = default_ruleset()
     durable = evaluator(ruleset, "durable")
     engine: Any = compiled(ruleset, "durable")
-    texts = [engine.text(case_facts, as_of)[0] for case_facts, as_of in facts]
+    texts = [engine._base.text(case_facts, as_of)[0] for case_facts, as_of in facts]
 
     # Raw handles of durable's core, beside the adapter's (one session each, one case at a time).
-    grouped = core.create_ruleset("floor-grouped", engine._definition)
-    ungrouped_definition = _without_groups(json.loads(engine._definition))
+    grouped = core.create_ruleset("floor-grouped", engine._base._definition)
+    ungrouped_definition = _without_groups(json.loads(engine._base._definition))
     ungrouped = core.create_ruleset("floor-ungrouped", json.dumps(ungrouped_definition))
     ungrouped_texts = [_drop_group_properties(text) for text in texts]
     holds_only = core.create_ruleset(
@@ -152,7 +152,7 @@ def main() -> None:
     for (case_facts, as_of), text, bare in zip(facts, texts, ungrouped_texts, strict=True):
         if statuses(ruleset, durable(case_facts, as_of)) != decide_all(case_facts, as_of):
             sys.exit("the durable engine disagrees with the hand-written function")
-        adapter = sorted(f"{'h' if holds else 'f'}{pattern}" for holds, pattern in engine._run(text))
+        adapter = sorted(f"{'hf'[1 - action % 2]}{action // 2}" for action in engine._base.run(text))
         if sorted(core_calls(grouped, text)) != adapter or sorted(core_calls(ungrouped, bare)) != adapter:
             sys.exit("the raw core calls fire other patterns than the adapter")
         if sorted(core_calls(holds_only, bare)) != [name for name in adapter if name.startswith("h")]:
