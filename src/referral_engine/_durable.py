@@ -56,11 +56,13 @@ from typing import Any
 
 import durable_rules_engine as core  # type: ignore[import-not-found]
 
+from ._status_code import StatusFunction, status_function
 from .compiled import dispatch_field
 from .conditions import _FOLDABLE, AllOf, AnyOf, Condition, Leaf, Not, Tri, all_of, any_of, fold
 from .dates import Duration, window_start
 from .errors import EngineError, RuleProblem
 from .facts import FIELDS, Facts
+from .models import Status
 from .ruleset import Rule, Ruleset
 
 _RULESET = "referral"
@@ -402,6 +404,7 @@ class _Plan:
     #: per action (``2 * pattern + holds?``): the rules in force it decides, with their values
     by_action: list[tuple[tuple[str, Tri], ...]]
     by_set: dict[int, tuple[str, ...]]  #: the rules in force of each set of fields
+    statuses: StatusFunction  #: every service's status from the rule values
 
 
 class _Network:
@@ -439,6 +442,8 @@ class _Network:
         self._actions = 2 * len(patterns)
         self._durations = _durations(rules)
         self._plans: dict[dt.date, _Plan] = {}
+        #: the status function of each set of rules in force (few: they change on validity bounds)
+        self._status_functions: dict[tuple[str, ...], StatusFunction] = {}
         members: dict[str, set[str]] = {}
         for rule in rules:
             for leaf in rule.leaves:
@@ -494,11 +499,20 @@ class _Network:
                 values,
                 [tuple(effects) for effects in by_action],
                 {index: tuple(ids) for index, ids in by_set.items()},
+                self._statuses(in_force),
             )
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
             self._plans[as_of] = plan
         return plan
+
+    def _statuses(self, in_force: tuple[Rule, ...]) -> StatusFunction:
+        key = tuple(rule.id for rule in in_force)
+        function = self._status_functions.get(key)
+        if function is None:
+            fixed = {rule.id: self._settled[rule.id] for rule in in_force if rule.id not in self._where}
+            function = self._status_functions[key] = status_function(self._ruleset, in_force, fixed)
+        return function
 
     def text(self, facts: Facts, as_of: dt.date) -> tuple[str, list[int]]:
         """The fact durable sees for one case as JSON text, and the sets of fields with an unknown field.
@@ -810,3 +824,20 @@ class DurableEngine:
             self._busy = network
             fired = network.run(text)
         return network.values(plan, open_sets, fired)
+
+    def decide(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
+        """The rule values, as :meth:`evaluate` gives them, and every service's status (rule-set order).
+
+        The statuses are those of :func:`referral_engine.decide.statuses`, from a function generated
+        per network and set of rules in force, in which the rules its network settles are constants.
+        """
+        network = self._network(facts)
+        plan = network.plan(as_of)
+        text, open_sets = network.text(facts, as_of)
+        with self._lock:
+            if network.dirty or network.abandon:
+                self._renew(network)
+            self._busy = network
+            fired = network.run(text)
+        values = network.values(plan, open_sets, fired)
+        return values, plan.statuses(values)
