@@ -458,6 +458,18 @@ class _Network:
         self._encoders = {name: _ENCODERS.get(spec.kind, _json) for name, spec in FIELDS.items()}
         self._bits = {name: 1 << bit for bit, name in enumerate(FIELDS)}
         self._set_masks = [sum(self._bits[name] for name in fields) for fields in self._field_sets]
+        #: per field the rules read: its name, bit, and how its property begins and its value is written
+        self._scalars = tuple(
+            (name, self._bits[name], self._starts[name], self._encoders[name])
+            for name in self._fields
+            if name not in self._lists
+        )
+        #: per list field the rules read: its name, bit, property key and the members rules ask about
+        self._list_fields = tuple(
+            (name, self._bits[name], _key(name), self._members.get(name, ()))
+            for name in self._fields
+            if name in self._lists
+        )
         self._definition = json.dumps(compile_rules(rules))
         self.dirty = False  # the handle's session may hold a half-done case: never touch it again
         self.abandon = False  # set in a forked child: the handle is the parent's, do not free it
@@ -520,22 +532,24 @@ class _Network:
         Written directly (the constant part once per date, each property with the JSON encoder's
         string escaping): building a dict and dumping it cost twice as much.
         """
-        parts = [self.plan(as_of).prefix]
+        return self.encode(facts, self.plan(as_of).prefix)
+
+    def encode(self, facts: Facts, prefix: str) -> tuple[str, list[int]]:
+        """:meth:`text` with the date's constant part ``prefix`` given."""
+        parts = [prefix]
         known = 0
-        bits, starts, lists, members = self._bits, self._starts, self._lists, self._members
-        encoders = self._encoders
-        for name in self._fields:
+        for name, bit, start, encode in self._scalars:
             value = facts[name]
-            if value is None:
-                continue
-            known |= bits[name]
-            if name in lists:
-                key = _key(name)
+            if value is not None:
+                known |= bit
+                parts.append(start + encode(value))
+        for name, bit, key, members in self._list_fields:
+            value = facts[name]
+            if value is not None:
+                known |= bit
                 parts.append(f',"{_KNOWN}{key}":1')
                 # Only the members some rule asks about: a fact may have at most 255 properties.
-                parts.extend(f',"{key}.{member}":1' for member in members.get(name, ()) if member in value)
-            else:
-                parts.append(starts[name] + encoders[name](value))
+                parts.extend(f',"{key}.{member}":1' for member in members if member in value)
         open_sets = [index for index, mask in enumerate(self._set_masks) if mask & ~known]
         parts.extend(f',"{_OPEN}{index}":1' for index in open_sets)
         parts.append("}")
@@ -817,7 +831,7 @@ class DurableEngine:
         """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
         network = self._network(facts)
         plan = network.plan(as_of)
-        text, open_sets = network.text(facts, as_of)
+        text, open_sets = network.encode(facts, plan.prefix)
         with self._lock:
             if network.dirty or network.abandon:
                 self._renew(network)
@@ -833,7 +847,7 @@ class DurableEngine:
         """
         network = self._network(facts)
         plan = network.plan(as_of)
-        text, open_sets = network.text(facts, as_of)
+        text, open_sets = network.encode(facts, plan.prefix)
         with self._lock:
             if network.dirty or network.abandon:
                 self._renew(network)
