@@ -161,7 +161,7 @@ def main() -> None:
     for (case_facts, as_of), text, bare in zip(facts, texts, ungrouped_texts, strict=True):
         if durable(case_facts, as_of)[1] != decide_all(case_facts, as_of):
             sys.exit("the durable engine disagrees with the hand-written function")
-        adapter = sorted(f"{'hf'[1 - action % 2]}{action // 2}" for action in engine._base.run(text))
+        adapter = sorted(f"{'hf'[1 - action % 2]}{action // 2:03d}" for action in engine._base.run(text))
         if sorted(core_calls(grouped, text)) != adapter or sorted(core_calls(ungrouped, bare)) != adapter:
             sys.exit("the raw core calls fire other patterns than the adapter")
         if sorted(core_calls(holds_only, bare)) != [name for name in adapter if name.startswith("h")]:
@@ -170,7 +170,7 @@ def main() -> None:
     own_counts = []
     for network, (handle, text) in zip(networks, own, strict=True):
         fired = sorted(core_calls(handle, text))
-        if fired != sorted(f"{'hf'[1 - action % 2]}{action // 2}" for action in network.run(text)):
+        if fired != sorted(f"{'hf'[1 - action % 2]}{action // 2:03d}" for action in network.run(text)):
             sys.exit("the raw core calls on the adapter's networks fire other patterns than the adapter")
         own_counts.append(len(fired))
 

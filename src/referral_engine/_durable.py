@@ -36,6 +36,13 @@ asks for a flag the fact sets only when one of the rule's fields is unknown: a r
 are all known and whose *holds* did not fire is false without asking; and rules with the same
 condition and validity share their patterns. What durable itself costs per case (the floor of
 this design) is measured by ``benchmarks/durable_floor.py``.
+
+Partial evaluation: a rule set in which many rules compare one enumeration (the residence status)
+gets, per value of it and for unknown, a *network* of its own (a handle with its one session)
+holding only the rules that value leaves open, with its comparisons folded out; see
+:class:`DurableEngine`. Each network keeps every property above: one live session, never
+deleted, the engine's lock, fresh handles after failures (counted for the engine), fork safety,
+durable's limits checked for its rules.
 """
 
 from __future__ import annotations
@@ -77,6 +84,8 @@ _GROUP_INNER = "_h"
 _FANOUT = 8
 _MAX_PROPERTIES = 255  # MAX_OBJECT_PROPERTIES in durable-rules' src/rules/state.h
 _MAX_RULES = _FANOUT**3  # what the grouping of _group() keeps within durable's matching stack
+_NAME_DIGITS = len(str(_MAX_RULES - 1))
+_NAME_END = 2 + 1 + _NAME_DIGITS  # an action is JSON text: '{"h007": ...'
 _MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (measured: 65 gives error 303)
 #: Fresh handles an engine may take after failures or interrupts before it gives up. durable
 #: cannot free a handle whose session saw a fact (see _free_unused): each costs 1-4 MiB.
@@ -227,7 +236,12 @@ def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
     some_unknown = {f"{_OPEN}{open_set}": 1}
     holds = _all([*prefix, _condition(rule.when, negate=False)])
     fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
-    return {f"h{index}": {"all": [{"m": holds}]}, f"f{index}": {"all": [{"m": fails}]}}
+    return {_name("h", index): {"all": [{"m": holds}]}, _name("f", index): {"all": [{"m": fails}]}}
+
+
+def _name(kind: str, index: int) -> str:
+    """A pattern's action name: all of one length, so that an action's name is a fixed slice of it."""
+    return f"{kind}{index:0{_NAME_DIGITS}d}"
 
 
 def _pattern_key(rule: Rule) -> str:
@@ -437,7 +451,7 @@ class _Network:
         }
         #: the action of each pattern's name: ``2 * pattern + holds?``
         self._names = {
-            f"{kind}{index}": 2 * index + (kind == "h") for index in range(len(patterns)) for kind in "hf"
+            _name(kind, index): 2 * index + (kind == "h") for index in range(len(patterns)) for kind in "hf"
         }
         self._actions = 2 * len(patterns)
         self._durations = _durations(rules)
@@ -600,25 +614,26 @@ class _Network:
             raise _engine_error(error, "evaluating a case") from None
 
     def _fired(self, state: int) -> list[int]:
-        """Take every action the fact started off the session's queue: ``(holds?, pattern)`` of each.
+        """Take every action the fact started off the session's queue: the action of each (see ``_names``).
 
         Completing an action is all durable needs to start the next one: ``durable.engine`` also
         re-asserts the session's state object before each completion (``update_state``), a whole
         pass through the network for a state our patterns never read, so this skips it.
         """
-        started = core.start_action_for_state(self.handle, state)
+        handle = self.handle
+        started = core.start_action_for_state(handle, state)
         if not started:
             return []
         fired = []
-        names = self._names
+        names, end, complete = self._names, _NAME_END, core.complete_and_start_action
         action = started[1]
         while action:
             # A started action is a JSON object whose first key is the fired pattern's name.
-            found = names.get(action[2 : action.find('"', 2)], -1)
+            found = names.get(action[2:end], -1)
             if found < 0:
                 raise EngineError("durable-rules started an action this engine did not define")
             fired.append(found)
-            action = core.complete_and_start_action(self.handle, state)
+            action = complete(handle, state)
         return fired
 
     def _retract(self, fact: str) -> None:
