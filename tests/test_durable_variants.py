@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from referral_engine import CaseProfile, EngineError, Ruleset, default_ruleset, load_ruleset
 from referral_engine._status_code import status_function
-from referral_engine.conditions import AllOf, AnyOf, Condition, Leaf, Not, fold
+from referral_engine.conditions import AllOf, AnyOf, Condition, Leaf, Not, fold, leaf
 from referral_engine.decide import evaluate_rules, statuses
 from referral_engine.engines import decider, durable_available
 from referral_engine.facts import FIELDS, Facts, facts_for
@@ -264,3 +264,31 @@ def test_every_network_of_the_bundled_rules_fits_in_bounded_memory(
     grown = resident_mib() - before
     assert len(engine._by_variant) == len({id(variant) for variant in engine._variants.values()})
     assert 0 < grown < 100
+
+
+@needs_durable
+def test_a_status_that_settles_every_rule_asks_durable_nothing(
+    durable: Any, minimal_ruleset: Ruleset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tuple(
+        dataclasses.replace(minimal_ruleset.rules[0], id=f"r{n}", when=leaf(STATUS, "eq", value, value))
+        for n, value in enumerate(("duldung", "gestattung"))
+    )
+    ruleset = dataclasses.replace(minimal_ruleset, rules=rules)
+    monkeypatch.setattr(durable, "SPECIALISE_MIN_RULES", 1)
+    engine = durable.DurableEngine(ruleset)
+    asked = []
+    real = durable.core.assert_fact
+
+    def asserting(*args: Any) -> Any:
+        asked.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(durable.core, "assert_fact", asserting)
+    for value in ("duldung", "settlement", None):
+        facts = facts_for(CaseProfile(residence_status=value), DAY)
+        assert engine.decide(facts, DAY) == (
+            evaluate_rules(ruleset, facts, DAY),
+            statuses(ruleset, evaluate_rules(ruleset, facts, DAY)),
+        )
+    assert asked == []
