@@ -8,7 +8,9 @@ equal to the engine. Contenders, each on the same generated cases (as ``bench_en
 in ten decided on another day in 2016–2026, so rule validity windows take part):
 
 - python engine, rule values + statuses: ``compiled(ruleset).run(facts, as_of)``;
-- durable engine, rule values + statuses: ``evaluator(ruleset, "durable")`` then ``decide.statuses``;
+- durable engine, rule values + statuses: ``decider(ruleset, "durable")`` (its rule values as
+  ``evaluator(ruleset, "durable")`` gives them, and the statuses from a function generated per
+  network, equal to ``decide.statuses``);
 - ``recommend()`` per engine, reading only each decision's ``status`` and ``partners``, and
   reading everything (also each decision's ``reasons`` and ``valid_until``, and the
   recommendation's ``next_steps``, ``changes`` and ``questions``) — equal while ``recommend()``
@@ -47,8 +49,7 @@ from handwritten import SERVICES, decide_all
 from referral_engine import CaseProfile, Recommendation, Ruleset, default_ruleset, recommend, recommend_many
 from referral_engine.columnar import screen_table
 from referral_engine.compiled import compiled
-from referral_engine.decide import statuses
-from referral_engine.engines import evaluator
+from referral_engine.engines import decider
 from referral_engine.facts import facts_for
 from referral_engine.models import EVENT_DATES
 
@@ -199,14 +200,14 @@ def main() -> None:
     same_day_facts = [(facts_for(profile, AS_OF), AS_OF) for profile in same_day]
     ruleset = default_ruleset()
     run = compiled(ruleset).run
-    durable = evaluator(ruleset, "durable")
+    durable = decider(ruleset, "durable")
 
     # --- every contender decides as the hand-written function does, before anything is timed ----
     for index, ((profile, as_of), (case_facts, _)) in enumerate(zip(cases, facts, strict=True)):
         expected = decide_all(case_facts, as_of)
         found = {
             "python engine": dict(zip(SERVICES, run(case_facts, as_of)[1], strict=True)),
-            "durable engine": statuses(ruleset, durable(case_facts, as_of)),
+            "durable engine": durable(case_facts, as_of)[1],
             **{
                 f"recommend() {engine}": {
                     d.service: d.status
@@ -238,7 +239,7 @@ def main() -> None:
 
     def durable_engine() -> None:
         for case_facts, as_of in facts:
-            statuses(ruleset, durable(case_facts, as_of))
+            durable(case_facts, as_of)
 
     def recommending(engine: str, read: Callable[[Recommendation], None]) -> Callable[[], None]:
         def loop() -> None:

@@ -66,5 +66,6 @@ def test_the_durable_floor_probe_fires_what_the_adapter_fires(
     monkeypatch.setattr(sys, "argv", ["durable_floor.py", "--cases", "40", "--repeats", "3"])
     durable_floor.main()  # exits with a message if any contender fires other patterns
     table = capsys.readouterr().out
-    assert "| durable core calls only (the adapter's patterns" in table
+    assert "| durable core calls only, the adapter's networks" in table
+    assert "| durable core calls only, all rules in one network" in table
     assert "per fired action" in table

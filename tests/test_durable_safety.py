@@ -340,11 +340,15 @@ def test_durable_errors_never_carry_case_values(durable: Any, monkeypatch: pytes
 def test_after_fork_an_engine_busy_at_fork_time_starts_on_a_fresh_handle(
     durable: Any, fresh_rules: Ruleset
 ) -> None:
-    """The fork hook renews only engines whose lock was held (a case under way); both decide right."""
+    """The fork hook renews only engines whose lock was held (a case under way); both decide right.
+
+    Of a busy engine, only the network of the case under way (that case's residence status) is renewed.
+    """
     busy = durable.DurableEngine(fresh_rules)
     idle = durable.DurableEngine(fresh_rules)
     facts = facts_for(REFUGEE, DAY)
     expected = evaluate_rules(fresh_rules, facts, DAY)
+    assert busy.evaluate(facts, DAY) == expected  # the case the fork interrupts takes this network
     held = busy._lock
     held.acquire()  # as if another thread were inside a case when fork() ran
     try:

@@ -346,7 +346,7 @@ MATCHING = CaseProfile(age=30, entry_date=dt.date(2025, 1, 7), residence_status=
 
 
 def _stored_facts(durable_module: Any, engine: Any) -> list[Any]:
-    return list(json.loads(durable_module.core.get_facts(engine._handle, "case")))
+    return list(json.loads(durable_module.core.get_facts(engine._base.handle, "case")))
 
 
 def test_after_a_failure_the_engine_starts_over_on_a_fresh_session(
@@ -357,7 +357,7 @@ def test_after_a_failure_the_engine_starts_over_on_a_fresh_session(
     engine = durable_module.DurableEngine(minimal_ruleset)
     facts = facts_for(MATCHING, DAY)
     assert evaluate_rules(minimal_ruleset, facts, DAY)["adult-new"] is True  # so a rule fires
-    broken = engine._handle
+    broken = engine._base.handle
 
     def fail(*args: object) -> None:
         raise durable_module.core.error("Could not complete action, error code: 310")
@@ -367,8 +367,8 @@ def test_after_a_failure_the_engine_starts_over_on_a_fresh_session(
         engine.evaluate(facts, DAY)
     assert "settlement" not in str(caught.value)
     assert "2025" not in str(caught.value)
-    assert engine._dirty
-    assert engine._handle == broken
+    assert engine._base.dirty
+    assert engine._base.handle == broken
     monkeypatch.undo()
     assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
     assert engine.renewals == 1
@@ -426,7 +426,7 @@ def test_a_fact_left_behind_is_cleared_and_the_case_decided(
     engine = durable_module.DurableEngine(minimal_ruleset)
     facts = facts_for(MATCHING, DAY)
     stale = engine.fact(facts, DAY)
-    durable_module.core.assert_fact(engine._handle, json.dumps(stale))  # as if a retract had failed
+    durable_module.core.assert_fact(engine._base.handle, json.dumps(stale))  # as if a retract had failed
     assert engine.evaluate(facts, DAY) == evaluate_rules(minimal_ruleset, facts, DAY)
     assert _stored_facts(durable_module, engine) == []
 

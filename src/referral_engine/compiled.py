@@ -62,7 +62,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .conditions import AllOf, AnyOf, Condition, Leaf, Not, Tri
+from .conditions import _FOLD, _FOLDABLE, AllOf, AnyOf, Condition, Leaf, Not, Tri
 from .dates import Duration, period_end, window_start
 from .decide import _combine, evaluate_rules, statuses
 from .facts import FIELDS, Facts
@@ -91,14 +91,6 @@ _COMPARE = {
     "contains": "{c} in {f}",
 }
 _KEY = "compiled"
-#: Comparisons computed while generating when the field's value is fixed (an enumeration's value).
-_FOLD: dict[str, Callable[[object, Any], object]] = {
-    "eq": lambda f, c: f == c,
-    "ne": lambda f, c: f != c,
-    "in": lambda f, c: f in c,
-    "not_in": lambda f, c: f not in c,
-}
-_FOLDABLE = frozenset(_FOLD)
 #: At most this many values of one field get functions of their own (an enumeration's domain).
 MAX_VARIANTS = 64
 

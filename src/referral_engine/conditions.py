@@ -185,6 +185,60 @@ def negation(part: Condition) -> Not:
     return Not(part, test)
 
 
+#: The comparisons :func:`fold` decides when a field's value is fixed (an enumeration's value).
+_FOLD: dict[str, Callable[[object, Any], object]] = {
+    "eq": lambda f, c: f == c,
+    "ne": lambda f, c: f != c,
+    "in": lambda f, c: f in c,
+    "not_in": lambda f, c: f not in c,
+}
+_FOLDABLE = frozenset(_FOLD)
+
+
+def fold(condition: Condition, field_name: str, value: object) -> Condition | Tri:
+    """``condition`` for the cases whose ``field_name`` is ``value`` (``None``: unknown) only.
+
+    The field's ``eq`` / ``ne`` / ``in`` / ``not_in`` leaves are decided (Kleene): the result is
+    the condition's constant value where they settle it, else a condition equal to
+    ``condition`` on every such case, without those leaves. An unknown leaf cannot be dropped
+    from a combination that stays open (it keeps the rest from holding, or from failing), so
+    there the part that folds to unknown is kept as it was: on those cases it is unknown too.
+    """
+    if isinstance(condition, Leaf):
+        if condition.field != field_name or condition.op not in _FOLDABLE:
+            return condition
+        return None if value is None else bool(_FOLD[condition.op](value, condition.value))
+    if isinstance(condition, Not):
+        part = fold(condition.part, field_name, value)
+        if part is None or isinstance(part, bool):
+            return None if part is None else not part
+        return condition if part is condition.part else negation(part)
+    conjunction = isinstance(condition, AllOf)
+    absorbing = not conjunction  # False absorbs a conjunction, True a disjunction
+    parts: list[Condition] = []
+    unknown: Condition | None = None  # the first part that folds to unknown, as it was
+    for original in condition.parts:
+        part = fold(original, field_name, value)
+        if part is absorbing:
+            return absorbing
+        if part is None:
+            if unknown is None:
+                unknown = original
+        elif not isinstance(part, bool):
+            parts.append(part)
+    if not parts:
+        return None if unknown is not None else conjunction
+    if unknown is not None:
+        parts.append(unknown)
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == len(condition.parts) and all(
+        a is b for a, b in zip(parts, condition.parts, strict=True)
+    ):
+        return condition
+    return all_of(tuple(parts)) if conjunction else any_of(tuple(parts))
+
+
 def kleene_or(values: Iterator[Tri] | tuple[Tri, ...] | list[Tri]) -> Tri:
     """True if any value is true, false if all are false, else unknown."""
     result: Tri = False

@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 from .compiled import compiled as compiled_rules
 from .conditions import Tri
-from .decide import statuses
 from .errors import RuleFileError, UsageError
 from .facts import Facts
 from .models import ENGINES, EngineName, Status
@@ -156,8 +155,9 @@ Decide = Callable[[Facts, dt.date], tuple[dict[str, Tri], dict[str, Status]]]
 def decider(ruleset: Ruleset, engine: str | None = None) -> Decide:
     """The function that gives every rule's value and every service's status for one case's facts.
 
-    The python engine computes both in one generated function; other engines evaluate the rules
-    and the statuses are combined from their values (:func:`referral_engine.decide.statuses`).
+    The python engine computes both in one generated function; the durable engine evaluates the
+    rules and combines the statuses from their values with a generated function equal to
+    :func:`referral_engine.decide.statuses`.
     """
     name = resolve(engine, ruleset)
     key = f"decider:{name}"
@@ -180,13 +180,8 @@ def _decider(ruleset: Ruleset, name: str) -> Decide:
             return dict(zip(rule_ids(as_of), values, strict=True)), dict(zip(services, by_order, strict=True))
 
         return decide_compiled
-    evaluate = _evaluator(ruleset, name)
-
-    def decide_values(facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
-        values = evaluate(facts, as_of)
-        return values, statuses(ruleset, values)
-
-    return decide_values
+    # The durable engine: its rule values, and statuses from a function generated per network.
+    return compiled(ruleset, name).decide  # type: ignore[attr-defined,no-any-return]
 
 
 def prepare_durable(ruleset: Ruleset) -> None:
