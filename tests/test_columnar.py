@@ -473,8 +473,33 @@ def _typed_pandas(profiles: Sequence[CaseProfile]) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def _typed_pandas_by_categories(profiles: Sequence[CaseProfile]) -> pd.DataFrame:
+    """Categories out of order (one no row uses, not valid), municipality too; UInt8, ms and us dates.
+
+    Booleans nullable, languages Arrow lists.
+    """
+    data: dict[str, Any] = {}
+    for index, (name, spec) in enumerate(FIELDS.items()):
+        cells = _cells(profiles, name)
+        if spec.kind == "int":
+            data[name] = pd.array(cells, dtype="UInt8")
+        elif spec.kind == "date":
+            unit = "datetime64[ms]" if index % 2 else "datetime64[us]"
+            data[name] = pd.Series(pd.to_datetime(pd.Series(cells, dtype=object)), dtype=unit)
+        elif spec.kind == "bool":
+            data[name] = pd.array(cells, dtype="boolean")
+        elif spec.kind in ("enum", "level"):
+            data[name] = pd.Categorical(cells, categories=[*reversed(spec.values), SECRET])
+        elif spec.kind == "text":
+            data[name] = pd.Categorical(cells)
+        else:
+            data[name] = pd.array(cells, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+    return pd.DataFrame(data)
+
+
 TYPED: dict[str, Callable[[Sequence[CaseProfile]], Any]] = {
     "pandas": _typed_pandas,
+    "pandas-categories": _typed_pandas_by_categories,
     "polars": _typed_polars,
     "pyarrow": _typed_pyarrow,
 }
@@ -713,3 +738,224 @@ def test_typed_columns_of_other_arrow_types_are_read_like_profile_fields() -> No
     ]
     ruleset = default_ruleset()
     assert _rows(screen_table(table, as_of=DAY)) == [_expected(ruleset, p, DAY) for p in profiles]
+
+
+# -- typed pandas columns: read straight into numpy, without Arrow ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "through_arrow"),
+    [("pandas", {"municipality", "languages"}), ("pandas-categories", {"languages"})],
+)
+def test_typed_pandas_columns_are_read_without_arrow(
+    kind: str, through_arrow: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Categories, datetime64, nullable Int and boolean skip Arrow; text and lists still take it."""
+    seen: list[str] = []
+    original = columnar_module._arrow_column
+
+    def arrow_column(native: Any) -> Any:
+        seen.append(native.name)
+        return original(native)
+
+    monkeypatch.setattr(columnar_module, "_arrow_column", arrow_column)
+    profiles = _profiles_of_every_kind()
+    ruleset = default_ruleset()
+    assert _rows(screen_table(TYPED[kind](profiles), as_of=DAY)) == [
+        _expected(ruleset, profile, DAY) for profile in profiles
+    ]
+    assert set(seen) == through_arrow
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_datetime64_columns_of_every_unit_are_dates(unit: str) -> None:
+    """Naive datetime64 in each unit, NaT, days before 1970 and leap days: as the profiles' dates."""
+    profiles = [
+        CaseProfile(birth_date=birth, entry_date=entry, status_since=entry, residence_status="ae_25_1")
+        for birth in (
+            None,
+            dt.date(1950, 3, 1),
+            dt.date(1969, 12, 31),
+            dt.date(1970, 1, 1),
+            dt.date(2008, 2, 29),
+        )
+        for entry in (None, dt.date(2024, 2, 29), dt.date(2025, 12, 31), dt.date(2026, 3, 1))
+        if birth is None or entry is None or birth <= entry
+    ]
+    table = pd.DataFrame(
+        {
+            name: pd.Series(
+                pd.to_datetime(pd.Series(_cells(profiles, name), dtype=object)), dtype=f"datetime64[{unit}]"
+            )
+            for name in ("birth_date", "entry_date", "status_since")
+        }
+        | {"residence_status": pd.Categorical(_cells(profiles, "residence_status"))}
+    )
+    assert table["entry_date"].isna().any()
+    assert table["birth_date"].dtype == np.dtype(f"datetime64[{unit}]")
+    ruleset = default_ruleset()
+    found = _rows(screen_table(table, as_of=DAY))
+    assert found == [_expected(ruleset, profile, DAY) for profile in profiles]
+    assert found == _rows(screen_table(_typed_pyarrow(profiles).select(table.columns.tolist()), as_of=DAY))
+
+
+def test_categories_of_other_fields_and_orders_are_read_like_profile_fields() -> None:
+    """Categories no row uses (valid or not), in any order, of text, numbers, booleans and dates."""
+    towns = ["  staufen IM   Breisgau", "Elsewhere", None, "Bad Krozingen"]
+    table = pd.DataFrame(
+        {
+            "residence_status": pd.Categorical(
+                ["duldung", "gestattung", None, "ae_25_1"],
+                categories=["settlement", SECRET, "ae_25_1", "gestattung", "duldung", "undocumented"],
+            ),
+            "municipality": pd.Categorical(
+                towns, categories=[*reversed([t for t in towns if t]), "", SECRET]
+            ),
+            "age": pd.Categorical([19, None, 30, 5], categories=[5, 30, 19, 200]),
+            "registered_jobseeker": pd.Categorical([True, False, None, True]),
+            "entry_date": pd.Categorical(["2024-06-01", None, "2015-01-01", "2024-06-01"]),
+            "status_since": pd.Categorical(pd.to_datetime(["2025-01-01", None, None, "2024-07-01"])),
+            "language_level": pd.Categorical(
+                ["B1", None, "none", "A2"], categories=["none", "B1", "A2", "C2"]
+            ),
+        }
+    )
+    profiles = [
+        CaseProfile(
+            residence_status="duldung",
+            municipality="staufen IM Breisgau",
+            age=19,
+            registered_jobseeker=True,
+            entry_date=dt.date(2024, 6, 1),
+            status_since=dt.date(2025, 1, 1),
+            language_level="B1",
+        ),
+        CaseProfile(residence_status="gestattung", municipality="Elsewhere", registered_jobseeker=False),
+        CaseProfile(age=30, entry_date=dt.date(2015, 1, 1), language_level="none"),
+        CaseProfile(
+            residence_status="ae_25_1",
+            municipality="Bad Krozingen",
+            age=5,
+            registered_jobseeker=True,
+            entry_date=dt.date(2024, 6, 1),
+            status_since=dt.date(2024, 7, 1),
+            language_level="A2",
+        ),
+    ]
+    ruleset = default_ruleset()
+    assert _rows(screen_table(table, as_of=DAY)) == [_expected(ruleset, p, DAY) for p in profiles]
+
+
+def test_nullable_and_plain_numpy_numbers_and_booleans() -> None:
+    """Int64 and boolean with NA, numpy int64, uint8 and bool (no NA): as the profiles' values."""
+    ages = [19, None, 30, 0, 120, 26]
+    jobseeker = [True, None, False, True, None, False]
+    literate = [True, False, True, False, True, True]
+    profiles = [
+        CaseProfile(
+            age=a,
+            registered_jobseeker=j,
+            literate_latin=lit,
+            foreign_qualification=lit,
+            residence_status="ae_25_1",
+        )
+        for a, j, lit in zip(ages, jobseeker, literate, strict=True)
+    ]
+    expected = [_expected(default_ruleset(), p, DAY) for p in profiles]
+    nullable = pd.DataFrame(
+        {
+            "age": pd.array(ages, dtype="Int64"),
+            "registered_jobseeker": pd.array(jobseeker, dtype="boolean"),
+            "literate_latin": np.array(literate),
+            "foreign_qualification": pd.array(literate, dtype="boolean"),
+            "residence_status": pd.Categorical(["ae_25_1"] * 6),
+        }
+    )
+    assert _rows(screen_table(nullable, as_of=DAY)) == expected
+    known = [i for i, a in enumerate(ages) if a is not None]
+    for dtype in (np.int64, np.uint8, np.int16):
+        plain = pd.DataFrame(
+            {
+                "age": np.array([ages[i] for i in known], dtype=dtype),
+                "literate_latin": np.array([literate[i] for i in known]),
+                "residence_status": ["ae_25_1"] * len(known),
+            }
+        )
+        assert _rows(screen_table(plain, as_of=DAY)) == [
+            _expected(
+                default_ruleset(),
+                CaseProfile(age=ages[i], literate_latin=literate[i], residence_status="ae_25_1"),
+                DAY,
+            )
+            for i in known
+        ]
+
+
+def _stamps(*texts: str | None, unit: str = "ns", tz: str | None = None) -> pd.Series:
+    stamps = pd.to_datetime(pd.Series(texts, dtype=object), format="ISO8601")
+    if tz is not None:
+        return stamps.dt.tz_localize(tz)
+    return stamps.astype(f"datetime64[{unit}]")
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("residence_status", pd.Categorical(["gestattung", SECRET]), "expected one of"),
+        (
+            "residence_status",
+            pd.Categorical(["gestattung", SECRET], categories=[SECRET, "gestattung"]),
+            "expected one of",
+        ),
+        ("municipality", pd.Categorical(["Staufen", ""]), "1 to 100 characters"),
+        ("age", pd.Categorical([20, 130]), "from 0 to 120"),
+        ("age", pd.array([20, 130], dtype="Int64"), "from 0 to 120"),
+        ("age", pd.array([None, 200], dtype="UInt8"), "from 0 to 120"),
+        ("age", np.array([20, -3]), "from 0 to 120"),
+        ("literate_latin", pd.Categorical([True, SECRET]), "true or false"),
+        ("entry_date", _stamps("2020-01-01", "2020-01-01 12:00"), "not a date and time"),
+        ("entry_date", _stamps("2020-01-01", "1850-01-01", unit="s"), "between 1900-01-01"),
+        ("entry_date", _stamps(None, "2027-01-01", unit="ms"), "after the as_of"),
+        ("entry_date", _stamps(None, "2020-01-01 00:00:00.000001", unit="us"), "not a date and time"),
+        ("entry_date", pd.Categorical(["2020-01-01", "2020-02-30"]), "no such date"),
+    ],
+)
+def test_bad_cells_of_typed_pandas_columns_name_the_column_and_row_never_the_value(
+    column: str, values: Any, message: str
+) -> None:
+    with pytest.raises(ProfileError) as caught:
+        screen_table(pd.DataFrame({column: values}), as_of=DAY)
+    error = caught.value
+    assert error.index == 1
+    assert [problem.field for problem in error.problems] == [column]
+    assert message in str(error)
+    for secret in (SECRET, "1850", "2027", "130", "200", "12:00", "00.000001", "02-30"):
+        assert secret not in str(error)
+
+
+def test_a_zoned_datetime64_pandas_column_is_no_date() -> None:
+    with pytest.raises(ProfileError, match="not a date and time") as caught:
+        screen_table(pd.DataFrame({"entry_date": _stamps("2020-01-01", None, tz="UTC")}), as_of=DAY)
+    assert caught.value.index == 0
+
+
+def test_bad_typed_pandas_cells_are_found_by_their_row_in_later_slices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row of a bad cell counts from the table's start, whichever slice it is in."""
+    monkeypatch.setattr(columnar_module, "ROWS_PER_CHUNK", 7)
+    statuses_ = ["gestattung"] * 20
+    statuses_[17] = SECRET
+    entries: list[str | None] = ["2024-06-01"] * 20
+    entries[10] = "2024-06-01 08:30"
+    table = pd.DataFrame(
+        {"residence_status": pd.Categorical(statuses_), "entry_date": _stamps(*entries, unit="s")}
+    )
+    with pytest.raises(ProfileError) as caught:
+        screen_table(table, as_of=DAY)
+    assert (caught.value.index, [p.field for p in caught.value.problems]) == (10, ["entry_date"])
+    table.loc[10, "entry_date"] = pd.Timestamp("2024-06-01")
+    with pytest.raises(ProfileError) as caught:
+        screen_table(table, as_of=DAY)
+    assert (caught.value.index, [p.field for p in caught.value.problems]) == (17, ["residence_status"])
+    assert SECRET not in str(caught.value)

@@ -25,8 +25,11 @@ proves all of it equal to the reference on generated rule sets and cases.
 **Typed tables.** Columns with a type (dates, numbers, booleans, text, dictionaries such as pandas
 categoricals or polars enums, lists of text) are read through Arrow and numpy: a dictionary's
 values are checked and encoded once and the rows take their codes from a small table, dates
-become day numbers, validity bitmaps known masks. Columns of Python objects are read value by
-value. Every column is validated; only those the rules in force use are kept.
+become day numbers, validity bitmaps known masks. Typed pandas columns (categoricals, naive
+``datetime64``, nullable and numpy integers and booleans) skip Arrow: their numpy parts are read
+directly, a categorical's codes through the same small table made from its categories. Columns
+of Python objects are read value by value. Every column is validated; only those the rules in
+force use are kept.
 
 **Personal data.** Errors name the column and the row (from 0), never a value.
 """
@@ -1159,7 +1162,11 @@ def _arrow_chunks(native: Any) -> list[Any] | None:
 
 
 def _from_pandas(series: Any) -> Any:
-    """A typed pandas column as Arrow: categoricals and naive dates from their numpy parts, else pyarrow's."""
+    """A typed pandas column as Arrow: categoricals and naive dates from their numpy parts, else pyarrow's.
+
+    For the columns :func:`_pandas_reader` does not read (categoricals of lists, datetimes of
+    other fields, strings, floats, Arrow-backed columns).
+    """
     import pyarrow as pa
 
     kind = getattr(series.dtype, "kind", "")
@@ -1305,23 +1312,36 @@ def _converter(name: str, vocabulary: _Vocabulary) -> Callable[[object], int]:
     return _as_choice(FIELDS[name].values)
 
 
-def _read_dictionary(
-    name: str, chunk: Any, known: Mask, vocabulary: _Vocabulary, start: int, problems: Problems
-) -> Column:
-    """A dictionary chunk: its values checked and encoded once, the rows' codes taken from a table.
+@dataclass(frozen=True)
+class _Dictionary:
+    """A dictionary's values checked and encoded once: the small table its rows take their codes from.
 
-    A dictionary value that is not valid (a category no row may use) is an error only for the
-    rows that use it; a null or NaN value of the dictionary is unknown.
+    ``table`` holds each value's code (``invalid`` for a value that is not valid, its message in
+    ``messages`` by index; ``unknown`` for a null or NaN value) and one more slot, the code of
+    an unknown row (``missing``), which an index of -1 (pandas' missing category) takes.
     """
+
+    table: Any
+    messages: dict[int, str]
+    nulls: bool
+    invalid: int
+    unknown: int
+    missing: int
+
+
+def _encode_dictionary(name: str, values: Sequence[object], vocabulary: _Vocabulary) -> _Dictionary:
+    """Each value of a dictionary (an Arrow dictionary, pandas' categories) checked and encoded once."""
     convert = _converter(name, vocabulary)
     kind = FIELDS[name].kind
     dtype = np.int32 if kind == "date" else np.int16
-    invalid = np.iinfo(dtype).min  # no code of any field
+    invalid = int(np.iinfo(dtype).min)  # no code of any field
     unknown = invalid + 1
-    table = np.empty(len(chunk.dictionary), dtype=dtype)
+    missing = -2 if kind == "text" else _MISSING
+    table = np.empty(len(values) + 1, dtype=dtype)
+    table[-1] = missing
     messages: dict[int, str] = {}
     nulls = False
-    for index, value in enumerate(chunk.dictionary.to_pylist()):
+    for index, value in enumerate(values):
         if value is None or _is_unknown(value):
             table[index] = unknown
             nulls = True
@@ -1331,21 +1351,56 @@ def _read_dictionary(
         except (ValueError, TypeError) as error:
             table[index] = invalid
             messages[index] = _message(error)
+    return _Dictionary(table, messages, nulls, invalid, unknown, missing)
+
+
+def _read_dictionary(
+    name: str, chunk: Any, known: Mask, vocabulary: _Vocabulary, start: int, problems: Problems
+) -> Column:
+    """A dictionary chunk: its values checked and encoded once, the rows' codes taken from a table.
+
+    A dictionary value that is not valid (a category no row may use) is an error only for the
+    rows that use it; a null or NaN value of the dictionary is unknown.
+    """
+    dictionary = _encode_dictionary(name, chunk.dictionary.to_pylist(), vocabulary)
     indices = chunk.indices
     indices = _plain(indices, indices.type.to_pandas_dtype())
-    codes = table.take(indices, mode="clip")  # a null's slot may hold anything: clipped, then unknown
-    if nulls:
-        known = known & (codes != unknown)
-    if messages:  # a value of the dictionary is not valid: an error where a row uses it
-        bad = known & (codes == invalid)
+    # a null's slot may hold anything: clipped, then unknown
+    codes = dictionary.table[:-1].take(indices, mode="clip")
+    return _dictionary_rows(name, dictionary, codes, indices, known, bool(chunk.null_count), start, problems)
+
+
+def _dictionary_rows(
+    name: str,
+    dictionary: _Dictionary,
+    codes: Any,
+    indices: Any,
+    known: Mask,
+    unset: bool,
+    start: int,
+    problems: Problems,
+) -> Column:
+    """The column of rows that took ``codes`` from ``dictionary`` by their ``indices``.
+
+    Rows of a value that is not valid are problems (the message of their value) and unknown.
+    ``unset``: unknown rows (``~known``) may hold any code, so they are set to the missing one.
+    """
+    kind = FIELDS[name].kind
+    if dictionary.nulls:
+        known = known & (codes != dictionary.unknown)
+    bad = None
+    if dictionary.messages:  # a value of the dictionary is not valid: an error where a row uses it
+        bad = known & (codes == dictionary.invalid)
         if bad.any():
             for row in np.flatnonzero(bad).tolist():
                 problems.setdefault(start + row, []).append(
-                    FieldProblem(name, messages.get(int(indices[row]), "invalid value"))
+                    FieldProblem(name, dictionary.messages.get(int(indices[row]), "invalid value"))
                 )
             known = known & ~bad
-    if chunk.null_count or messages or nulls:
-        codes = np.where(known, codes, dtype(-2 if kind == "text" else _MISSING))
+        else:
+            bad = None
+    if unset or bad is not None or dictionary.nulls:
+        codes = np.where(known, codes, codes.dtype.type(dictionary.missing))
     if kind == "bool":
         return Column(codes == 1, known)
     if kind == "date":
@@ -1421,6 +1476,116 @@ def _date_column(name: str, ordinals: Any, known: Mask, start: int, problems: Pr
     return Column(ordinals, known)
 
 
+# -- typed pandas columns straight into numpy -----------------------------------------------------
+
+#: Reads rows ``start`` to ``start + rows`` of one column, adding the problems of its bad cells.
+_Reader = Callable[[int, int, Problems], Column]
+_NAT = np.iinfo(np.int64).min  # NaT as int64
+
+
+def _pandas_reader(name: str, series: Any, vocabulary: _Vocabulary) -> _Reader | None:
+    """A typed pandas column read straight into the engine's arrays, or ``None`` (the Arrow path).
+
+    What every slice shares is done once for the column: a categorical's categories checked and
+    encoded (:func:`_encode_dictionary`), its rows taking their codes by their integer codes
+    (-1: missing); naive ``datetime64`` seen as int64 (NaT: missing); nullable ``Int`` and
+    ``boolean`` arrays filled and masked through ``to_numpy`` and ``isna``; numpy integers and
+    booleans as they are. A slice is then a few numpy passes, with the checks and codes of the
+    Arrow path.
+    """
+    import pandas as pd
+
+    kind = FIELDS[name].kind
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        if kind == "list":
+            return None
+        return _categorical_reader(name, series.array.codes, dtype.categories.tolist(), vocabulary)
+    array = series.array
+    if kind == "date" and isinstance(dtype, np.dtype) and dtype.kind == "M":  # without a time zone
+        unit = np.datetime_data(dtype)[0]
+        if unit not in _DAY_UNITS:  # pragma: no cover - pandas has no other units
+            return None
+        return _datetime_reader(name, series.to_numpy().view(np.int64), _DAY_UNITS[unit])
+    if kind == "int":
+        if isinstance(array, pd.arrays.IntegerArray):
+            numbers = array.to_numpy(array.dtype.numpy_dtype, na_value=0)
+            return _number_reader(name, numbers, ~array.isna())
+        if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+            return _number_reader(name, series.to_numpy(), None)
+    if kind == "bool":
+        if isinstance(array, pd.arrays.BooleanArray):
+            return _flag_reader(array.to_numpy(bool, na_value=False), ~array.isna())
+        if isinstance(dtype, np.dtype) and dtype.kind == "b":
+            return _flag_reader(series.to_numpy(), None)
+    return None
+
+
+def _categorical_reader(name: str, codes: Any, categories: list[Any], vocabulary: _Vocabulary) -> _Reader:
+    """A categorical: each category checked and encoded once, rows coded through a small table.
+
+    Where the categories are the field's values in order (``pd.Categorical(..., categories=
+    spec.values)``), pandas' codes are already the engine's and are taken as they are.
+    """
+    dictionary = _encode_dictionary(name, categories, vocabulary)
+    table = dictionary.table
+    same = dictionary.missing == _MISSING and np.array_equal(table[:-1], np.arange(len(categories)))
+
+    def read(start: int, rows: int, problems: Problems) -> Column:
+        indices = codes[start : start + rows]
+        # -1 (missing) takes the table's last slot: the code of an unknown row
+        found = indices.astype(np.int16) if same else table[indices]
+        return _dictionary_rows(name, dictionary, found, indices, indices >= 0, False, start, problems)
+
+    return read
+
+
+def _datetime_reader(name: str, stamps: Ints, per_day: int) -> _Reader:
+    """Naive datetimes as int64 in their unit: day numbers as the Arrow path makes them from timestamps."""
+
+    def read(start: int, rows: int, problems: Problems) -> Column:
+        part = stamps[start : start + rows]
+        known = part != _NAT
+        days = part // per_day  # floor: days before 1970 too
+        # cannot wrap into a false midnight: an overflowing product is far below any stamp
+        timed = known & (days * per_day != part)
+        if timed.any():
+            _problem(problems, start, timed, name, "expected a date, not a date and time")
+        if not known.all():
+            days = np.where(known, days, 0)
+        days += _ORDINAL_1970
+        return _date_column(name, days, known, start, problems)
+
+    return read
+
+
+def _number_reader(name: str, numbers: Any, known: Mask | None) -> _Reader:
+    """Whole numbers (unknown rows hold 0; ``known`` ``None``: all known), checked from 0 to 120."""
+
+    def read(start: int, rows: int, problems: Problems) -> Column:
+        part = numbers[start : start + rows]
+        outside = (part < 0) | (part > 120)
+        mask = np.ones(rows, dtype=bool) if known is None else known[start : start + rows]
+        if known is not None:
+            outside &= mask
+        if outside.any():
+            _problem(problems, start, outside, name, "must be from 0 to 120")
+            part = np.where(outside, 0, part)
+        return Column(part.astype(np.int16, copy=False), mask)
+
+    return read
+
+
+def _flag_reader(flags: Mask, known: Mask | None) -> _Reader:
+    """Booleans (unknown rows hold ``False``; ``known`` ``None``: all known)."""
+
+    def read(start: int, rows: int, problems: Problems) -> Column:
+        mask = np.ones(rows, dtype=bool) if known is None else known[start : start + rows]
+        return Column(flags[start : start + rows], mask)
+
+    return read
+
+
 def _check_columns(names: Sequence[str]) -> None:
     for name in names:
         if name == "consents":
@@ -1443,17 +1608,20 @@ def _table_rows(
     rows: int,
     as_of: dt.date,
     arrow: Mapping[str, Any],
+    readers: Mapping[str, _Reader],
 ) -> tuple[Screened, Problems]:
     """Rows ``start`` to ``start + rows`` of a table screened, and the problems of its bad rows.
 
-    ``arrow`` holds the columns that are typed as Arrow chunked arrays (sliced here, no copy).
-    Those rows are not valid.
+    ``readers`` read the typed pandas columns (:func:`_pandas_reader`); ``arrow`` holds the
+    other columns that are typed as Arrow chunked arrays (sliced here, no copy).
     """
     problems: Problems = {}
     needed = engine._plan(as_of).needed
     end = start + rows
     raw = {
-        name: _read_column(
+        name: readers[name](start, rows, problems)
+        if name in readers
+        else _read_column(
             nw,
             name,
             lambda name=name: frame[name][start:end],
@@ -1463,7 +1631,7 @@ def _table_rows(
             name in needed,
             None if arrow.get(name) is None else arrow[name].slice(start, rows),
         )
-        for name in frame.columns
+        for name in arrow
     }
     birth = raw.get("birth_date")
     if birth is not None:  # CaseProfile's own check: no event before the birth
@@ -1537,10 +1705,22 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     total = len(frame)
     codes: list[NDArray[np.int8]] = []
     counts: list[Ints] = []
-    arrow = {name: _arrow_column(frame[name].to_native()) for name in frame.columns}
+    namespace = nw.get_native_namespace(frame)
+    names = frame.columns
+    readers: dict[str, _Reader] = {}
+    if getattr(namespace, "__name__", "") == "pandas":  # typed columns read without Arrow
+        native = frame.to_native()
+        columns = {name: native[name] for name in names}
+        for name, series in columns.items():
+            reader = _pandas_reader(name, series, engine.vocabulary)
+            if reader is not None:
+                readers[name] = reader
+    else:
+        columns = {name: frame[name].to_native() for name in names}
+    arrow = {name: None if name in readers else _arrow_column(columns[name]) for name in names}
     for start in range(0, max(total, 1), ROWS_PER_CHUNK):
         rows = min(ROWS_PER_CHUNK, total - start)
-        screened, problems = _table_rows(engine, nw, frame, start, rows, day, arrow)
+        screened, problems = _table_rows(engine, nw, frame, start, rows, day, arrow, readers)
         if problems:
             first = min(problems)
             raise ProfileError(problems[first], index=first)
@@ -1550,8 +1730,8 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     by_service = np.concatenate([c.T for c in codes], axis=1) if codes else None
     code = by_service.T if by_service is not None else np.zeros((0, len(engine.services)), dtype=np.int8)
     count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-    native: _T = _result(nw, nw.get_native_namespace(frame), engine.services, code, count)
-    return native
+    native_result: _T = _result(nw, namespace, engine.services, code, count)
+    return native_result
 
 
 def _result(nw: Any, namespace: Any, services: Sequence[str], codes: NDArray[np.int8], count: Ints) -> Any:
