@@ -8,9 +8,9 @@ equal to the engine. Contenders, each on the same generated cases (as ``bench_en
 in ten decided on another day in 2016–2026, so rule validity windows take part):
 
 - python engine, rule values + statuses: ``compiled(ruleset).run(facts, as_of)``;
-- durable engine, rule values + statuses: ``decider(ruleset, "durable")`` (its rule values as
-  ``evaluator(ruleset, "durable")`` gives them, and the statuses from a function generated per
-  network, equal to ``decide.statuses``);
+- durable engine, rule values + statuses: ``DurableEngine.run(facts, as_of)``, the same interface as
+  the python engine's (the values of the rules in force by position, the statuses in order; the
+  statuses from a function generated per network, equal to ``decide.statuses``);
 - ``recommend()`` per engine, reading only each decision's ``status`` and ``partners``, and
   reading everything (also each decision's ``reasons`` and ``valid_until``, and the
   recommendation's ``next_steps``, ``changes`` and ``questions``) — equal while ``recommend()``
@@ -46,11 +46,19 @@ from bench_engines import OTHER_DAYS, random_case, typed_table
 from bench_recommend import AS_OF, random_profile
 from handwritten import SERVICES, decide_all
 
-from referral_engine import CaseProfile, Recommendation, Ruleset, default_ruleset, recommend, recommend_many
+from referral_engine import (
+    CaseProfile,
+    Recommendation,
+    Ruleset,
+    Status,
+    default_ruleset,
+    recommend,
+    recommend_many,
+)
 from referral_engine.columnar import screen_table
 from referral_engine.compiled import compiled
-from referral_engine.engines import decider
-from referral_engine.facts import facts_for
+from referral_engine.engines import compiled as compiled_engine
+from referral_engine.facts import Facts, facts_for
 from referral_engine.models import EVENT_DATES
 
 Case = tuple[CaseProfile, dt.date]
@@ -200,14 +208,15 @@ def main() -> None:
     same_day_facts = [(facts_for(profile, AS_OF), AS_OF) for profile in same_day]
     ruleset = default_ruleset()
     run = compiled(ruleset).run
-    durable = decider(ruleset, "durable")
+    durable: Callable[[Facts, dt.date], tuple[tuple[bool | None, ...], tuple[Status, ...]]]
+    durable = compiled_engine(ruleset, "durable").run  # type: ignore[attr-defined]  # DurableEngine.run
 
     # --- every contender decides as the hand-written function does, before anything is timed ----
     for index, ((profile, as_of), (case_facts, _)) in enumerate(zip(cases, facts, strict=True)):
         expected = decide_all(case_facts, as_of)
         found = {
             "python engine": dict(zip(SERVICES, run(case_facts, as_of)[1], strict=True)),
-            "durable engine": durable(case_facts, as_of)[1],
+            "durable engine": dict(zip(SERVICES, durable(case_facts, as_of)[1], strict=True)),
             **{
                 f"recommend() {engine}": {
                     d.service: d.status

@@ -9,7 +9,7 @@ itself costs when nothing else runs:
 
 - hand-written (all services), the yardstick;
 - the durable engine's decision step as ``bench_targets.py`` times it:
-  ``decider(ruleset, "durable")(facts, as_of)``;
+  ``DurableEngine.run(facts, as_of)`` (rule values by position and the statuses);
 - the same, rule values only (``evaluator(...)``);
 - durable's core calls only on the adapter's own networks (one per residence status, each with
   the rules that status leaves open; see ``DurableEngine``), each case's fact encoded beforehand;
@@ -55,10 +55,10 @@ from pathlib import Path
 from typing import Any
 
 from bench_engines import random_case
-from handwritten import decide_all
+from handwritten import SERVICES, decide_all
 
 from referral_engine import default_ruleset
-from referral_engine.engines import compiled, decider, evaluator
+from referral_engine.engines import compiled, evaluator
 from referral_engine.facts import facts_for
 
 GROUP_PROPERTIES = ("_g", "_h")
@@ -123,9 +123,9 @@ def main() -> None:
     cases = [random_case(rng) for _ in range(args.cases)]
     facts = [(facts_for(profile, as_of), as_of) for profile, as_of in cases]
     ruleset = default_ruleset()
-    durable = decider(ruleset, "durable")
     rule_values = evaluator(ruleset, "durable")
     engine: Any = compiled(ruleset, "durable")
+    durable = engine.run
     texts = [engine._base.text(case_facts, as_of)[0] for case_facts, as_of in facts]
     # The adapter's own networks and facts (their live sessions, one case at a time, as it uses them).
     networks = [engine._network(case_facts) for case_facts, _ in facts]
@@ -159,7 +159,7 @@ def main() -> None:
     # --- every contender decides as the adapter does, before anything is timed ---------------------
     fired_counts = []
     for (case_facts, as_of), text, bare in zip(facts, texts, ungrouped_texts, strict=True):
-        if durable(case_facts, as_of)[1] != decide_all(case_facts, as_of):
+        if dict(zip(SERVICES, durable(case_facts, as_of)[1], strict=True)) != decide_all(case_facts, as_of):
             sys.exit("the durable engine disagrees with the hand-written function")
         adapter = sorted(f"{'hf'[1 - action % 2]}{action // 2:03d}" for action in engine._base.run(text))
         if sorted(core_calls(grouped, text)) != adapter or sorted(core_calls(ungrouped, bare)) != adapter:

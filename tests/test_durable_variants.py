@@ -120,6 +120,7 @@ def test_the_bundled_rules_decide_on_their_networks_as_the_reference(
     assert decider(ruleset, "durable")(facts, as_of) == (values, statuses(ruleset, values))
     engine = compiled(ruleset, "durable")
     assert isinstance(engine, _durable.DurableEngine)
+    assert engine.run(facts, as_of) == (tuple(values.values()), tuple(statuses(ruleset, values).values()))
     assert engine._field == STATUS
     assert engine._network(facts) is not engine._base  # decided on its status's network
 
@@ -190,6 +191,8 @@ def test_networks_decide_generated_rule_sets_as_the_reference(
         values = evaluate_rules(ruleset, facts, as_of)
         assert engine.evaluate(facts, as_of) == values
         assert engine.decide(facts, as_of) == (values, statuses(ruleset, values))
+        ordered = tuple(values[rule.id] for rule in ruleset.rules_in_force(as_of))
+        assert engine.run(facts, as_of) == (ordered, tuple(statuses(ruleset, values).values()))
     if engine._field is not None:
         assert engine._variants
         assert all(engine._network(facts) is not engine._base for facts, _ in cases)

@@ -63,7 +63,7 @@ from typing import Any
 
 import durable_rules_engine as core  # type: ignore[import-not-found]
 
-from ._status_code import StatusFunction, status_function
+from ._status_code import CodeFunction, StatusFunction, code_function, status_function
 from .compiled import dispatch_field
 from .conditions import _FOLDABLE, AllOf, AnyOf, Condition, Leaf, Not, Tri, all_of, any_of, fold
 from .dates import Duration, window_start
@@ -427,6 +427,11 @@ class _Plan:
     by_action: list[tuple[tuple[str, Tri], ...]]
     by_set: dict[int, tuple[str, ...]]  #: the rules in force of each set of fields
     statuses: StatusFunction  #: every service's status from the rule values
+    #: the same by position (the order of the rules in force), for :meth:`DurableEngine.run`
+    positions: list[Tri]
+    by_action_at: list[tuple[tuple[int, Tri], ...]]
+    by_set_at: dict[int, tuple[int, ...]]
+    codes: CodeFunction
 
 
 class _Network:
@@ -466,6 +471,7 @@ class _Network:
         self._plans: dict[dt.date, _Plan] = {}
         #: the status function of each set of rules in force (few: they change on validity bounds)
         self._status_functions: dict[tuple[str, ...], StatusFunction] = {}
+        self._code_functions: dict[tuple[str, ...], CodeFunction] = {}
         members: dict[str, set[str]] = {}
         for rule in rules:
             for leaf in rule.leaves:
@@ -529,17 +535,30 @@ class _Network:
                 by_action[2 * where[0] + 1].append((rule.id, None if joined else True))
                 by_action[2 * where[0]].append((rule.id, None if joined is False else False))
                 by_set.setdefault(where[1], []).append(rule.id)
+            at = {rule.id: position for position, rule in enumerate(in_force)}
             plan = _Plan(
                 json.dumps(constant, ensure_ascii=False, separators=(",", ":"))[:-1],
                 values,
                 [tuple(effects) for effects in by_action],
                 {index: tuple(ids) for index, ids in by_set.items()},
                 self._statuses(in_force),
+                [values[rule.id] for rule in in_force],
+                [tuple((at[rule_id], value) for rule_id, value in effects) for effects in by_action],
+                {index: tuple(at[rule_id] for rule_id in ids) for index, ids in by_set.items()},
+                self._codes(in_force),
             )
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
             self._plans[as_of] = plan
         return plan
+
+    def _codes(self, in_force: tuple[Rule, ...]) -> CodeFunction:
+        key = tuple(rule.id for rule in in_force)
+        function = self._code_functions.get(key)
+        if function is None:
+            fixed = {rule.id: self._settled[rule.id] for rule in in_force if rule.id not in self._where}
+            function = self._code_functions[key] = code_function(self._ruleset, in_force, fixed)
+        return function
 
     def _statuses(self, in_force: tuple[Rule, ...]) -> StatusFunction:
         key = tuple(rule.id for rule in in_force)
@@ -613,6 +632,18 @@ class _Network:
         for action in fired:
             for rule_id, value in by_action[action]:
                 values[rule_id] = value
+        return values
+
+    def ordered(self, plan: _Plan, open_sets: list[int], fired: list[int]) -> list[Tri]:
+        """:meth:`values` by position, in the order of the rules in force."""
+        values = plan.positions.copy()
+        by_set, by_action = plan.by_set_at, plan.by_action_at
+        for index in open_sets:
+            for position in by_set.get(index, ()):
+                values[position] = None
+        for action in fired:
+            for position, value in by_action[action]:
+                values[position] = value
         return values
 
     def run(self, fact: str) -> list[int]:
@@ -885,6 +916,23 @@ class DurableEngine:
             self._busy = network
             fired = network.run(text)
         return network.values(plan, open_sets, fired)
+
+    def run(self, facts: Facts, as_of: dt.date) -> tuple[tuple[Tri, ...], tuple[Status, ...]]:
+        """Every rule in force's value and every service's status, by position, as ``CompiledRules.run``.
+
+        The values are in the order of ``ruleset.rules_in_force(as_of)``, the statuses in rule-set
+        order of the services.
+        """
+        network = self._network(facts)
+        plan = network.plan(as_of)
+        text, open_sets = network.encode(facts, plan.prefix)
+        with self._lock:
+            if network.dirty or network.abandon:
+                self._renew(network)
+            self._busy = network
+            fired = network.run(text)
+        values = network.ordered(plan, open_sets, fired)
+        return tuple(values), plan.codes(values)
 
     def decide(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
         """The rule values, as :meth:`evaluate` gives them, and every service's status (rule-set order).

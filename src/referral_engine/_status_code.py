@@ -21,6 +21,8 @@ from .models import Status
 from .ruleset import Rule, Ruleset
 
 StatusFunction = Callable[[Mapping[str, Tri]], dict[str, Status]]
+#: The same from the values as a sequence in the order of the rules in force, the statuses in order.
+CodeFunction = Callable[[Sequence[Tri]], tuple[Status, ...]]
 
 
 def status_function(ruleset: Ruleset, in_force: Sequence[Rule], fixed: Mapping[str, Tri]) -> StatusFunction:
@@ -29,6 +31,19 @@ def status_function(ruleset: Ruleset, in_force: Sequence[Rule], fixed: Mapping[s
     ``fixed`` holds the values of rules that are the same on every case the function is for:
     they become literals. The function reads the other rules' values from its argument.
     """
+    function: StatusFunction = _generate(ruleset, in_force, fixed, by_position=False)
+    return function
+
+
+def code_function(ruleset: Ruleset, in_force: Sequence[Rule], fixed: Mapping[str, Tri]) -> CodeFunction:
+    """:func:`status_function` for values given by position (``in_force`` order); statuses as a tuple."""
+    function: CodeFunction = _generate(ruleset, in_force, fixed, by_position=True)
+    return function
+
+
+def _generate(
+    ruleset: Ruleset, in_force: Sequence[Rule], fixed: Mapping[str, Tri], *, by_position: bool
+) -> Any:
     body: list[str] = []
     variables: dict[str, str] = {}
     for index, rule in enumerate(in_force):
@@ -36,22 +51,22 @@ def status_function(ruleset: Ruleset, in_force: Sequence[Rule], fixed: Mapping[s
             variables[rule.id] = repr(fixed[rule.id])
         else:
             variables[rule.id] = f"v{index}"
-            body.append(f"v{index} = values[{rule.id!r}]")
+            body.append(f"v{index} = values[{index if by_position else repr(rule.id)}]")
     targets = []
     for index, service in enumerate(ruleset.services):
         target = f"s{index}"
-        targets.append(f"{service.id!r}: {target}")
+        targets.append(target if by_position else f"{service.id!r}: {target}")
         rules = [(variables[rule.id], rule) for rule in ruleset.rules_of(service.id) if rule.id in variables]
         body += _status(rules, target)
+    result = f"({''.join(f'{t}, ' for t in targets)})" if by_position else f"{{{', '.join(targets)}}}"
     lines = [
         "def factory(EL, NE, UN):",
         "    def statuses(values):",
         *(f"        {line}" for line in body),
-        f"        return {{{', '.join(targets)}}}",
+        f"        return {result}",
         "    return statuses",
     ]
     namespace: dict[str, Any] = {}
     # Safe: the source is generated from the validated rule tree (module docstring).
     exec(compile("\n".join(lines) + "\n", f"<statuses {ruleset.name}>", "exec"), namespace)
-    function: StatusFunction = namespace["factory"](Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED)
-    return function
+    return namespace["factory"](Status.ELIGIBLE, Status.NOT_ELIGIBLE, Status.UNDETERMINED)
