@@ -295,3 +295,31 @@ def test_a_status_that_settles_every_rule_asks_durable_nothing(
             statuses(ruleset, evaluate_rules(ruleset, facts, DAY)),
         )
     assert asked == []
+
+
+@needs_durable
+def test_the_open_sets_kept_by_pattern_of_known_fields_are_bounded_and_right(fresh_rules: Ruleset) -> None:
+    """Which fields are unknown (never their values) keys a bounded memo; a full memo starts over, right."""
+    from referral_engine import _durable
+
+    engine = _durable.DurableEngine(fresh_rules)
+    fields = ("age", "entry_date", "benefits", "employment", "accommodation", "registered_jobseeker")
+    full = {
+        "age": 30,
+        "entry_date": dt.date(2024, 5, 1),
+        "benefits": "sgb2",
+        "employment": "unemployed",
+        "accommodation": "private",
+        "registered_jobseeker": True,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_durable, "_MAX_KNOWN_PATTERNS", 3)
+        for mask in range(1 << len(fields)):
+            known = {name: value for bit, (name, value) in enumerate(full.items()) if mask >> bit & 1}
+            profile = CaseProfile(residence_status="settlement", **known)
+            facts = facts_for(profile, DAY)
+            values = evaluate_rules(fresh_rules, facts, DAY)
+            assert engine.decide(facts, DAY) == (values, statuses(fresh_rules, values))
+            memo = engine._network(facts).encode.__globals__["BY_KNOWN"]
+            assert 0 < len(memo) <= 3
+            assert all(type(key) is int for key in memo)  # a bit per field, no value

@@ -91,6 +91,7 @@ _MAX_ALTERNATIVES = 64  # alternatives of one `$or` that may match at once (meas
 #: cannot free a handle whose session saw a fact (see _free_unused): each costs 1-4 MiB.
 _MAX_RENEWALS = 16
 _MAX_PLANS = 4096  # dates whose plan an engine keeps (cleared when full)
+_MAX_KNOWN_PATTERNS = 1024  # patterns of known fields whose open sets a network keeps (cleared when full)
 
 # Result codes of the core's assert and retract calls (durable-rules' src/rules/rules.h).
 _OK, _NOT_HANDLED, _OBSERVED = 0, 1, 2  # 3 (deferred: queued) is never expected here
@@ -430,7 +431,7 @@ class _Plan:
     #: the same by position (the order of the rules in force), for :meth:`DurableEngine.run`
     positions: list[Tri]
     by_action_at: list[tuple[tuple[int, Tri], ...]]
-    by_set_at: dict[int, tuple[int, ...]]
+    by_set_at: list[tuple[int, ...]]  #: by set of fields, its rules' positions
     codes: CodeFunction
 
 
@@ -544,7 +545,10 @@ class _Network:
                 self._statuses(in_force),
                 [values[rule.id] for rule in in_force],
                 [tuple((at[rule_id], value) for rule_id, value in effects) for effects in by_action],
-                {index: tuple(at[rule_id] for rule_id in ids) for index, ids in by_set.items()},
+                [
+                    tuple(at[rule_id] for rule_id in by_set.get(index, ()))
+                    for index in range(len(self._set_masks))
+                ],
                 self._codes(in_force),
             )
             if len(self._plans) >= _MAX_PLANS:
@@ -568,7 +572,7 @@ class _Network:
             function = self._status_functions[key] = status_function(self._ruleset, in_force, fixed)
         return function
 
-    def text(self, facts: Facts, as_of: dt.date) -> tuple[str, list[int]]:
+    def text(self, facts: Facts, as_of: dt.date) -> tuple[str, tuple[int, ...]]:
         """The fact durable sees for one case as JSON text, and the sets of fields with an unknown field.
 
         Written directly (the constant part once per date, each property with the JSON encoder's
@@ -576,7 +580,7 @@ class _Network:
         """
         return self.encode(facts, self.plan(as_of).prefix)
 
-    def _encoder(self) -> Callable[[Facts, str], tuple[str, list[int]]]:
+    def _encoder(self) -> Callable[[Facts, str], tuple[str, tuple[int, ...]]]:
         """``encode(facts, prefix)``: :meth:`text` with the date's constant part given, as straight-line code.
 
         One statement per field the rules read, with its encoder inlined: a loop over the fields
@@ -585,9 +589,23 @@ class _Network:
         nothing of a case.
         """
         lines = ["def encode(facts, prefix):", "    known = 0", "    parts = [prefix]"]
+        tables: dict[str, dict[str, str]] = {}
         for name, bit, start, encoder in self._scalars:
             lines += [f"    v = facts[{name!r}]", "    if v is not None:", f"        known |= {bit}"]
-            lines.append(f"        parts.append({start!r} + {_INLINE[encoder]})")
+            spec = FIELDS[name]
+            if spec.kind == "enum":  # the property of each allowed value written once, here
+                table = f"T{len(tables)}"
+                tables[table] = {value: start + _encode_string(value) for value in spec.values}
+                lines += [
+                    f"        parts.append(({table}.get(v) if type(v) is str else None) or {start!r} + J(v))"
+                ]
+            elif encoder is _date:
+                lines.append(
+                    f"        parts.append({start + chr(34)!r} + v.isoformat() + '\"' if type(v) is DATE "
+                    f"else {start!r} + J(v))"
+                )
+            else:
+                lines.append(f"        parts.append({start!r} + {_INLINE[encoder]})")
         for name, bit, key, members in self._list_fields:
             lines += [f"    v = facts[{name!r}]", "    if v is not None:", f"        known |= {bit}"]
             known_property = f',"{_KNOWN}{key}":1'
@@ -600,25 +618,40 @@ class _Network:
                     f"            parts.append({member_property!r})",
                 ]
         lines += [
-            "    open_sets = [index for index, mask in MASKS if mask & ~known]",
-            "    for index in open_sets:",
-            "        parts.append(OPEN[index])",
-            "    parts.append('}')",
-            "    return ''.join(parts), open_sets",
+            "    found = BY_KNOWN.get(known) or OPENING(known)",
+            "    parts.append(found[1])",
+            "    return ''.join(parts), found[0]",
         ]
+        masks = tuple(enumerate(self._set_masks))
+        opens = tuple(f',"{_OPEN}{index}":1' for index in range(len(self._set_masks)))
+        by_known: dict[int, tuple[tuple[int, ...], str]] = {}
+
+        def opening(known: int) -> tuple[tuple[int, ...], str]:
+            """The sets of fields with an unknown field, and the fact's end that flags them.
+
+            Kept by which fields are known (a bit per field, never a value): at most
+            ``_MAX_KNOWN_PATTERNS`` per network.
+            """
+            open_sets = tuple(index for index, mask in masks if mask & ~known)
+            if len(by_known) >= _MAX_KNOWN_PATTERNS:
+                by_known.clear()
+            found = by_known[known] = (open_sets, "".join(opens[index] for index in open_sets) + "}")
+            return found
+
         namespace: dict[str, Any] = {
             "J": _json,
             "E": _encode_string,
             "DATE": dt.date,
-            "MASKS": tuple(enumerate(self._set_masks)),
-            "OPEN": tuple(f',"{_OPEN}{index}":1' for index in range(len(self._set_masks))),
+            "BY_KNOWN": by_known,
+            "OPENING": opening,
+            **tables,
         }
         # Safe: the source is generated from the validated rule tree (see the docstring).
         exec(compile("\n".join(lines) + "\n", "<durable fact encoder>", "exec"), namespace)
-        encode: Callable[[Facts, str], tuple[str, list[int]]] = namespace["encode"]
+        encode: Callable[[Facts, str], tuple[str, tuple[int, ...]]] = namespace["encode"]
         return encode
 
-    def values(self, plan: _Plan, open_sets: list[int], fired: list[int]) -> dict[str, Tri]:
+    def values(self, plan: _Plan, open_sets: Sequence[int], fired: list[int]) -> dict[str, Tri]:
         """The rule values of one case from the patterns it fired."""
         values = (
             plan.values.copy()
@@ -634,12 +667,12 @@ class _Network:
                 values[rule_id] = value
         return values
 
-    def ordered(self, plan: _Plan, open_sets: list[int], fired: list[int]) -> list[Tri]:
+    def ordered(self, plan: _Plan, open_sets: Sequence[int], fired: list[int]) -> list[Tri]:
         """:meth:`values` by position, in the order of the rules in force."""
         values = plan.positions.copy()
         by_set, by_action = plan.by_set_at, plan.by_action_at
         for index in open_sets:
-            for position in by_set.get(index, ()):
+            for position in by_set[index]:
                 values[position] = None
         for action in fired:
             for position, value in by_action[action]:
@@ -656,19 +689,25 @@ class _Network:
         """
         if not self._names:  # a value that settles every rule: nothing for durable to decide
             return []
+        handle = self.handle
         try:
-            code, state = core.assert_fact(self.handle, fact)
+            code, state = core.assert_fact(handle, fact)
             if code == _OBSERVED:
                 # The same fact is still asserted (a retract that failed earlier): clear it, retry once.
                 self._retract(fact)
-                code, state = core.assert_fact(self.handle, fact)
+                code, state = core.assert_fact(handle, fact)
             if code == _NOT_HANDLED:
                 fired = []  # nothing matched: known rules false, others unknown
             elif code == _OK:
                 fired = self._fired(state)
             else:
                 raise EngineError(f"durable-rules did not take the case (result code {code})")
-            self._retract(fact)
+            try:
+                code, _ = core.retract_fact(handle, fact)
+            except Exception as error:
+                raise _engine_error(error, "retracting a case") from None
+            if code not in (_OK, _NOT_HANDLED):  # not handled: it matched nothing, nothing is kept
+                raise EngineError(f"durable-rules did not retract the case (result code {code})")
             return fired
         except BaseException as error:
             self.dirty = True
@@ -896,7 +935,7 @@ class DurableEngine:
         network.abandon = False
         self.renewals += 1
 
-    def text(self, facts: Facts, as_of: dt.date) -> tuple[str, list[int]]:
+    def text(self, facts: Facts, as_of: dt.date) -> tuple[str, tuple[int, ...]]:
         """The fact durable sees for one case as JSON text (in its network), and the open sets of fields."""
         return self._network(facts).text(facts, as_of)
 
