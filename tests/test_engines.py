@@ -189,7 +189,7 @@ _DATES = st.dates(min_value=dt.date(2010, 1, 1), max_value=dt.date(2028, 12, 31)
 _DURATIONS = st.builds(Duration, st.integers(0, 4), st.integers(0, 13), st.integers(0, 40)).filter(
     lambda d: (d.years, d.months, d.days) != (0, 0, 0)
 )
-_TOWNS = ("staufen", "bad krozingen", "hartheim")
+_TOWNS = ("staufen", "bad krozingen", "hartheim", "münstertal", "sölden")
 
 
 def _known_values(field: str) -> st.SearchStrategy[Any]:
@@ -269,6 +269,24 @@ def test_both_engines_agree_on_generated_rule_sets(
     durable = evaluator(ruleset, "durable")
     for facts, as_of in cases:
         assert durable(facts, as_of) == evaluate_rules(ruleset, facts, as_of)
+
+
+@needs_durable
+@pytest.mark.parametrize("op", ["eq", "ne", "in", "not_in"])
+def test_durable_compares_place_names_with_umlauts_as_the_reference(
+    minimal_ruleset: Ruleset, op: str
+) -> None:
+    """A rule on "Münstertal" decides on durable as on the reference (durable never decodes escapes)."""
+    operand: Any = frozenset({"münstertal"}) if op in ("in", "not_in") else "münstertal"
+    shown: Any = ("münstertal",) if op in ("in", "not_in") else "münstertal"
+    rule = dataclasses.replace(
+        minimal_ruleset.rules[0], id="place", when=leaf("municipality", op, operand, shown), valid_from=None
+    )
+    ruleset = dataclasses.replace(minimal_ruleset, rules=(rule,))
+    durable = evaluator(ruleset, "durable")
+    for town in ("münstertal", "sölden", "staufen", None):
+        facts = {**facts_for(CaseProfile(), DAY), "municipality": town}
+        assert durable(facts, DAY) == evaluate_rules(ruleset, facts, DAY)
 
 
 @needs_durable

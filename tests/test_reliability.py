@@ -29,6 +29,7 @@ from referral_engine import (
     load_ruleset,
     purge_caches,
     recommend,
+    recommend_many,
     what_if,
     why_not,
 )
@@ -216,7 +217,14 @@ def test_purge_caches_forgets_every_case_value() -> None:
     for engine in ENGINES:
         recommend(profile, as_of=DAY, ruleset=ruleset, engine=engine).timeline(dt.date(2030, 1, 1))
     assert dates._period_end.cache_info().currsize
+    list(recommend_many([profile] * 64, as_of=DAY, ruleset=ruleset, detail="statuses"))  # columnar
+    engines: Any = ruleset._engines
+    memos = [engines["compiled"]._dates, engines["columnar"]._plans]
+    if "durable" in engines:  # the network of this case's residence status
+        memos.append(engines["durable"]._network({"residence_status": "gestattung"})._plans)
+    assert all(memos)  # each engine keeps something per case date
     purge_caches()
+    assert not any(memos)
     assert not ruleset._in_force_memo
     assert dates._period_end.cache_info().currsize == 0
     assert dates.window_start.cache_info().currsize == 0

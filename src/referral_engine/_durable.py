@@ -66,7 +66,7 @@ import durable_rules_engine as core  # type: ignore[import-not-found]
 from ._status_code import CodeFunction, StatusFunction, code_function, status_function
 from .compiled import dispatch_field
 from .conditions import _FOLDABLE, AllOf, AnyOf, Condition, Leaf, Not, Tri, all_of, any_of, fold
-from .dates import Duration, window_start
+from .dates import Duration, memo, window_start
 from .errors import EngineError, RuleProblem
 from .facts import FIELDS, Facts
 from .models import Status
@@ -123,7 +123,7 @@ def _json(value: Any) -> str:
     value = _value(value)
     if type(value) is int:
         return str(value)
-    return _encode_string(value) if isinstance(value, str) else json.dumps(value)
+    return _encode_string(value) if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _int(value: Any) -> str:
@@ -360,7 +360,7 @@ def check_ruleset(ruleset: Ruleset, *, compile_check: bool = True) -> list[RuleP
     for index, rule in enumerate(rules):
         definition = _rule_definition(index, rule, sets.index(_fields_of(rule)))
         try:
-            handle = core.create_ruleset(_RULESET, json.dumps(definition))
+            handle = core.create_ruleset(_RULESET, json.dumps(definition, ensure_ascii=False))
         except Exception as error:
             code = re.search(r"error code: ?([0-9]+)", str(error))
             what = f"error code {code.group(1)}" if code else type(error).__name__
@@ -469,7 +469,7 @@ class _Network:
         }
         self._actions = 2 * len(patterns)
         self._durations = _durations(rules)
-        self._plans: dict[dt.date, _Plan] = {}
+        self._plans: dict[dt.date, _Plan] = memo()  # of case dates: purge_caches() empties it
         #: the status function of each set of rules in force (few: they change on validity bounds)
         self._status_functions: dict[tuple[str, ...], StatusFunction] = {}
         self._code_functions: dict[tuple[str, ...], CodeFunction] = {}
@@ -500,7 +500,9 @@ class _Network:
             if name in self._lists
         )
         self.encode = self._encoder()
-        self._definition = json.dumps(compile_rules(rules))
+        # durable compares the JSON text of patterns and facts as it is (it never decodes \uXXXX):
+        # both are written with non-ASCII characters as they are, or "münstertal" would never match.
+        self._definition = json.dumps(compile_rules(rules), ensure_ascii=False)
         self.dirty = False  # the handle's session may hold a half-done case: never touch it again
         self.abandon = False  # set in a forked child: the handle is the parent's, do not free it
         self.handle = self.compile()

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .conditions import AllOf, AnyOf, Condition, Leaf, Not
 from .dates import Duration, period_end, window_start
+from .dates import memo as date_memo
 from .errors import FieldProblem, ProfileError, UsageError
 from .facts import FIELDS
 from .handover import RESTRICTED_STATUSES
@@ -252,7 +253,7 @@ class ColumnarRules:
         self.vocabulary = _Vocabulary(conditions)
         self._operands: dict[int, Any] = {}
         self._keys: dict[int, tuple[Leaf, object]] = {}
-        self._plans: dict[dt.date, _Plan] = {}
+        self._plans: dict[dt.date, _Plan] = date_memo()  # of case dates: purge_caches() empties it
         self._target_memo: dict[tuple[dt.date, str], _Targets] = {}
         #: Anything a user of the engine keeps per rule set (``recommend_many``: its results by pattern).
         self.memo: dict[object, object] = {}

@@ -63,7 +63,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .conditions import _FOLD, _FOLDABLE, AllOf, AnyOf, Condition, Leaf, Not, Tri
-from .dates import Duration, period_end, window_start
+from .dates import Duration, memo, period_end, window_start
 from .decide import _combine, evaluate_rules, statuses
 from .facts import FIELDS, Facts
 from .models import Status
@@ -520,7 +520,7 @@ class CompiledRules:
             (*FIELDS[self._field].values, None) if self._field is not None else ()
         )
         self._spans: dict[tuple[int, object], tuple[_Factory, tuple[Duration, ...]]] = {}
-        self._dates: dict[dt.date, _Day] = {}
+        self._dates: dict[dt.date, _Day] = memo()  # of case dates: purge_caches() empties it
         self._ids: dict[int, tuple[str, ...]] = {}
         self._service_spans: dict[tuple[int, str], _Probe] = {}
         self._lock = threading.Lock()
