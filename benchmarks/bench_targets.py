@@ -109,7 +109,8 @@ def cpu_per_case(function: Callable[[], object], count: int) -> float:
     return (time.process_time() - started) / count
 
 
-def _commit() -> str:
+def commit() -> str:
+    """The short hash of the checked-out commit (``unknown`` outside git)."""
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -310,7 +311,7 @@ def main() -> None:
     )
     print(
         f"Python {sys.version.split()[0]} on {platform.machine()} ({platform.system()}), "
-        f"{os.cpu_count()} CPUs; commit {_commit()}; {ruleset!r} "
+        f"{os.cpu_count()} CPUs; commit {commit()}; {ruleset!r} "
         f"({len(ruleset.services)} services, {len(ruleset.rules)} rules)"
     )
     print(

@@ -41,20 +41,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import json
 import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench_engines import random_case
+from bench_targets import commit, cpu_per_case
 from handwritten import SERVICES, decide_all
 
 from referral_engine import default_ruleset
@@ -83,27 +81,6 @@ def _drop_group_properties(text: str) -> str:
     for name in GROUP_PROPERTIES:
         del fact[name]
     return json.dumps(fact, ensure_ascii=False)
-
-
-def _cpu_per_case(function: Callable[[], object], count: int) -> float:
-    gc.collect()
-    started = time.process_time()
-    function()
-    return (time.process_time() - started) / count
-
-
-def _commit() -> str:
-    try:
-        found = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return found.stdout.strip()
 
 
 def main() -> None:
@@ -217,7 +194,7 @@ def main() -> None:
     rounds: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.repeats):
         for name, function in contenders.items():
-            rounds[name].append(_cpu_per_case(function, len(facts)))
+            rounds[name].append(cpu_per_case(function, len(facts)))
     median = {name: statistics.median(found) for name, found in rounds.items()}
 
     # --- cost per fired action: least squares of per-case time on actions fired ------------------
@@ -246,7 +223,7 @@ def main() -> None:
     print(
         f"Python {sys.version.split()[0]} on {platform.machine()} ({platform.system()}), "
         f"{os.cpu_count()} CPUs; "
-        f"commit {_commit()}; {ruleset!r} ({len(ruleset.services)} services, {len(ruleset.rules)} rules, "
+        f"commit {commit()}; {ruleset!r} ({len(ruleset.services)} services, {len(ruleset.rules)} rules, "
         f"{len(ungrouped_definition) // 2} patterns of each kind)"
     )
     print(

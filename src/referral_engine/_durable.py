@@ -471,8 +471,7 @@ class _Network:
         self._durations = _durations(rules)
         self._plans: dict[dt.date, _Plan] = memo()  # of case dates: purge_caches() empties it
         #: the status function of each set of rules in force (few: they change on validity bounds)
-        self._status_functions: dict[tuple[str, ...], StatusFunction] = {}
-        self._code_functions: dict[tuple[str, ...], CodeFunction] = {}
+        self._status_functions: dict[tuple[str, ...], tuple[StatusFunction, CodeFunction]] = {}
         members: dict[str, set[str]] = {}
         for rule in rules:
             for leaf in rule.leaves:
@@ -539,40 +538,37 @@ class _Network:
                 by_action[2 * where[0]].append((rule.id, None if joined is False else False))
                 by_set.setdefault(where[1], []).append(rule.id)
             at = {rule.id: position for position, rule in enumerate(in_force)}
+            by_id, by_position = self._status_functions_for(in_force)
             plan = _Plan(
                 json.dumps(constant, ensure_ascii=False, separators=(",", ":"))[:-1],
                 values,
                 [tuple(effects) for effects in by_action],
                 {index: tuple(ids) for index, ids in by_set.items()},
-                self._statuses(in_force),
+                by_id,
                 [values[rule.id] for rule in in_force],
                 [tuple((at[rule_id], value) for rule_id, value in effects) for effects in by_action],
                 [
                     tuple(at[rule_id] for rule_id in by_set.get(index, ()))
                     for index in range(len(self._set_masks))
                 ],
-                self._codes(in_force),
+                by_position,
             )
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
             self._plans[as_of] = plan
         return plan
 
-    def _codes(self, in_force: tuple[Rule, ...]) -> CodeFunction:
+    def _status_functions_for(self, in_force: tuple[Rule, ...]) -> tuple[StatusFunction, CodeFunction]:
+        """The statuses from the values of ``in_force`` by rule id and by position (generated once each)."""
         key = tuple(rule.id for rule in in_force)
-        function = self._code_functions.get(key)
-        if function is None:
+        found = self._status_functions.get(key)
+        if found is None:
             fixed = {rule.id: self._settled[rule.id] for rule in in_force if rule.id not in self._where}
-            function = self._code_functions[key] = code_function(self._ruleset, in_force, fixed)
-        return function
-
-    def _statuses(self, in_force: tuple[Rule, ...]) -> StatusFunction:
-        key = tuple(rule.id for rule in in_force)
-        function = self._status_functions.get(key)
-        if function is None:
-            fixed = {rule.id: self._settled[rule.id] for rule in in_force if rule.id not in self._where}
-            function = self._status_functions[key] = status_function(self._ruleset, in_force, fixed)
-        return function
+            found = self._status_functions[key] = (
+                status_function(self._ruleset, in_force, fixed),
+                code_function(self._ruleset, in_force, fixed),
+            )
+        return found
 
     def text(self, facts: Facts, as_of: dt.date) -> tuple[str, tuple[int, ...]]:
         """The fact durable sees for one case as JSON text, and the sets of fields with an unknown field.
@@ -948,14 +944,7 @@ class DurableEngine:
 
     def evaluate(self, facts: Facts, as_of: dt.date) -> dict[str, Tri]:
         """The truth value of every rule in force on ``as_of``: ``True``, ``False`` or ``None`` (unknown)."""
-        network = self._network(facts)
-        plan = network.plan(as_of)
-        text, open_sets = network.encode(facts, plan.prefix)
-        with self._lock:
-            if network.dirty or network.abandon:
-                self._renew(network)
-            self._busy = network
-            fired = network.run(text)
+        network, plan, open_sets, fired = self._fire(facts, as_of)
         return network.values(plan, open_sets, fired)
 
     def run(self, facts: Facts, as_of: dt.date) -> tuple[tuple[Tri, ...], tuple[Status, ...]]:
@@ -964,14 +953,7 @@ class DurableEngine:
         The values are in the order of ``ruleset.rules_in_force(as_of)``, the statuses in rule-set
         order of the services.
         """
-        network = self._network(facts)
-        plan = network.plan(as_of)
-        text, open_sets = network.encode(facts, plan.prefix)
-        with self._lock:
-            if network.dirty or network.abandon:
-                self._renew(network)
-            self._busy = network
-            fired = network.run(text)
+        network, plan, open_sets, fired = self._fire(facts, as_of)
         values = network.ordered(plan, open_sets, fired)
         return tuple(values), plan.codes(values)
 
@@ -981,6 +963,12 @@ class DurableEngine:
         The statuses are those of :func:`referral_engine.decide.statuses`, from a function generated
         per network and set of rules in force, in which the rules its network settles are constants.
         """
+        network, plan, open_sets, fired = self._fire(facts, as_of)
+        values = network.values(plan, open_sets, fired)
+        return values, plan.statuses(values)
+
+    def _fire(self, facts: Facts, as_of: dt.date) -> tuple[_Network, _Plan, tuple[int, ...], list[int]]:
+        """One case through its network: the network, the plan of the date, the open sets, what fired."""
         network = self._network(facts)
         plan = network.plan(as_of)
         text, open_sets = network.encode(facts, plan.prefix)
@@ -989,5 +977,4 @@ class DurableEngine:
                 self._renew(network)
             self._busy = network
             fired = network.run(text)
-        values = network.values(plan, open_sets, fired)
-        return values, plan.statuses(values)
+        return network, plan, open_sets, fired
