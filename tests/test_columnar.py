@@ -635,6 +635,11 @@ def test_statuses_come_back_as_categorical_columns_and_counts_as_integers() -> N
             "not a date and time",
         ),
         (pa.array(["2020-01-01", "2020-02-30"]), "entry_date", "no such date"),
+        (  # 2**32 + 18,262 days: a 32-bit day number would wrap round to 2020-01-01
+            pa.array([0, (2**32 + 18_262) * 86_400], pa.int64()).cast(pa.timestamp("s")),
+            "entry_date",
+            "between 1900-01-01",
+        ),
         (pa.array([["ar"], ["ar", SECRET]], pa.list_(pa.string())), "languages", "two-letter"),
         (pa.array([["ar"], ["ar", None]], pa.list_(pa.string())), "languages", "two-letter"),
         (pa.array([["ar"], ["äb"]], pa.large_list(pa.large_string())), "languages", "two-letter"),

@@ -1275,6 +1275,8 @@ def _read_chunk(
             stamps = chunk.fill_null(0).cast(pa.int64()).to_numpy()
             days, rest = np.divmod(stamps, _DAY_UNITS[unit])
             _problem(problems, start, known & (rest != 0), name, "expected a date, not a date and time")
+            # Far outside any allowed date stays outside: a 32-bit day number would wrap round.
+            days = np.clip(days, -1_000_000, 1_000_000)
         ordinals = (days if chunk.null_count == 0 else np.where(known, days, 0)).astype(np.int32)
         ordinals += _ORDINAL_1970
         return _date_column(name, ordinals, known, start, problems)
