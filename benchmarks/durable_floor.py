@@ -16,7 +16,8 @@ itself costs when nothing else runs:
 - **durable's core calls only, all rules in one network** (as the adapter ran every case before
   it had a network per residence status): the compiled rule set, each case's fact encoded
   beforehand (not timed), per case ``assert_fact``, the fired actions taken off the queue
-  (``start_action_for_state``, ``complete_and_start_action``) and ``retract_fact`` — no Python
+  (``start_action_for_state``, ``complete_and_start_action``) and ``retract_fact`` (by the fact's
+  session and id, as the adapter retracts) — no Python
   per case beyond the loop, no rule values, no statuses. This is what durable needs to decide
   every rule of the case (each rule a *holds* and a *fails* pattern; a rule whose fields are all
   known and whose *holds* did not fire is false);
@@ -60,6 +61,7 @@ from referral_engine.engines import compiled, evaluator
 from referral_engine.facts import facts_for
 
 GROUP_PROPERTIES = ("_g", "_h")
+RETRACT = '{"sid":"case","id":"case"}'  # durable finds a fact to retract by its session and id
 
 
 def _without_groups(expression: Any) -> Any:
@@ -79,7 +81,7 @@ def _without_groups(expression: Any) -> Any:
 def _drop_group_properties(text: str) -> str:
     fact = json.loads(text)
     for name in GROUP_PROPERTIES:
-        del fact[name]
+        fact.pop(name, None)
     return json.dumps(fact, ensure_ascii=False)
 
 
@@ -130,7 +132,7 @@ def main() -> None:
             while action:
                 fired.append(action[2 : action.find('"', 2)])
                 action = core.complete_and_start_action(handle, state)
-        core.retract_fact(handle, fact)
+        core.retract_fact(handle, RETRACT)
         return fired
 
     # --- every contender decides as the adapter does, before anything is timed ---------------------
@@ -177,7 +179,7 @@ def main() -> None:
     def fixed() -> None:
         for text in texts:
             core.assert_fact(nothing, text)  # not handled: nothing matches, nothing is kept
-            core.retract_fact(nothing, text)
+            core.retract_fact(nothing, RETRACT)
 
     contenders: dict[str, Callable[[], None]] = {
         "hand-written (all services)": hand,

@@ -320,6 +320,73 @@ def test_the_open_sets_kept_by_pattern_of_known_fields_are_bounded_and_right(fre
             facts = facts_for(profile, DAY)
             values = evaluate_rules(fresh_rules, facts, DAY)
             assert engine.decide(facts, DAY) == (values, statuses(fresh_rules, values))
+            found = statuses(fresh_rules, values)
+            assert engine.run(facts, DAY) == (tuple(values.values()), tuple(found.values()))
             memo = engine._network(facts).encode.__globals__["BY_KNOWN"]
             assert 0 < len(memo) <= 3
             assert all(type(key) is int for key in memo)  # a bit per field, no value
+            # run()'s rule values before anything fired, by which sets of fields are open
+            opened = engine._network(facts).plan(DAY).opened
+            assert 0 < len(opened) <= 3
+            assert all(all(type(index) is int for index in key) for key in opened)
+
+
+@needs_durable
+def test_every_case_leaves_its_network_empty(fresh_rules: Ruleset) -> None:
+    """The fact is retracted by its session and id alone, and nothing of the case stays in durable."""
+    import durable_rules_engine as core  # type: ignore[import-not-found]
+
+    from referral_engine import _durable
+
+    engine = _durable.DurableEngine(fresh_rules)
+    seen = []
+    for status in STATUSES:
+        for age in (None, 10, 20, 30, 70):
+            facts = facts_for(CaseProfile(residence_status=status, age=age, entry_date=DAY), DAY)
+            values = evaluate_rules(fresh_rules, facts, DAY)
+            expected = (tuple(values.values()), tuple(statuses(fresh_rules, values).values()))
+            assert engine.run(facts, DAY) == expected
+            assert engine.run(facts, DAY) == expected  # the same fact again: not "already observed"
+            network = engine._network(facts)
+            assert core.get_facts(network.handle, _durable._SESSION) == "[]"
+            seen.append(network)
+    assert len(set(map(id, seen))) > 1
+    assert engine.renewals == 0
+
+
+@needs_durable
+def test_the_outer_group_test_only_where_patterns_span_several(durable: Any) -> None:
+    """Up to 64 patterns share one outer group: its test and its fact property are left out."""
+    base = default_ruleset()
+
+    def rules(count: int) -> tuple[Rule, ...]:
+        return tuple(
+            dataclasses.replace(
+                base.rules[0], id=f"r{index}", when=leaf("age", "ge", index, index), valid_from=None
+            )
+            for index in range(count)
+        )
+
+    for count, outer in ((64, False), (65, True)):
+        definition = durable.compile_rules(rules(count))
+        assert len(definition) == 2 * count
+        assert {"_g" in str(pattern) for pattern in definition.values()} == {outer}
+        assert all("_h" in str(pattern) for pattern in definition.values())
+        ruleset = dataclasses.replace(base, rules=rules(count))
+        engine = durable.DurableEngine(ruleset)
+        for age in (0, 30, count - 1, 99, None):  # from 63 on, every pattern holds at once
+            facts = facts_for(CaseProfile(age=age), DAY)
+            assert ("_g" in engine.fact(facts, DAY)) is outer
+            assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)
+
+
+@needs_durable
+def test_a_date_field_holding_something_else_is_a_type_error_without_the_value(durable: Any) -> None:
+    engine = durable.DurableEngine(default_ruleset())
+    facts = facts_for(CaseProfile(residence_status="duldung", age=30), DAY)
+    for planted in ("MARKER-1999-01-01", dt.datetime(1999, 1, 1, 7, 7)):
+        with pytest.raises(TypeError) as caught:
+            engine.run({**facts, "entry_date": planted}, DAY)
+        assert "MARKER" not in str(caught.value)
+        assert "1999" not in str(caught.value)
+        assert "date" in str(caught.value)

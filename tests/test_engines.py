@@ -474,6 +474,8 @@ def test_an_action_this_engine_did_not_define_is_an_engine_error(
     )
     with pytest.raises(EngineError, match="did not define"):
         engine.evaluate(facts_for(MATCHING, DAY), DAY)
+    with pytest.raises(EngineError, match="did not define"):
+        engine.run(facts_for(MATCHING, DAY), DAY)
 
 
 def test_a_rule_set_durable_rejects_is_an_engine_error(

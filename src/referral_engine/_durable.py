@@ -13,7 +13,8 @@ avoids every one of them by construction:
   share a 32-bit hash, and no session is ever deleted. A lock serialises the cases of all
   threads (durable's C code holds the GIL throughout, so threads could not run it in parallel).
 * Facts are normalised before they reach the engine: only ints, strings and ``0``/``1`` flags,
-  because durable compares across types (``1 == True == "1"``).
+  because durable compares across types (``1 == True == "1"``). Dates are day numbers
+  (``date.toordinal()``), in facts and rules alike: writing one costs a fifth of ISO text.
 * No Python action runs. The fired rules are read from the core's action queue with the calls
   ``durable.engine`` itself makes for every action (start, complete; not its re-assertion of the
   unchanged session state), without its per-action Python objects: each of those costs more
@@ -74,6 +75,10 @@ from .ruleset import Rule, Ruleset
 
 _RULESET = "referral"
 _SESSION = "case"
+_FACT_ID = "case"
+#: What retracting a case's fact needs: durable finds the stored fact by its session and id alone
+#: (``handleMessage`` for a retract reads nothing else), so it does not parse the whole fact again.
+_RETRACT = json.dumps({"sid": _SESSION, "id": _FACT_ID}, separators=(",", ":"))
 # Property names are short: durable parses the fact once per case and copies it into every action.
 _AS_OF = "t"
 _KNOWN = "k."  # list fields become one flag per tested member plus a "known" flag
@@ -110,11 +115,11 @@ def _key(field: str) -> str:
 
 
 def _value(value: Any) -> Any:
-    """A rule operand or fact value as durable sees it: ints, strings, 0/1 flags."""
+    """A rule operand or fact value as durable sees it: ints, strings, 0/1 flags, dates as day numbers."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return value.toordinal()
     return value
 
 
@@ -131,7 +136,11 @@ def _int(value: Any) -> str:
 
 
 def _date(value: Any) -> str:
-    return f'"{value.isoformat()}"' if type(value) is dt.date else _json(value)
+    """A date as its day number (``date.toordinal``): cheaper to write than ISO text, and compared alike."""
+    if type(value) is dt.date:
+        return str(value.toordinal())
+    # As the python engine, which cannot compare it with a date either; the type only, never the value.
+    raise TypeError(f"a date field holds a {type(value).__name__}, not a datetime.date")
 
 
 def _flag(value: Any) -> str:
@@ -149,7 +158,7 @@ _ENCODERS = {"int": _int, "level": _int, "date": _date, "bool": _flag, "enum": _
 #: The same as expressions of ``v`` for a network's generated encoder (``J``: _json, ``E``: string escaping).
 _INLINE = {
     _int: "(str(v) if type(v) is int else J(v))",
-    _date: "('\"' + v.isoformat() + '\"' if type(v) is DATE else J(v))",
+    _date: "(str(v.toordinal()) if type(v) is DATE else D(v))",
     _flag: "('1' if v is True else ('0' if v is False else J(v)))",
     _string: "(E(v) if type(v) is str else J(v))",
     _json: "J(v)",
@@ -213,22 +222,31 @@ def _condition(condition: Condition, negate: bool) -> Json:
 def _in_force(rule: Rule) -> list[Json]:
     window = []
     if rule.valid_from is not None:
-        window.append({"$gte": {_AS_OF: rule.valid_from.isoformat()}})
+        window.append({"$gte": {_AS_OF: rule.valid_from.toordinal()}})
     if rule.valid_to is not None:
-        window.append({"$lte": {_AS_OF: rule.valid_to.isoformat()}})
+        window.append({"$lte": {_AS_OF: rule.valid_to.toordinal()}})
     return window
 
 
-def _group(index: int) -> list[Json]:
-    """Two always-true tests that place pattern ``index`` in a group of 8 within a group of 64.
+def _group(index: int, outer: bool = True) -> list[Json]:
+    """Always-true tests that place pattern ``index`` in a group of 8 within a group of 64.
 
     durable walks its pattern network depth first with a stack of 64 nodes and fails with
     error 303 when the tests that match one fact at one level outnumber it; grouping bounds
     every level to a few nodes for rule sets of up to 512 rules. The tests ask two properties
     that every fact sets to 0 to differ from the group's number: two properties, not one flag
-    per group, keep the fact short (durable parses it once and copies it into every action).
+    per group, keep the fact short (durable parses it once and tests every property of it at
+    every node it visits). Without ``outer`` (for at most 64 patterns, which all share one
+    outer group), the outer test and its property are left out: the one node it would add
+    above the groups of 8 bounds nothing.
     """
-    return [{"$neq": {_GROUP_OUTER: 1 + index // _FANOUT**2}}, {"$neq": {_GROUP_INNER: 1 + index // _FANOUT}}]
+    inner = {"$neq": {_GROUP_INNER: 1 + index // _FANOUT}}
+    return [{"$neq": {_GROUP_OUTER: 1 + index // _FANOUT**2}}, inner] if outer else [inner]
+
+
+def _needs_outer(patterns: int) -> bool:
+    """Whether ``patterns`` patterns span more than one outer group (see :func:`_group`)."""
+    return patterns > _FANOUT**2
 
 
 def _fields_of(rule: Rule) -> frozenset[str]:
@@ -240,8 +258,8 @@ def field_sets(rules: Iterable[Rule]) -> list[frozenset[str]]:
     return list(dict.fromkeys(_fields_of(rule) for rule in rules))
 
 
-def _rule_definition(index: int, rule: Rule, open_set: int) -> dict[str, Json]:
-    prefix = [*_group(index), *_in_force(rule)]
+def _rule_definition(index: int, rule: Rule, open_set: int, outer: bool = True) -> dict[str, Json]:
+    prefix = [*_group(index, outer), *_in_force(rule)]
     some_unknown = {f"{_OPEN}{open_set}": 1}
     holds = _all([*prefix, _condition(rule.when, negate=False)])
     fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
@@ -288,9 +306,11 @@ def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     if len(rules) > _MAX_RULES:
         raise EngineError(f"durable-rules can take at most {_MAX_RULES} rules here; use engine='python'")
     sets = field_sets(rules)
+    patterns = distinct_patterns(rules)[0]
+    outer = _needs_outer(len(patterns))
     definition: dict[str, Json] = {}
-    for index, rule in enumerate(distinct_patterns(rules)[0]):
-        definition.update(_rule_definition(index, rule, sets.index(_fields_of(rule))))
+    for index, rule in enumerate(patterns):
+        definition.update(_rule_definition(index, rule, sets.index(_fields_of(rule)), outer))
     return definition
 
 
@@ -433,6 +453,12 @@ class _Plan:
     by_action_at: list[tuple[tuple[int, Tri], ...]]
     by_set_at: list[tuple[int, ...]]  #: by set of fields, its rules' positions
     codes: CodeFunction
+    #: per tuple of open sets of fields: ``positions`` with the rules of those sets unknown. Kept
+    #: by which sets of fields have an unknown field (never a value), shared by the dates with
+    #: the same rules in force, at most ``_MAX_KNOWN_PATTERNS`` (cleared when full).
+    opened: dict[tuple[int, ...], list[Tri]]
+    #: per pattern's action name (see ``_Network._names``): ``by_action_at`` of its action
+    effects: dict[str, tuple[tuple[int, Tri], ...]]
 
 
 class _Network:
@@ -468,10 +494,14 @@ class _Network:
             _name(kind, index): 2 * index + (kind == "h") for index in range(len(patterns)) for kind in "hf"
         }
         self._actions = 2 * len(patterns)
+        self._outer = _needs_outer(len(patterns))
         self._durations = _durations(rules)
         self._plans: dict[dt.date, _Plan] = memo()  # of case dates: purge_caches() empties it
-        #: the status function of each set of rules in force (few: they change on validity bounds)
-        self._status_functions: dict[tuple[str, ...], tuple[StatusFunction, CodeFunction]] = {}
+        #: the status functions and the values with open sets (see ``_Plan.opened``) of each set of
+        #: rules in force (few: they change on validity bounds)
+        self._status_functions: dict[
+            tuple[str, ...], tuple[StatusFunction, CodeFunction, dict[tuple[int, ...], list[Tri]]]
+        ] = {}
         members: dict[str, set[str]] = {}
         for rule in rules:
             for leaf in rule.leaves:
@@ -518,10 +548,10 @@ class _Network:
         """What every case on ``as_of`` shares: the fact's constant part and the rules in force."""
         plan = self._plans.get(as_of)
         if plan is None:
-            constant: Json = {"sid": _SESSION, "id": "case", _AS_OF: as_of.isoformat()}
-            constant |= {_GROUP_OUTER: 0, _GROUP_INNER: 0}
+            constant: Json = {"sid": _SESSION, "id": _FACT_ID, _AS_OF: as_of.toordinal()}
+            constant |= {_GROUP_OUTER: 0, _GROUP_INNER: 0} if self._outer else {_GROUP_INNER: 0}
             for duration in self._durations:
-                constant[_window_key(duration)] = window_start(as_of, duration).isoformat()
+                constant[_window_key(duration)] = window_start(as_of, duration).toordinal()
             in_force = self._ruleset.rules_in_force(as_of)
             by_action: list[list[tuple[str, Tri]]] = [[] for _ in range(self._actions)]
             by_set: dict[int, list[str]] = {}
@@ -538,7 +568,7 @@ class _Network:
                 by_action[2 * where[0]].append((rule.id, None if joined is False else False))
                 by_set.setdefault(where[1], []).append(rule.id)
             at = {rule.id: position for position, rule in enumerate(in_force)}
-            by_id, by_position = self._status_functions_for(in_force)
+            by_id, by_position, opened = self._status_functions_for(in_force)
             plan = _Plan(
                 json.dumps(constant, ensure_ascii=False, separators=(",", ":"))[:-1],
                 values,
@@ -552,14 +582,23 @@ class _Network:
                     for index in range(len(self._set_masks))
                 ],
                 by_position,
+                opened,
+                {},
             )
+            plan.effects.update((name, plan.by_action_at[action]) for name, action in self._names.items())
             if len(self._plans) >= _MAX_PLANS:
                 self._plans.clear()
             self._plans[as_of] = plan
         return plan
 
-    def _status_functions_for(self, in_force: tuple[Rule, ...]) -> tuple[StatusFunction, CodeFunction]:
-        """The statuses from the values of ``in_force`` by rule id and by position (generated once each)."""
+    def _status_functions_for(
+        self, in_force: tuple[Rule, ...]
+    ) -> tuple[StatusFunction, CodeFunction, dict[tuple[int, ...], list[Tri]]]:
+        """The statuses of ``in_force`` by rule id and by position, and their values' memo by open sets.
+
+        The functions are generated once each; the memo is ``_Plan.opened``, shared by the plans
+        of every date with these rules in force.
+        """
         key = tuple(rule.id for rule in in_force)
         found = self._status_functions.get(key)
         if found is None:
@@ -567,6 +606,7 @@ class _Network:
             found = self._status_functions[key] = (
                 status_function(self._ruleset, in_force, fixed),
                 code_function(self._ruleset, in_force, fixed),
+                {},
             )
         return found
 
@@ -587,6 +627,7 @@ class _Network:
         nothing of a case.
         """
         lines = ["def encode(facts, prefix):", "    known = 0", "    parts = [prefix]"]
+        lines.append("    add = parts.append")
         tables: dict[str, dict[str, str]] = {}
         for name, bit, start, encoder in self._scalars:
             lines += [f"    v = facts[{name!r}]", "    if v is not None:", f"        known |= {bit}"]
@@ -594,30 +635,23 @@ class _Network:
             if spec.kind == "enum":  # the property of each allowed value written once, here
                 table = f"T{len(tables)}"
                 tables[table] = {value: start + _encode_string(value) for value in spec.values}
-                lines += [
-                    f"        parts.append(({table}.get(v) if type(v) is str else None) or {start!r} + J(v))"
-                ]
-            elif encoder is _date:
-                lines.append(
-                    f"        parts.append({start + chr(34)!r} + v.isoformat() + '\"' if type(v) is DATE "
-                    f"else {start!r} + J(v))"
-                )
+                lines += [f"        add(({table}.get(v) if type(v) is str else None) or {start!r} + J(v))"]
             else:
-                lines.append(f"        parts.append({start!r} + {_INLINE[encoder]})")
+                lines.append(f"        add({start!r} + {_INLINE[encoder]})")
         for name, bit, key, members in self._list_fields:
             lines += [f"    v = facts[{name!r}]", "    if v is not None:", f"        known |= {bit}"]
             known_property = f',"{_KNOWN}{key}":1'
-            lines.append(f"        parts.append({known_property!r})")
+            lines.append(f"        add({known_property!r})")
             # Only the members some rule asks about: a fact may have at most 255 properties.
             for member in members:
                 member_property = f',"{key}.{member}":1'
                 lines += [
                     f"        if {member!r} in v:",
-                    f"            parts.append({member_property!r})",
+                    f"            add({member_property!r})",
                 ]
         lines += [
             "    found = BY_KNOWN.get(known) or OPENING(known)",
-            "    parts.append(found[1])",
+            "    add(found[1])",
             "    return ''.join(parts), found[0]",
         ]
         masks = tuple(enumerate(self._set_masks))
@@ -639,6 +673,7 @@ class _Network:
         namespace: dict[str, Any] = {
             "J": _json,
             "E": _encode_string,
+            "D": _date,
             "DATE": dt.date,
             "BY_KNOWN": by_known,
             "OPENING": opening,
@@ -665,22 +700,38 @@ class _Network:
                 values[rule_id] = value
         return values
 
-    def ordered(self, plan: _Plan, open_sets: Sequence[int], fired: list[int]) -> list[Tri]:
+    def ordered(self, plan: _Plan, open_sets: tuple[int, ...], fired: list[int]) -> list[Tri]:
         """:meth:`values` by position, in the order of the rules in force."""
-        values = plan.positions.copy()
-        by_set, by_action = plan.by_set_at, plan.by_action_at
-        for index in open_sets:
-            for position in by_set[index]:
-                values[position] = None
+        values = (plan.opened.get(open_sets) or self._opened(plan, open_sets)).copy()
+        by_action = plan.by_action_at
         for action in fired:
             for position, value in by_action[action]:
                 values[position] = value
         return values
 
-    def run(self, fact: str) -> list[int]:
+    @staticmethod
+    def _opened(plan: _Plan, open_sets: tuple[int, ...]) -> list[Tri]:
+        """The rule values by position before anything fired: the rules of ``open_sets`` unknown."""
+        values = plan.positions.copy()
+        for index in open_sets:
+            for position in plan.by_set_at[index]:
+                values[position] = None
+        if len(plan.opened) >= _MAX_KNOWN_PATTERNS:
+            plan.opened.clear()
+        plan.opened[open_sets] = values
+        return values
+
+    def run(
+        self,
+        fact: str,
+        values: list[Tri] | None = None,
+        effects: dict[str, tuple[tuple[int, Tri], ...]] | None = None,
+    ) -> list[int]:
         """Assert one case's fact, collect the patterns that fired, and retract the fact again.
 
-        After any exception, also ``KeyboardInterrupt`` landing while the action queue is drained,
+        With ``values`` and ``effects`` (a plan's, see ``_Plan.effects``), each fired pattern's
+        effects are written into ``values`` as it is taken off the queue instead, and nothing is
+        collected. After any exception, also ``KeyboardInterrupt`` landing while the action queue is drained,
         the session is not touched again: durable gives wrong results and then crashes when a
         session with a started action is used further (measured), so the next case starts over on
         a fresh handle. The caller's exception is re-raised as it is.
@@ -692,20 +743,15 @@ class _Network:
             code, state = core.assert_fact(handle, fact)
             if code == _OBSERVED:
                 # The same fact is still asserted (a retract that failed earlier): clear it, retry once.
-                self._retract(fact)
+                self._retract()
                 code, state = core.assert_fact(handle, fact)
             if code == _NOT_HANDLED:
                 fired = []  # nothing matched: known rules false, others unknown
             elif code == _OK:
-                fired = self._fired(state)
+                fired = self._fired(state) if effects is None else self._apply(state, values, effects)
             else:
                 raise EngineError(f"durable-rules did not take the case (result code {code})")
-            try:
-                code, _ = core.retract_fact(handle, fact)
-            except Exception as error:
-                raise _engine_error(error, "retracting a case") from None
-            if code not in (_OK, _NOT_HANDLED):  # not handled: it matched nothing, nothing is kept
-                raise EngineError(f"durable-rules did not retract the case (result code {code})")
+            self._retract()
             return fired
         except BaseException as error:
             self.dirty = True
@@ -736,9 +782,31 @@ class _Network:
             action = complete(handle, state)
         return fired
 
-    def _retract(self, fact: str) -> None:
+    def _apply(
+        self, state: int, values: list[Tri] | None, effects: dict[str, tuple[tuple[int, Tri], ...]]
+    ) -> list[int]:
+        """:meth:`_fired`, each fired pattern's effects written into ``values`` at once (nothing kept)."""
+        assert values is not None
+        handle = self.handle
+        started = core.start_action_for_state(handle, state)
+        if not started:
+            return []
+        end, complete = _NAME_END, core.complete_and_start_action
+        action = started[1]
         try:
-            code, _ = core.retract_fact(self.handle, fact)
+            while action:
+                # A started action is a JSON object whose first key is the fired pattern's name.
+                for position, value in effects[action[2:end]]:
+                    values[position] = value
+                action = complete(handle, state)
+        except KeyError:
+            raise EngineError("durable-rules started an action this engine did not define") from None
+        return []
+
+    def _retract(self) -> None:
+        """Retract the session's case fact, found by its id (see ``_RETRACT``)."""
+        try:
+            code, _ = core.retract_fact(self.handle, _RETRACT)
         except Exception as error:
             raise _engine_error(error, "retracting a case") from None
         if code not in (_OK, _NOT_HANDLED):  # not handled: the fact matched nothing, so nothing is kept
@@ -953,8 +1021,18 @@ class DurableEngine:
         The values are in the order of ``ruleset.rules_in_force(as_of)``, the statuses in rule-set
         order of the services.
         """
-        network, plan, open_sets, fired = self._fire(facts, as_of)
-        values = network.ordered(plan, open_sets, fired)
+        # _fire written out: this is the engine's hot path (see benchmarks/durable_floor.py).
+        network = self._networks.get(facts[self._field]) if self._field is not None else self._base
+        if network is None:
+            network = self._network(facts)
+        plan = network._plans.get(as_of) or network.plan(as_of)
+        text, open_sets = network.encode(facts, plan.prefix)
+        values = (plan.opened.get(open_sets) or network._opened(plan, open_sets)).copy()
+        with self._lock:
+            if network.dirty or network.abandon:
+                self._renew(network)
+            self._busy = network
+            network.run(text, values, plan.effects)
         return tuple(values), plan.codes(values)
 
     def decide(self, facts: Facts, as_of: dt.date) -> tuple[dict[str, Tri], dict[str, Status]]:
