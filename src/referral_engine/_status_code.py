@@ -51,11 +51,7 @@ def _generate(
             variables[rule.id] = repr(fixed[rule.id])
         else:
             variables[rule.id] = f"v{index}"
-            if not by_position:
-                body.append(f"v{index} = values[{rule.id!r}]")
-    if by_position and in_force:  # one unpacking reads them all; a fixed rule's place is ``_``
-        names = [variables[rule.id] if rule.id not in fixed else "_" for rule in in_force]
-        body.append(f"({''.join(f'{name}, ' for name in names)}) = values")
+            body.append(f"v{index} = values[{index if by_position else repr(rule.id)}]")
     targets = []
     for index, service in enumerate(ruleset.services):
         target = f"s{index}"
