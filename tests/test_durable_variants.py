@@ -17,7 +17,18 @@ from hypothesis import strategies as st
 
 from referral_engine import CaseProfile, EngineError, Ruleset, default_ruleset, load_ruleset
 from referral_engine._status_code import status_function
-from referral_engine.conditions import AllOf, AnyOf, Condition, Leaf, Not, fold, leaf
+from referral_engine.conditions import (
+    AllOf,
+    AnyOf,
+    Condition,
+    Leaf,
+    Not,
+    all_of,
+    any_of,
+    fold,
+    leaf,
+    negation,
+)
 from referral_engine.decide import evaluate_rules, statuses
 from referral_engine.engines import decider, durable_available
 from referral_engine.facts import FIELDS, Facts, facts_for
@@ -369,7 +380,7 @@ def test_the_outer_group_test_only_where_patterns_span_several(durable: Any) -> 
 
     for count, outer in ((64, False), (65, True)):
         definition = durable.compile_rules(rules(count))
-        assert len(definition) == 2 * count
+        assert len(definition) == count  # on one field: no *fails* pattern can fire (can_fail_open)
         assert {"_g" in str(pattern) for pattern in definition.values()} == {outer}
         assert all("_h" in str(pattern) for pattern in definition.values())
         ruleset = dataclasses.replace(base, rules=rules(count))
@@ -390,3 +401,32 @@ def test_a_date_field_holding_something_else_is_a_type_error_without_the_value(d
         assert "MARKER" not in str(caught.value)
         assert "1999" not in str(caught.value)
         assert "date" in str(caught.value)
+
+
+@needs_durable
+@settings(max_examples=examples(1000), deadline=None)
+@given(_conditions(), _facts(), _DATES)
+def test_a_fails_pattern_left_out_could_never_have_fired(
+    condition: Condition, facts: Facts, as_of: dt.date
+) -> None:
+    """Soundness of can_fail_open: a rule false on a case with one of its fields unknown keeps it."""
+    from referral_engine import _durable as durable
+
+    rule = dataclasses.replace(default_ruleset().rules[0], when=condition, valid_from=None, valid_to=None)
+    fields = {leaf.field for leaf in condition.leaves()}
+    if condition.test(facts, as_of) is False and any(facts[name] is None for name in fields):
+        assert durable.can_fail_open(rule)
+
+
+@needs_durable
+def test_fails_patterns_are_left_out_where_they_cannot_fire(durable: Any) -> None:
+    rule = default_ruleset().rules[0]
+
+    def with_condition(when: Condition) -> Rule:
+        return dataclasses.replace(rule, when=when)
+
+    age, literate = leaf("age", "ge", 18, 18), leaf("literate_latin", "eq", True, True)
+    assert not durable.can_fail_open(with_condition(age))  # one field: unknown, never false
+    assert not durable.can_fail_open(with_condition(any_of((age, literate))))  # false needs both
+    assert durable.can_fail_open(with_condition(all_of((age, literate))))  # one false part suffices
+    assert durable.can_fail_open(with_condition(negation(any_of((age, literate)))))  # all of the negations

@@ -516,22 +516,31 @@ def test_a_rule_set_whose_facts_durable_cannot_hold_says_so(
         durable_module.DurableEngine(dataclasses.replace(minimal_ruleset, rules=rules))
 
 
-def test_a_large_rule_set_stays_within_durables_limits(durable_module: Any, minimal_ruleset: Ruleset) -> None:
+@pytest.mark.parametrize("fields", [1, 2])
+def test_a_large_rule_set_stays_within_durables_limits(
+    durable_module: Any, minimal_ruleset: Ruleset, fields: int
+) -> None:
     # Hundreds of rules that all match one fact: durable's 64-node matching stack and 255-property
     # facts must not overflow (the rules are grouped; the fact carries a bounded set of flags).
     # 512 distinct conditions (rules sharing one would share a pattern); for age 89 all hold.
+    # On one field, no rule can be false with its field unknown: no *fails* patterns. On two,
+    # each has one, and with the age unknown and literate_latin false all 512 fire at once.
+    def when(i: int) -> Condition:
+        age = leaf("age", "ge", i - 423, i - 423)
+        return age if fields == 1 else all_of((age, leaf("literate_latin", "eq", True, True)))
+
     rules = tuple(
-        dataclasses.replace(
-            minimal_ruleset.rules[0], id=f"r{i}", when=leaf("age", "ge", i - 423, i - 423), valid_from=None
-        )
+        dataclasses.replace(minimal_ruleset.rules[0], id=f"r{i}", when=when(i), valid_from=None)
         for i in range(512)
     )
     ruleset = dataclasses.replace(minimal_ruleset, rules=rules)
     engine = durable_module.DurableEngine(ruleset)
-    assert len(durable_module.compile_rules(rules)) == 2 * 512
+    assert len(durable_module.compile_rules(rules)) == fields * 512
     for age in (0, 45, 89, None):
-        facts = facts_for(CaseProfile(age=age, languages=tuple(LANGUAGES)), DAY)
-        assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)
+        for literate in (True, False, None):
+            profile = CaseProfile(age=age, literate_latin=literate, languages=tuple(LANGUAGES))
+            facts = facts_for(profile, DAY)
+            assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)
 
 
 def test_window_start_is_the_earliest_start_whose_period_contains_the_day() -> None:

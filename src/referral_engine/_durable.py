@@ -258,12 +258,42 @@ def field_sets(rules: Iterable[Rule]) -> list[frozenset[str]]:
     return list(dict.fromkeys(_fields_of(rule) for rule in rules))
 
 
+def _needs(condition: Condition, negate: bool) -> frozenset[str]:
+    """The fields every match of :func:`_condition` (with ``negate``) reads: it never matches without them.
+
+    Every leaf test asks for its field's property (a list field's for its known flag), and
+    durable never matches a missing property: a conjunction needs what each part needs, a
+    disjunction what every alternative needs.
+    """
+    if isinstance(condition, Leaf):
+        return frozenset((condition.field,))
+    if isinstance(condition, Not):
+        return _needs(condition.part, not negate)
+    parts = [_needs(part, negate) for part in condition.parts]
+    conjunction = isinstance(condition, AllOf) != negate  # De Morgan, as in _condition
+    return frozenset.union(*parts) if conjunction else frozenset.intersection(*parts)
+
+
+def can_fail_open(rule: Rule) -> bool:
+    """Whether the rule's *fails* pattern can ever fire: false while one of its fields is unknown.
+
+    The pattern asks for a flag the fact carries only when one of the rule's fields is unknown.
+    When the negated condition reads every one of them on every match (any condition on one
+    field, an ``any`` of leaves), it cannot match then: the pattern is left out, and the rule,
+    when not true, is false with its fields known and unknown otherwise, as before.
+    """
+    return not _needs(rule.when, negate=True) >= _fields_of(rule)
+
+
 def _rule_definition(index: int, rule: Rule, open_set: int, outer: bool = True) -> dict[str, Json]:
     prefix = [*_group(index, outer), *_in_force(rule)]
-    some_unknown = {f"{_OPEN}{open_set}": 1}
     holds = _all([*prefix, _condition(rule.when, negate=False)])
-    fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
-    return {_name("h", index): {"all": [{"m": holds}]}, _name("f", index): {"all": [{"m": fails}]}}
+    definition = {_name("h", index): {"all": [{"m": holds}]}}
+    if can_fail_open(rule):
+        some_unknown = {f"{_OPEN}{open_set}": 1}
+        fails = _all([*prefix, some_unknown, _condition(rule.when, negate=True)])
+        definition[_name("f", index)] = {"all": [{"m": fails}]}
+    return definition
 
 
 def _name(kind: str, index: int) -> str:
@@ -301,7 +331,9 @@ def compile_rules(rules: Sequence[Rule]) -> dict[str, Json]:
     :func:`distinct_patterns`). A *fails* rule also asks for the flag ``_open.<k>`` of the
     pattern's set of fields ``k`` (see :func:`field_sets`), which a fact carries when one of
     those fields is unknown: when all are known and *holds* did not fire, the rule is false
-    without durable having to say so (and every rule that fires costs time).
+    without durable having to say so (and every rule that fires costs time). A *fails* rule
+    that could never fire is left out (see :func:`can_fail_open`): durable tests every
+    pattern's first tests on every case.
     """
     if len(rules) > _MAX_RULES:
         raise EngineError(f"durable-rules can take at most {_MAX_RULES} rules here; use engine='python'")
@@ -489,10 +521,9 @@ class _Network:
             rule.id: (pattern, self._field_sets.index(_fields_of(rule)))
             for rule, pattern in zip(rules, pattern_of, strict=True)
         }
-        #: the action of each pattern's name: ``2 * pattern + holds?``
-        self._names = {
-            _name(kind, index): 2 * index + (kind == "h") for index in range(len(patterns)) for kind in "hf"
-        }
+        definition = compile_rules(rules)
+        #: the action of each pattern's name: ``2 * pattern + holds?`` (no *fails* that cannot fire)
+        self._names = {name: 2 * int(name[1:]) + (name[0] == "h") for name in definition}
         self._actions = 2 * len(patterns)
         self._outer = _needs_outer(len(patterns))
         self._durations = _durations(rules)
@@ -531,7 +562,7 @@ class _Network:
         self.encode = self._encoder()
         # durable compares the JSON text of patterns and facts as it is (it never decodes \uXXXX):
         # both are written with non-ASCII characters as they are, or "münstertal" would never match.
-        self._definition = json.dumps(compile_rules(rules), ensure_ascii=False)
+        self._definition = json.dumps(definition, ensure_ascii=False)
         self.dirty = False  # the handle's session may hold a half-done case: never touch it again
         self.abandon = False  # set in a forked child: the handle is the parent's, do not free it
         self.handle = self.compile()
