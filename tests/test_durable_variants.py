@@ -430,3 +430,18 @@ def test_fails_patterns_are_left_out_where_they_cannot_fire(durable: Any) -> Non
     assert not durable.can_fail_open(with_condition(any_of((age, literate))))  # false needs both
     assert durable.can_fail_open(with_condition(all_of((age, literate))))  # one false part suffices
     assert durable.can_fail_open(with_condition(negation(any_of((age, literate)))))  # all of the negations
+
+
+@needs_durable
+def test_a_fact_flags_only_the_open_sets_a_fails_pattern_asks_about(durable: Any) -> None:
+    base = default_ruleset()
+    age, literate = leaf("age", "ge", 18, 18), leaf("literate_latin", "eq", True, True)
+    for when, flagged in ((age, False), (any_of((age, literate)), False), (all_of((age, literate)), True)):
+        ruleset = dataclasses.replace(
+            base, rules=(dataclasses.replace(base.rules[0], when=when, valid_from=None, valid_to=None),)
+        )
+        engine = durable.DurableEngine(ruleset)
+        for profile in (CaseProfile(literate_latin=False), CaseProfile(age=30), CaseProfile()):
+            facts = facts_for(profile, DAY)
+            assert any(key.startswith("o.") for key in engine.fact(facts, DAY)) is flagged
+            assert engine.evaluate(facts, DAY) == evaluate_rules(ruleset, facts, DAY)

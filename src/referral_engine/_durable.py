@@ -516,6 +516,8 @@ class _Network:
         self._joined = joined or {}
         self._field_sets = field_sets(rules)
         patterns, pattern_of = distinct_patterns(rules)
+        #: the sets of fields whose open flag some *fails* pattern asks for (see can_fail_open)
+        self._asked = {self._field_sets.index(_fields_of(rule)) for rule in patterns if can_fail_open(rule)}
         #: per rule: the index of its pattern and of its set of fields
         self._where = {
             rule.id: (pattern, self._field_sets.index(_fields_of(rule)))
@@ -686,7 +688,11 @@ class _Network:
             "    return ''.join(parts), found[0]",
         ]
         masks = tuple(enumerate(self._set_masks))
-        opens = tuple(f',"{_OPEN}{index}":1' for index in range(len(self._set_masks)))
+        # Only the sets some *fails* pattern asks about are flagged: every property costs durable
+        # time at every node it visits.
+        opens = tuple(
+            f',"{_OPEN}{index}":1' if index in self._asked else "" for index in range(len(self._set_masks))
+        )
         by_known: dict[int, tuple[tuple[int, ...], str]] = {}
 
         def opening(known: int) -> tuple[tuple[int, ...], str]:
