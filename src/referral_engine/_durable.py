@@ -34,9 +34,10 @@ Three-valued semantics: each rule becomes a *holds* pattern (its condition) and 
 so *holds* fires exactly when the condition is true in Kleene logic and *fails* exactly when it
 is false; neither firing means unknown. Every fired pattern costs time, so a *fails* pattern also
 asks for a flag the fact sets only when one of the rule's fields is unknown: a rule whose fields
-are all known and whose *holds* did not fire is false without asking; and rules with the same
-condition and validity share their patterns. What durable itself costs per case (the floor of
-this design) is measured by ``benchmarks/durable_floor.py``.
+are all known and whose *holds* did not fire is false without asking, and a *fails* pattern
+that could never fire while one of its fields is unknown is left out (:func:`can_fail_open`);
+rules with the same condition and validity share their patterns. What durable itself costs per
+case (the floor of this design) is measured by ``benchmarks/durable_floor.py``.
 
 Partial evaluation: a rule set in which many rules compare one enumeration (the residence status)
 gets, per value of it and for unknown, a *network* of its own (a handle with its one session)
