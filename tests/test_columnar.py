@@ -287,6 +287,17 @@ def test_columns_that_are_no_profile_fields_are_usage_errors() -> None:
         screen_table([{"age": 3}], as_of=DAY)
 
 
+def test_a_column_twice_is_a_usage_error_naming_it_only_if_it_is_a_field() -> None:
+    pandas_table = pd.DataFrame([[30, 31, 1, 2]], columns=["age", "age", SECRET, SECRET])
+    arrow_table = pa.table([[30], [31], [1], [2]], names=["age", "age", SECRET, SECRET])
+    for table in (pandas_table, arrow_table):
+        with pytest.raises(
+            UsageError, match=r"each column once; more than once here: 'age', \(an unknown column\)"
+        ) as caught:
+            screen_table(table, as_of=DAY)
+        assert SECRET not in str(caught.value)
+
+
 # -- recommend_many on the columnar engine ------------------------------------------------------------
 
 

@@ -1589,6 +1589,15 @@ def _flag_reader(flags: Mask, known: Mask | None) -> _Reader:
     return read
 
 
+def _duplicated(table: Any) -> str:
+    """What to say of a table with a column name twice (pandas and pyarrow allow it)."""
+    names = getattr(table, "column_names", None)
+    names = list(getattr(table, "columns", ()) if names is None else names)
+    twice = [name for index, name in enumerate(names) if name in names[:index]]
+    shown = sorted({repr(name) if name in FIELDS else "(an unknown column)" for name in twice})
+    return f"a table of cases has each column once; more than once here: {', '.join(shown)}"
+
+
 def _check_columns(names: Sequence[str]) -> None:
     for name in names:
         if name == "consents":
@@ -1695,10 +1704,14 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
         ruleset = default_ruleset()
     elif not isinstance(ruleset, Ruleset):
         raise UsageError("ruleset must be a Ruleset from load_ruleset() or default_ruleset()")
+    from narwhals.exceptions import DuplicateError
+
     try:
         frame = nw.from_native(table, eager_only=True)
     except TypeError:
         raise UsageError("table must be a pandas, polars or pyarrow table") from None
+    except DuplicateError:
+        raise UsageError(_duplicated(table)) from None
     _check_columns(frame.columns)
     engine = columnar(ruleset)
     if OPEN_FIELDS in engine.services:
