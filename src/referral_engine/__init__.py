@@ -11,6 +11,9 @@ debug records of rule loading and engine choice, never case data.
 import logging as _logging
 import sys as _sys
 
+# Every module that registers functions for the layers below it (see _provided), and the pickling
+# of rule sets (copyreg), is imported here, so that any use of the package finds them.
+from . import _pickling, engines, explain, exports  # noqa: F401
 from .batch import CaseStatuses, recommend_many
 from .errors import (
     CaseFileError,

@@ -18,6 +18,7 @@ what your own processes wrote.
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import hashlib
 import io
@@ -86,7 +87,7 @@ def _content(ruleset: Ruleset) -> tuple[str, bytes]:
 
 
 def reduce_ruleset(ruleset: Ruleset) -> tuple[Any, ...]:
-    """``Ruleset.__reduce__``: rebuild with :func:`restore` from the key, the content and the engine."""
+    """How a rule set pickles: :func:`restore` from the key, the content and the engine (see below)."""
     key, blob = _content(ruleset)
     with _lock:  # unpickling in this process gives this very rule set back
         _remember(key, ruleset.with_engine(None) if ruleset.engine is not None else ruleset)
@@ -120,3 +121,8 @@ def clear_cache() -> None:
     """Forget the rule sets this process rebuilt or pickled (the next unpickle rebuilds)."""
     with _lock:
         _cache.clear()
+
+
+# A rule set is pickled (and copied) by reduce_ruleset: registered here, where it is defined, so
+# that the rule set's module need not import this one (the package imports it on start).
+copyreg.pickle(Ruleset, reduce_ruleset)

@@ -43,8 +43,8 @@ from .errors import ProfileError, UsageError
 from .facts import Facts, facts_for
 from .handover import safe_route
 from .loader import default_ruleset
-from .models import CaseProfile, Lang, Recommendation, Status
-from .recommend import check_as_of, check_consents, recommend
+from .models import CaseProfile, Lang, Recommendation, Status, check_as_of
+from .recommend import check_consents, recommend
 from .ruleset import Ruleset
 from .steps import unrouted
 

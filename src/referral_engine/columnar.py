@@ -63,6 +63,7 @@ from .models import (
     _strict_bool,
     _strict_date,
     _strict_int,
+    check_as_of,
 )
 from .ruleset import Rule, Ruleset
 
@@ -1696,8 +1697,6 @@ def screen_table(table: _T, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     >>> screen_table(table, as_of=dt.date(2026, 3, 1))["jmd"].tolist()
     ['eligible', 'undetermined']
     """
-    from .recommend import check_as_of
-
     nw = _narwhals()
     day = check_as_of(as_of)
     if ruleset is None:

@@ -22,6 +22,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from ._provided import provide
 from .compiled import compiled as compiled_rules
 from .conditions import Tri
 from .errors import RuleFileError, UsageError
@@ -184,6 +185,7 @@ def _decider(ruleset: Ruleset, name: str) -> Decide:
     return compiled(ruleset, name).decide  # type: ignore[attr-defined,no-any-return]
 
 
+@provide
 def prepare_durable(ruleset: Ruleset) -> None:
     """Check that durable-rules can run ``ruleset`` and compile it now.
 

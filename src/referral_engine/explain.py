@@ -16,7 +16,9 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
+from ._provided import provide
 from .dates import Duration
+from .errors import UsageError
 from .models import (
     ConditionOutcome,
     ConditionValue,
@@ -27,7 +29,7 @@ from .models import (
     Status,
     Timeline,
 )
-from .words import base_words, language_direction, word
+from .words import base_words, known_language, language_direction, word
 
 if TYPE_CHECKING:
     from .verify import Finding, Report
@@ -133,6 +135,7 @@ def _reason_head(reason: Reason, lang: str) -> str:
     return f"{word('label.rule', lang)} {reason.rule} ({'; '.join(details)})"
 
 
+@provide
 def explain_decision(decision: ServiceDecision, lang: str = "de", *, redact: bool = False) -> str:
     """The text of :meth:`ServiceDecision.explain`."""
     _check_lang(lang)
@@ -172,11 +175,7 @@ def _field(name: str, lang: str) -> str:
 
 
 def _check_lang(lang: str) -> None:
-    from .ruleset import known_language  # the rule set comes after explain: imported on use
-
     if not known_language(lang):
-        from .errors import UsageError
-
         raise UsageError("lang must be de, en or a language of a rule set's catalogues (such as uk or ar)")
 
 
@@ -222,6 +221,7 @@ def _status_html(status: Status, lang: str) -> str:
     return f'<b style="color:{_COLOURS[status]}">{escape(_status_word(status, lang))}</b>'
 
 
+@provide
 def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
     """A decision as an HTML block for notebooks: status, partners, and a table per reason.
 
@@ -244,6 +244,7 @@ def decision_html(decision: ServiceDecision, lang: str = "de") -> str:
     return printable("".join(parts))
 
 
+@provide
 def recommendation_html(rec: Recommendation) -> str:
     """A recommendation as an HTML table: one row per service, then the next steps."""
     lang = rec.lang
@@ -265,6 +266,7 @@ def recommendation_html(rec: Recommendation) -> str:
     )
 
 
+@provide
 def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
     """One line per change (date, service, old → new status), each date's handovers after its changes.
 
@@ -286,6 +288,7 @@ def timeline_text(timeline: Timeline, *, redact: bool = False) -> str:
     return printable("\n".join(f"{'-' if redact else _date(on)} {line}" for on, _, line in ordered))
 
 
+@provide
 def timeline_html(timeline: Timeline) -> str:
     """The timeline as an HTML list."""
     items = "".join(f"<li>{escape(line)}</li>" for line in timeline_text(timeline).splitlines())

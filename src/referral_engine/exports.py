@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 
+from ._provided import provide
 from .errors import UsageError
 from .graph import PartnerGraph
 
@@ -26,6 +27,7 @@ from .graph import PartnerGraph
 GRAPH_FORMATS = ("mermaid", "dot", "graphml", "json")
 
 
+@provide
 def partner_network(
     graph: PartnerGraph, *, service: str | None = None, municipality: str | None = None
 ) -> nx.DiGraph:

@@ -31,6 +31,7 @@ from types import MappingProxyType
 import networkx as nx
 
 from . import dates
+from ._provided import provided
 from .models import Lang
 
 
@@ -293,9 +294,8 @@ class PartnerGraph:
 
     def to_networkx(self, *, service: str | None = None, municipality: str | None = None) -> nx.DiGraph:
         """A mutable networkx copy for notebooks (see :func:`referral_engine.exports.partner_network`)."""
-        from .exports import partner_network
-
-        return partner_network(self, service=service, municipality=municipality)
+        network: nx.DiGraph = provided("partner_network")(self, service=service, municipality=municipality)
+        return network
 
     def municipality_id(self, name: str | None) -> str | None:
         """The id of the municipality called ``name`` (or one of its aliases), case-insensitively."""

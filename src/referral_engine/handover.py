@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from ._provided import provide, provided
 from .errors import RuleProblem, UsageError
 from .facts import facts_for
 from .models import CaseProfile, Consent, DataCategory, NextStep, Recommendation, _Frozen
@@ -249,6 +250,7 @@ def handover_packet(
     )
 
 
+@provide
 def packet_for(
     rec: Recommendation, step_id: str, profile: CaseProfile | Mapping[str, Any], ruleset: Ruleset | None
 ) -> HandoverPacket:
@@ -256,9 +258,7 @@ def packet_for(
     if not isinstance(profile, CaseProfile):
         profile = CaseProfile.model_validate(profile)
     if ruleset is None:
-        from .loader import default_ruleset
-
-        ruleset = default_ruleset()
+        ruleset = provided("default_ruleset")()
     if ruleset.ruleset_version != rec.ruleset_version:
         raise UsageError(
             f"the recommendation was made with {rec.ruleset_version}, not {ruleset.ruleset_version}: "

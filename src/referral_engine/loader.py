@@ -32,6 +32,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import conditions as cond
 from ._bundled import bundled
+from ._provided import provide, provided
 from ._yaml import RULE_ID, TARGET, Reader
 from .dates import Duration
 from .errors import RuleFileError, RuleProblem, UsageError
@@ -50,8 +51,8 @@ from .graph import (
 )
 from .handover import guard_problems
 from .models import LANGUAGE_LEVELS, Confidence, DataCategory, Effect, StepKind
-from .ruleset import BASE_LANGUAGES, Catalogue, FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
-from .words import base_words
+from .ruleset import Catalogue, FieldInfo, Messages, Rule, Ruleset, Service, StepTemplate
+from .words import BASE_LANGUAGES, base_words
 
 _log = logging.getLogger(__name__)
 
@@ -1481,9 +1482,7 @@ def load_ruleset(
         raise RuleFileError(unsafe)
     ruleset = ruleset.with_engine(engine)
     if engine == "durable":
-        from .engines import prepare_durable  # engines come after the loader: imported on use
-
-        prepare_durable(ruleset)
+        provided("prepare_durable")(ruleset)  # engines come after the loader (see _provided)
     # Rule files are public: path, digest and counts are safe to log (a profile never is).
     _log.debug(
         "loaded rule set %s from %s: digest %s, %d services, %d rules, %d partners, %d steps, "
@@ -1522,6 +1521,7 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+@provide
 def default_ruleset() -> Ruleset:
     """The rules bundled with the package (the repository's ``rules/``), loaded once per process."""
     global _default

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pydantic import ModelWrapValidatorHandler
     from pydantic_core import InitErrorDetails
 
+from ._provided import provided
 from .errors import FieldProblem, ProfileError, ReferralEngineError, ResultError, UsageError
 
 ResidenceStatus = Literal[
@@ -101,6 +102,23 @@ _ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 EARLIEST_DATE = dt.date(1900, 1, 1)
 #: The last date a profile (or ``as_of``) may hold; see :data:`EARLIEST_DATE`.
 LATEST_DATE = dt.date(2100, 12, 31)
+
+
+def check_as_of(as_of: object) -> dt.date:
+    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError.
+
+    Like the dates of a profile, ``as_of`` lies between 1900-01-01 and 2100-12-31.
+    """
+    if as_of is None:
+        return dt.date.today()
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    if not isinstance(as_of, dt.date):
+        raise UsageError("as_of must be a datetime.date")
+    if not EARLIEST_DATE <= as_of <= LATEST_DATE:
+        raise UsageError(f"as_of must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+    return as_of
+
 
 # A key that looks like a field name may be named in an error; anything else could be a value.
 _FIELD_LIKE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -787,14 +805,12 @@ class ServiceDecision(_Lazy):
         every value of the person (the actual values and ``valid_until``), for text that leaves
         the caseworker's desk.
         """
-        from .explain import explain_decision
-
-        return explain_decision(self, lang or self.lang, redact=redact)
+        text: str = provided("explain_decision")(self, lang or self.lang, redact=redact)
+        return text
 
     def _repr_html_(self) -> str:
-        from .explain import decision_html
-
-        return decision_html(self, self.lang)
+        html: str = provided("decision_html")(self, self.lang)
+        return html
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
@@ -871,14 +887,12 @@ class Timeline(_Frozen):
 
         ``redact=True`` leaves out the dates (most follow from the person's birth and event dates).
         """
-        from .explain import timeline_text
-
-        return timeline_text(self, redact=redact)
+        text: str = provided("timeline_text")(self, redact=redact)
+        return text
 
     def _repr_html_(self) -> str:
-        from .explain import timeline_html
-
-        return timeline_html(self)
+        html: str = provided("timeline_html")(self)
+        return html
 
     def __repr__(self) -> str:
         return f"Timeline(changes={len(self.changes)}, handovers={[repr(h) for h in self.handovers]})"
@@ -998,9 +1012,8 @@ class Recommendation(_Lazy):
         )
 
     def _repr_html_(self) -> str:
-        from .explain import recommendation_html
-
-        return recommendation_html(self)
+        html: str = provided("recommendation_html")(self)
+        return html
 
     def handover(self, step_id: str, profile: CaseProfile | Mapping[str, Any], *, ruleset: Any = None) -> Any:
         """What may actually be passed on for one next step: a :class:`~referral_engine.HandoverPacket`.
@@ -1011,9 +1024,7 @@ class Recommendation(_Lazy):
         recipient and purpose releases — nothing of a restricted status for a body with the § 87
         AufenthG duty, nothing sensitive for volunteers — plus an audit record without values.
         """
-        from .handover import packet_for
-
-        return packet_for(self, step_id, profile, ruleset)
+        return provided("packet_for")(self, step_id, profile, ruleset)
 
     def decision(self, service_id: str) -> ServiceDecision:
         """The decision for one service; raises ``KeyError`` for an id the ruleset does not know."""

@@ -53,7 +53,7 @@ def screen_dask(frame: Any, *, as_of: dt.date | None = None, ruleset: Ruleset | 
     today) is fixed now, so every partition is decided on the same day wherever it runs.
     """
     from .columnar import OPEN_FIELDS, STATUSES, _check_columns, columnar
-    from .recommend import check_as_of
+    from .models import check_as_of
 
     dask, dd = _dask()
     import pandas as pd

@@ -16,8 +16,6 @@ from .graph import Routing, Text
 from .handover import is_restricted, without_reporting
 from .loader import default_ruleset
 from .models import (
-    EARLIEST_DATE,
-    LATEST_DATE,
     CaseProfile,
     Lang,
     NextStep,
@@ -27,6 +25,7 @@ from .models import (
     Status,
     StatusChange,
     Translation,
+    check_as_of,
 )
 from .ruleset import Ruleset
 from .steps import CONFIDENTIAL_STEP, ServiceSteps, lacking_partner, plan_steps, service_steps
@@ -391,22 +390,6 @@ def translate_marks(
         fell_back=tuple(sorted(fell_back)),
     )
     return tuple(marked), translation
-
-
-def check_as_of(as_of: object) -> dt.date:
-    """``as_of`` as a date: today for ``None``, the date of a datetime; anything else is a UsageError.
-
-    Like the dates of a profile, ``as_of`` lies between 1900-01-01 and 2100-12-31.
-    """
-    if as_of is None:
-        return dt.date.today()
-    if isinstance(as_of, dt.datetime):
-        as_of = as_of.date()
-    if not isinstance(as_of, dt.date):
-        raise UsageError("as_of must be a datetime.date")
-    if not EARLIEST_DATE <= as_of <= LATEST_DATE:
-        raise UsageError(f"as_of must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
-    return as_of
 
 
 def check_municipality(profile: CaseProfile, ruleset: Ruleset) -> None:

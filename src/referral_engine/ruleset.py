@@ -11,13 +11,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from . import dates
 from .conditions import Condition, Leaf
 from .errors import UsageError
 from .graph import Located, PartnerGraph, Text
 from .models import ENGINES, ConditionOutcome, Confidence, DataCategory, Effect, StepKind
+from .words import BASE_LANGUAGES
 from .words import activate as activate_words
 
 _MEMO_DATES = 4096
@@ -150,18 +150,6 @@ class Messages:
     categories: Mapping[str, Text]
 
 
-#: The languages every rule file writes itself; catalogues (``i18n/<lang>.yaml``) add others.
-BASE_LANGUAGES: tuple[str, ...] = ("de", "en")
-#: Languages of the catalogues of every rule set built in this process: what texts that carry no
-#: rule set (``ServiceDecision.explain``) accept besides de and en. Only ever grows.
-_CATALOGUE_LANGUAGES: set[str] = set()
-
-
-def known_language(lang: object) -> bool:
-    """Whether ``lang`` is de, en or the language of a catalogue of a rule set loaded in this process."""
-    return isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in _CATALOGUE_LANGUAGES)
-
-
 @dataclass(frozen=True, slots=True)
 class Catalogue:
     """The header of one language catalogue (``i18n/<language>.yaml``); its texts live in the ``Text``s.
@@ -186,6 +174,8 @@ class Ruleset:
     """Everything :func:`referral_engine.recommend` applies to a case. Build it with ``load_ruleset``.
 
     A rule set pickles (for process pools): a process rebuilds each rule set it receives once.
+    :mod:`referral_engine._pickling` registers how with :mod:`copyreg` (so that copies, too,
+    share the compiled engines' source instead of copying closures).
     """
 
     name: str
@@ -232,7 +222,6 @@ class Ruleset:
             self, "_rules_by_service", MappingProxyType({k: tuple(v) for k, v in by_service.items()})
         )
         object.__setattr__(self, "_rules_by_id", MappingProxyType({rule.id: rule for rule in self.rules}))
-        _CATALOGUE_LANGUAGES.update(self.catalogues)
         for lang in self.catalogues:
             self._show_words(lang)
         object.__setattr__(self, "_steps_by_id", MappingProxyType({step.id: step for step in self.steps}))
@@ -321,12 +310,6 @@ class Ruleset:
         for cache in ("_in_force_memo", "_engines"):
             object.__setattr__(copy, cache, getattr(self, cache))
         return copy
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        """Pickle as the validated content, rebuilt once per process (see ``referral_engine._pickling``)."""
-        from ._pickling import reduce_ruleset
-
-        return reduce_ruleset(self)
 
     def __repr__(self) -> str:
         return (

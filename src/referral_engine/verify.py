@@ -47,6 +47,7 @@ from .changes import changed_entries
 from .conditions import Leaf, Tri
 from .dates import add_days, period_end
 from .errors import RuleFileError
+from .explain import check_report_html
 from .facts import FIELDS, Facts
 from .graph import Located
 from .handover import guard_problems
@@ -190,8 +191,6 @@ class Report:
         return tuple(f for f in self.findings if f.kind == kind)
 
     def _repr_html_(self) -> str:
-        from .explain import check_report_html
-
         return check_report_html(self)
 
     def __repr__(self) -> str:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .decide import statuses
 from .engines import evaluator
 from .errors import UsageError
+from .explain import what_if_text, why_not_html, why_not_text
 from .facts import facts_for
 from .loader import default_ruleset
 from .models import (
@@ -35,8 +36,9 @@ from .models import (
     Reason,
     Recommendation,
     Status,
+    check_as_of,
 )
-from .recommend import check_as_of, recommend
+from .recommend import recommend
 from .ruleset import Ruleset
 
 #: Facts a person can change, each with its possible values in the order of effort (lowest first).
@@ -89,8 +91,6 @@ class WhatIf(_Result):
 
     def explain(self, lang: str = "de", *, redact: bool = False) -> str:
         """What changes and why, as short text: each changed decision with its new explanation."""
-        from .explain import what_if_text
-
         return what_if_text(self, lang, redact=redact)
 
     def _repr_html_(self) -> str:
@@ -127,13 +127,9 @@ class WhyNot(_Result):
         ``redact=True`` leaves out the person's values (the conditions' actual values and the
         values an alternative would change facts to).
         """
-        from .explain import why_not_text
-
         return why_not_text(self, lang or self.lang, redact=redact)
 
     def _repr_html_(self) -> str:
-        from .explain import why_not_html
-
         return why_not_html(self)
 
     def __repr__(self) -> str:

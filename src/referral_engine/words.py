@@ -27,6 +27,8 @@ from .graph import Text
 #: The prefix of the library's words in a catalogue (``words.status.eligible``).
 PREFIX = "words."
 _FILE = "words.yaml"
+#: The languages every rule file writes itself; catalogues (``i18n/<lang>.yaml``) add others.
+BASE_LANGUAGES: tuple[str, ...] = ("de", "en")
 #: The words of each catalogue language, from the rule set that last answered in it, and the
 #: languages a missing word falls back to, in order (``("ru", "de")``).
 _ACTIVE: dict[str, tuple[Mapping[str, Text], tuple[str, ...]]] = {}
@@ -82,6 +84,15 @@ def activate(lang: str, words: Mapping[str, Text], fallbacks: tuple[str, ...], d
         _ACTIVE[lang] = (words, fallbacks)
         _SHOWN.pop(lang, None)
     _DIRECTIONS[lang] = direction
+
+
+def known_language(lang: object) -> bool:
+    """Whether ``lang`` is de, en or the language of a catalogue of a rule set built in this process.
+
+    What texts that carry no rule set (``ServiceDecision.explain``) accept: every rule set shows
+    its catalogues' words from when it is built (:func:`activate`).
+    """
+    return isinstance(lang, str) and (lang in BASE_LANGUAGES or lang in _ACTIVE)
 
 
 def language_direction(lang: str) -> str | None:
