@@ -262,7 +262,7 @@ def test_a_failure_renews_only_the_network_it_happened_on(
 def test_every_network_of_the_bundled_rules_fits_in_bounded_memory(
     durable: Any, fresh_rules: Ruleset
 ) -> None:
-    """All of them compiled and used: about 33 MiB measured (DurableEngine's docstring); bounded at 100."""
+    """All of them compiled and used: about 23 MiB measured (DurableEngine's docstring); bounded at 100."""
     status = Path("/proc/self/status")
     if not status.exists():
         pytest.skip("the resident set size is read from /proc")
